@@ -1,0 +1,60 @@
+"""Providers: Hyper-V behaviour over the simulated world. They never see HTTP or XML."""
+
+from providers.associations import (
+    ClusterConformsToProfileProvider,
+    ElementAllocatedFromPoolProvider,
+    ElementCapabilitiesProvider,
+    ElementSettingDataProvider,
+    HostedDependencyProvider,
+    HostedServiceProvider,
+    MigrationSettingsComponentProvider,
+    ResourceDependencyProvider,
+    ServiceAffectsElementProvider,
+    SettingDataComponentProvider,
+    SettingsDefineCapabilitiesProvider,
+    SettingsDefineStateProvider,
+    SystemDeviceProvider,
+)
+from providers.base import InstanceProvider
+from providers.computer_system import (
+    ComputerSystemProvider,
+    PlannedComputerSystemProvider,
+    VirtualSwitchProvider,
+)
+from providers.interop import (
+    NamespaceProvider,
+    ObjectManagerProvider,
+    ProfileConformanceProvider,
+    RegisteredProfileProvider,
+)
+from providers.services import (
+    ManagementCapabilitiesProvider,
+    ManagementServiceProvider,
+    ManagementServiceSettingsProvider,
+    MigrationCapabilitiesProvider,
+    MigrationNetworkProvider,
+    MigrationServiceProvider,
+    MigrationServiceSettingsProvider,
+    MigrationTemplateProvider,
+    ResourcePoolProvider,
+)
+from providers.vm_settings import (
+    LogicalDeviceProvider,
+    ResourceSettingsProvider,
+    VirtualSystemSettingsProvider,
+)
+
+INSTANCE_PROVIDERS: tuple[type[InstanceProvider], ...] = (
+    ComputerSystemProvider, PlannedComputerSystemProvider, VirtualSwitchProvider,
+    ManagementServiceProvider, ManagementServiceSettingsProvider, ManagementCapabilitiesProvider,
+    MigrationServiceProvider, MigrationServiceSettingsProvider, MigrationNetworkProvider,
+    MigrationCapabilitiesProvider, MigrationTemplateProvider, ResourcePoolProvider,
+    VirtualSystemSettingsProvider, ResourceSettingsProvider, LogicalDeviceProvider,
+    HostedServiceProvider, HostedDependencyProvider, ServiceAffectsElementProvider,
+    SettingsDefineStateProvider, SystemDeviceProvider, SettingDataComponentProvider,
+    ResourceDependencyProvider, ElementAllocatedFromPoolProvider, ElementSettingDataProvider,
+    ElementCapabilitiesProvider, SettingsDefineCapabilitiesProvider,
+    MigrationSettingsComponentProvider, ClusterConformsToProfileProvider,
+    NamespaceProvider, ObjectManagerProvider, RegisteredProfileProvider,
+    ProfileConformanceProvider,
+)

@@ -1,0 +1,274 @@
+"""Association instances (§14), derived from the world.
+
+Each association is produced either per host (links between singleton service objects) or per
+VM. `references()` finds the VM (or host) a source object belongs to and produces only that
+object's links, so a traversal from one VM costs the same in a cluster of 10 or 10,000 VMs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pywbem import CIMInstanceName
+
+from providers import world
+from providers.base import (
+    CLUSTER,
+    V2,
+    AssociationProvider,
+    ProviderContext,
+    Record,
+    Scope,
+    path_identity,
+    ref,
+)
+from providers.computer_system import CS, host_keys, is_host_name, vm_keys
+from providers.services import (
+    MIGRATION_CAPABILITIES,
+    MIGRATION_NETWORK,
+    MIGRATION_SERVICE,
+    MIGRATION_SERVICE_SETTINGS,
+    MIGRATION_SETTINGS,
+    MIGRATION_TEMPLATES,
+    RESOURCE_POOL,
+    VSMS,
+    VSMS_CAPABILITIES,
+    VSMS_SETTINGS,
+    migration_service_keys,
+    settings_instance_id,
+    vsms_keys,
+)
+from providers.vm_settings import (
+    LOGICAL_DISK,
+    SETTINGS_ID,
+    Device,
+    device_ref,
+    setting_ref,
+    vm_devices,
+    vssd_ref,
+)
+from storage.models import Host
+from storage.models import VirtualMachine as VM
+
+
+def _link(classname: str, extra: dict[str, Any] | None = None, **refs: CIMInstanceName) -> Record:
+    keys: dict[str, Any] = dict(refs)
+    values = {**keys, **(extra or {})}
+    # An association's content is fully determined by its keys, so its cache tag is constant.
+    return Record(classname, keys, "a", lambda: values)
+
+
+def host_ref(host: Host) -> CIMInstanceName:
+    return ref(CS, **host_keys(host))
+
+
+def vm_ref(vm: VM) -> CIMInstanceName:
+    return ref(vm_keys(vm)["CreationClassName"], **vm_keys(vm))
+
+
+def owner_vm(ctx: ProviderContext, scope: Scope, source: CIMInstanceName) -> VM | None:
+    """The VM an object belongs to, found from its keys without scanning."""
+    keys = {k.lower(): v for k, v in source.keybindings.items()}
+    name = source.classname.lower()
+    if name in ("msvm_computersystem", "msvm_plannedcomputersystem"):
+        guid = str(keys.get("name") or "")
+        if is_host_name(guid):
+            return None
+        return world.vm_by_guid(ctx, scope, guid, planned=name == "msvm_plannedcomputersystem")
+    if "systemname" in keys and "deviceid" in keys:
+        system = str(keys["systemname"] or "")
+        return None if is_host_name(system) else world.vm_by_guid(ctx, scope, system,
+                                                                   planned=False)
+    match = SETTINGS_ID.match(str(keys.get("instanceid") or ""))
+    if match is not None:
+        return world.any_vm_by_guid(ctx, scope, match.group(1))
+    return None
+
+
+class WorldAssociation(AssociationProvider):
+    def host_links(self, ctx: ProviderContext, scope: Scope, host: Host) -> Iterator[Record]:
+        return iter(())
+
+    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VM) -> Iterator[Record]:
+        return iter(())
+
+    def enumerate(self, ctx: ProviderContext, scope: Scope, classname: str) -> Iterator[Record]:
+        for host in world.scope_hosts(ctx, scope):
+            yield from self.host_links(ctx, scope, host)
+        for vm in world.all_vms_in_scope(ctx, scope):
+            yield from self.vm_links(ctx, scope, vm)
+
+    def references(self, ctx: ProviderContext, scope: Scope, classname: str,
+                   source: CIMInstanceName) -> Iterator[Record]:
+        vm = owner_vm(ctx, scope, source)
+        if vm is not None:
+            candidates: Iterator[Record] = self.vm_links(ctx, scope, vm)
+        else:
+            candidates = self.enumerate(ctx, scope, classname)
+        wanted = path_identity(source)
+        for record in candidates:
+            if any(isinstance(v, CIMInstanceName) and path_identity(v) == wanted
+                   for v in record.keys.values()):
+                yield record
+
+
+class HostedServiceProvider(WorldAssociation):
+    classnames = ("Msvm_HostedService",)
+    namespaces = (V2, CLUSTER)
+
+    def host_links(self, ctx: ProviderContext, scope: Scope, host: Host) -> Iterator[Record]:
+        for keys in (vsms_keys(host), migration_service_keys(host)):
+            yield _link("Msvm_HostedService", Antecedent=host_ref(host),
+                        Dependent=ref(keys["CreationClassName"], **keys))
+
+
+class HostedDependencyProvider(WorldAssociation):
+    classnames = ("Msvm_HostedDependency",)
+    namespaces = (V2, CLUSTER)
+
+    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VM) -> Iterator[Record]:
+        host = world.host_by_id(ctx, vm.host_id)
+        yield _link("Msvm_HostedDependency", Antecedent=host_ref(host), Dependent=vm_ref(vm))
+
+
+class ServiceAffectsElementProvider(WorldAssociation):
+    classnames = ("Msvm_ServiceAffectsElement",)
+    namespaces = (V2, CLUSTER)
+
+    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VM) -> Iterator[Record]:
+        if vm.planned:
+            return
+        host = world.host_by_id(ctx, vm.host_id)
+        yield _link("Msvm_ServiceAffectsElement", {"ElementEffects": [5]},
+                    AffectedElement=vm_ref(vm), AffectingElement=ref(VSMS, **vsms_keys(host)))
+
+
+class SettingsDefineStateProvider(WorldAssociation):
+    classnames = ("Msvm_SettingsDefineState",)
+    namespaces = (V2, CLUSTER)
+
+    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VM) -> Iterator[Record]:
+        yield _link("Msvm_SettingsDefineState", ManagedElement=vm_ref(vm), SettingData=vssd_ref(vm))
+        if vm.planned or scope.cluster_view:
+            return
+        for device in vm_devices(ctx, vm):
+            if device.device_class is not None:
+                yield _link("Msvm_SettingsDefineState", ManagedElement=device_ref(vm, device),
+                            SettingData=setting_ref(vm, device))
+
+
+class SystemDeviceProvider(WorldAssociation):
+    classnames = ("Msvm_SystemDevice",)
+
+    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VM) -> Iterator[Record]:
+        if vm.planned:
+            return
+        for device in vm_devices(ctx, vm):
+            if device.device_class is not None:
+                yield _link("Msvm_SystemDevice", GroupComponent=vm_ref(vm),
+                            PartComponent=device_ref(vm, device))
+
+
+class SettingDataComponentProvider(WorldAssociation):
+    classnames = ("Msvm_VirtualSystemSettingDataComponent",)
+
+    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VM) -> Iterator[Record]:
+        for device in vm_devices(ctx, vm):
+            yield _link("Msvm_VirtualSystemSettingDataComponent", GroupComponent=vssd_ref(vm),
+                        PartComponent=setting_ref(vm, device))
+
+
+class ResourceDependencyProvider(WorldAssociation):
+    classnames = ("Msvm_ResourceDependentOnResource",)
+
+    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VM) -> Iterator[Record]:
+        devices = vm_devices(ctx, vm)
+        by_part: dict[str, Device] = {d.part: d for d in devices}
+        for device in devices:
+            parent = by_part.get(device.parent_part or "")
+            if parent is not None:
+                yield _link("Msvm_ResourceDependentOnResource",
+                            Antecedent=setting_ref(vm, parent), Dependent=setting_ref(vm, device))
+
+
+class ElementAllocatedFromPoolProvider(WorldAssociation):
+    classnames = ("Msvm_ElementAllocatedFromPool",)
+
+    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VM) -> Iterator[Record]:
+        if vm.planned:
+            return
+        for device in vm_devices(ctx, vm):
+            if device.device_class == LOGICAL_DISK:
+                pool = ref(RESOURCE_POOL, InstanceID="Microsoft:Primordial\\Virtual Hard Disk")
+                yield _link("Msvm_ElementAllocatedFromPool", Antecedent=pool,
+                            Dependent=device_ref(vm, device))
+
+
+def _settings_ref(classname: str, host: Host) -> CIMInstanceName:
+    return ref(classname, InstanceID=settings_instance_id(host))
+
+
+class ElementSettingDataProvider(WorldAssociation):
+    classnames = ("Msvm_ElementSettingData",)
+    namespaces = (V2, CLUSTER)
+
+    def host_links(self, ctx: ProviderContext, scope: Scope, host: Host) -> Iterator[Record]:
+        flags = {"IsDefault": 2, "IsCurrent": 1, "IsNext": 2}
+        yield _link("Msvm_ElementSettingData", flags,
+                    ManagedElement=ref(VSMS, **vsms_keys(host)),
+                    SettingData=_settings_ref(VSMS_SETTINGS, host))
+        if not scope.cluster_view:
+            yield _link("Msvm_ElementSettingData", flags,
+                        ManagedElement=ref(MIGRATION_SERVICE, **migration_service_keys(host)),
+                        SettingData=_settings_ref(MIGRATION_SERVICE_SETTINGS, host))
+
+
+class ElementCapabilitiesProvider(WorldAssociation):
+    classnames = ("Msvm_ElementCapabilities",)
+
+    def host_links(self, ctx: ProviderContext, scope: Scope, host: Host) -> Iterator[Record]:
+        yield _link("Msvm_ElementCapabilities", {"Characteristics": [3]},
+                    ManagedElement=ref(MIGRATION_SERVICE, **migration_service_keys(host)),
+                    Capabilities=_settings_ref(MIGRATION_CAPABILITIES, host))
+        yield _link("Msvm_ElementCapabilities", {"Characteristics": [3]},
+                    ManagedElement=ref(VSMS, **vsms_keys(host)),
+                    Capabilities=_settings_ref(VSMS_CAPABILITIES, host))
+
+
+class SettingsDefineCapabilitiesProvider(WorldAssociation):
+    classnames = ("Msvm_SettingsDefineCapabilities",)
+
+    def host_links(self, ctx: ProviderContext, scope: Scope, host: Host) -> Iterator[Record]:
+        for _migration_type, name in MIGRATION_TEMPLATES:
+            yield _link("Msvm_SettingsDefineCapabilities",
+                        {"PropertyPolicy": 0, "ValueRole": 0, "ValueRange": 0,
+                         "SupportStatement": 0},
+                        GroupComponent=_settings_ref(MIGRATION_CAPABILITIES, host),
+                        PartComponent=ref(MIGRATION_SETTINGS, InstanceID=f"Microsoft:{name}"))
+
+
+class MigrationSettingsComponentProvider(WorldAssociation):
+    classnames = ("Msvm_VirtualSystemMigrationServiceSettingDataComponent",)
+
+    def host_links(self, ctx: ProviderContext, scope: Scope, host: Host) -> Iterator[Record]:
+        for network in world.networks_of(ctx, host):
+            yield _link("Msvm_VirtualSystemMigrationServiceSettingDataComponent",
+                        GroupComponent=_settings_ref(MIGRATION_SERVICE_SETTINGS, host),
+                        PartComponent=ref(MIGRATION_NETWORK, InstanceID=network.instance_id))
+
+
+class ClusterConformsToProfileProvider(WorldAssociation):
+    """Cluster namespace: each VM conforms to the DMTF Virtual System profile in root/interop."""
+
+    classnames = ("Msvm_ClusterV2ElementConformsToProfile",)
+    namespaces = (CLUSTER,)
+
+    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VM) -> Iterator[Record]:
+        if vm.planned:
+            return
+        profile = CIMInstanceName("CIM_RegisteredProfile",
+                                  keybindings={"InstanceID": "DMTF:Virtual System:1.0.0"},
+                                  namespace="root/interop")
+        yield _link("Msvm_ClusterV2ElementConformsToProfile", ConformantStandard=profile,
+                    ManagedElement=vm_ref(vm))

@@ -1,0 +1,153 @@
+"""What providers are given and what they return.
+
+Providers derive CIM instances from the world rows in the store. They never see HTTP or XML.
+An instance is returned as a `Record`: its class, its keys, a version tag (so front ends can
+cache the serialised form) and a function producing its property values on demand, so that an
+enumeration answered from cache never builds CIM objects at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Protocol
+
+from pywbem import CIMClass, CIMDateTime, CIMInstanceName
+
+from storage.db import UnitOfWork
+
+V2 = "root/virtualization/v2"
+CLUSTER = "root/HyperVCluster/v2"
+INTEROP = "root/interop"
+
+
+class ClassLookup(Protocol):
+    def get_class(self, namespace: str, classname: str) -> CIMClass: ...
+
+    def is_subclass(self, namespace: str, classname: str, ancestor: str) -> bool: ...
+
+    def has_class(self, namespace: str, classname: str) -> bool: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which view a request sees: a namespace as served by one emulated host's endpoint."""
+
+    namespace: str  # as the catalog spells it, e.g. "root/HyperVCluster/v2"
+    host: str  # the endpoint's host name, e.g. "HV-01"
+
+    @property
+    def cluster_view(self) -> bool:
+        return self.namespace.lower() == CLUSTER.lower()
+
+
+@dataclass
+class ProviderContext:
+    uow: UnitOfWork
+    clock: Clock
+    classes: ClassLookup
+    # Per-request memo so that one request loads each world row once.
+    memo: dict[Any, Any] = field(default_factory=dict)
+
+
+ValuesFactory = Callable[[], Mapping[str, Any]]
+
+
+@dataclass(slots=True)
+class Record:
+    """One instance as a provider sees it.
+
+    `keys` holds the key properties in the order the class defines them; reference-valued keys
+    are CIMInstanceName objects without host or namespace (filled in by the dispatcher).
+    `etag` changes whenever any property value may have changed.
+    """
+
+    classname: str
+    keys: dict[str, Any]
+    etag: str
+    values: ValuesFactory
+
+    def path(self, scope: Scope) -> CIMInstanceName:
+        return CIMInstanceName(self.classname, keybindings=self.keys,
+                               namespace=scope.namespace, host=scope.host)
+
+
+class InstanceProvider:
+    """Serves the instances of one or more leaf classes in the namespaces it lists."""
+
+    classnames: ClassVar[tuple[str, ...]] = ()
+    namespaces: ClassVar[tuple[str, ...]] = (V2,)
+
+    def enumerate(self, ctx: ProviderContext, scope: Scope, classname: str) -> Iterator[Record]:
+        raise NotImplementedError(f"{type(self).__name__} does not enumerate")
+
+    def get(self, ctx: ProviderContext, scope: Scope, classname: str,
+            keys: Mapping[str, Any]) -> Record | None:
+        """Default lookup by scanning; providers of large classes override it with an index."""
+        wanted = normalise_keys(keys)
+        for record in self.enumerate(ctx, scope, classname):
+            if normalise_keys(record.keys) == wanted:
+                return record
+        return None
+
+
+class AssociationProvider(InstanceProvider):
+    """Serves association instances and finds those that reference a given object."""
+
+    def references(self, ctx: ProviderContext, scope: Scope, classname: str,
+                   source: CIMInstanceName) -> Iterator[Record]:
+        """Default: scan; providers override with a direct lookup from the source object."""
+        wanted = path_identity(source)
+        for record in self.enumerate(ctx, scope, classname):
+            if any(isinstance(v, CIMInstanceName) and path_identity(v) == wanted
+                   for v in record.keys.values()):
+                yield record
+
+
+class MethodProvider(Protocol):
+    """Extrinsic methods of one class; looked up through an explicit table."""
+
+    def invoke(self, ctx: ProviderContext, scope: Scope, target: CIMInstanceName,
+               method: str, params: Mapping[str, Any]) -> tuple[int, dict[str, Any]]: ...
+
+
+def normalise_keys(keys: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    items = []
+    for name, value in keys.items():
+        if isinstance(value, CIMInstanceName):
+            value = path_identity(value)
+        elif isinstance(value, str):
+            value = value.lower()
+        items.append((name.lower(), value))
+    return tuple(sorted(items, key=lambda item: item[0]))
+
+
+def path_identity(path: CIMInstanceName) -> tuple[Any, ...]:
+    """Identity of an instance path ignoring host and namespace, case-insensitive on names.
+
+    String key values compare case-insensitively as WMI does for its GUID and name keys.
+    """
+    return (path.classname.lower(), normalise_keys(path.keybindings))
+
+
+def ref(classname: str, **keys: Any) -> CIMInstanceName:
+    return CIMInstanceName(classname, keybindings=keys)
+
+
+def cim_datetime(moment: datetime | None) -> CIMDateTime | None:
+    return None if moment is None else CIMDateTime(moment)
+
+
+def cim_interval(delta: timedelta) -> CIMDateTime:
+    return CIMDateTime(delta)
+
+
+def one(records: Iterable[Record]) -> Record | None:
+    for record in records:
+        return record
+    return None
