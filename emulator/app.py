@@ -1,0 +1,69 @@
+"""The composition root: class model, store, providers, dispatcher and front ends."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI
+from sqlalchemy import select
+
+import providers
+from emulator.auth import Authenticator, load_users
+from emulator.catalog import Catalog, load_catalog
+from emulator.cimxml.app import router as cimxml_router
+from emulator.clock import SystemClock
+from emulator.dispatch import Dispatcher
+from emulator.endpoints import EndpointMap
+from emulator.scenario import Scenario, demo_scenario
+from emulator.seeding import prepare_store
+from storage.db import Store
+from storage.models import Host
+
+log = logging.getLogger("hvsim")
+
+
+@dataclass
+class Settings:
+    database_url: str = "sqlite:///hvsim.db"
+    scenario: Scenario | None = None
+    reset: bool = False
+    users_file: Path | None = None
+    port_hosts: dict[int, str] = field(default_factory=dict)
+    time_scale: float = 1.0
+
+
+@dataclass
+class World:
+    """Everything a running hvsim shares between its endpoints."""
+
+    catalog: Catalog
+    store: Store
+    dispatcher: Dispatcher
+    host_names: list[str]
+
+
+def open_world(settings: Settings, catalog: Catalog | None = None) -> World:
+    catalog = catalog or load_catalog()
+    store = Store(settings.database_url)
+    clock = SystemClock()
+    seeded = prepare_store(store, settings.scenario or demo_scenario(), clock.now(),
+                           reset=settings.reset)
+    if not seeded:
+        log.info("store already holds a world; the scenario was not applied (use --reset)")
+    with store.unit_of_work() as uow:
+        host_names = list(uow.session.scalars(select(Host.name).order_by(Host.ordinal)))
+    dispatcher = Dispatcher(catalog, store, clock,
+                            [cls() for cls in providers.INSTANCE_PROVIDERS])
+    return World(catalog, store, dispatcher, host_names)
+
+
+def create_app(settings: Settings, world: World | None = None) -> FastAPI:
+    world = world or open_world(settings)
+    users = load_users(settings.users_file) if settings.users_file else None
+    endpoints = EndpointMap(settings.port_hosts, world.host_names[0])
+    app = FastAPI(title="hvsim", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.world = world
+    app.include_router(cimxml_router(world.dispatcher, endpoints, Authenticator(users)))
+    return app

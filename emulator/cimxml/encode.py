@@ -1,0 +1,166 @@
+"""CIM-XML responses (DSP0201), written with pywbem's element code.
+
+Serialised instances are cached by (scope, path, version tag, view): the same instance answered
+twice is serialised once, in any process, since the tag comes from the store.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from pywbem import CIMClass, CIMClassName, CIMInstanceName, CIMQualifierDeclaration
+
+from emulator.dispatch import InstanceResult
+
+XML_DECLARATION = '<?xml version="1.0" encoding="utf-8" ?>\n'
+# sblim wbemcli's parser rejects empty-element tags for these (wire/README.md), so write
+# <PROPERTY ...></PROPERTY> instead of <PROPERTY .../>.
+_SELF_CLOSED = re.compile(
+    r"<(PROPERTY|PROPERTY\.ARRAY|PROPERTY\.REFERENCE|VALUE|VALUE\.ARRAY|VALUE\.REFARRAY|"
+    r"QUALIFIER|METHOD|PARAMETER|PARAMETER\.ARRAY|PARAMETER\.REFERENCE|PARAMETER\.REFARRAY|"
+    r"KEYVALUE|INSTANCE|CLASS)((?:\s[^<>]*?)?)/>"
+)
+
+
+def xml_text(element: Any) -> str:
+    return _SELF_CLOSED.sub(r"<\1\2></\1>", element.toxml())
+
+
+class RenderCache:
+    """A bounded LRU of serialised fragments."""
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self._items: OrderedDict[Any, str] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> str | None:
+        value = self._items.get(key)
+        if value is not None:
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+        return value
+
+    def put(self, key: Any, value: str) -> None:
+        with self._lock:
+            self._items[key] = value
+            if len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+
+
+CACHE = RenderCache()
+
+
+def instance_xml(result: InstanceResult) -> str:
+    key = ("INSTANCE", result.cache_key())
+    cached = CACHE.get(key)
+    if cached is None:
+        cached = xml_text(result.instance().tocimxml(ignore_path=True))
+        CACHE.put(key, cached)
+    return cached
+
+
+def path_xml(path: CIMInstanceName, *, form: str) -> str:
+    """form: 'name' (INSTANCENAME), 'local' (LOCALINSTANCEPATH) or 'full' (INSTANCEPATH)."""
+    if form == "name":
+        path = CIMInstanceName(path.classname, keybindings=path.keybindings)
+    elif form == "local":
+        path = CIMInstanceName(path.classname, keybindings=path.keybindings,
+                               namespace=path.namespace)
+    return xml_text(path.tocimxml())
+
+
+def result_path_xml(result: InstanceResult, *, form: str) -> str:
+    key = ("PATH", form, result.cache_key()[:4])
+    cached = CACHE.get(key)
+    if cached is None:
+        cached = path_xml(result.path, form=form)
+        CACHE.put(key, cached)
+    return cached
+
+
+def named_instance(result: InstanceResult) -> str:
+    return (f"<VALUE.NAMEDINSTANCE>{result_path_xml(result, form='name')}"
+            f"{instance_xml(result)}</VALUE.NAMEDINSTANCE>")
+
+
+def object_with_path(result: InstanceResult) -> str:
+    return (f"<VALUE.OBJECTWITHPATH>{result_path_xml(result, form='full')}"
+            f"{instance_xml(result)}</VALUE.OBJECTWITHPATH>")
+
+
+def instance_with_path(result: InstanceResult) -> str:
+    return (f"<VALUE.INSTANCEWITHPATH>{result_path_xml(result, form='full')}"
+            f"{instance_xml(result)}</VALUE.INSTANCEWITHPATH>")
+
+
+def class_xml(klass: CIMClass) -> str:
+    return xml_text(klass.tocimxml())
+
+
+def class_with_path(klass: CIMClass, host: str, namespace: str) -> str:
+    path = CIMClassName(klass.classname, host=host, namespace=namespace)
+    return (f"<VALUE.OBJECTWITHPATH>{xml_text(path.tocimxml())}{class_xml(klass)}"
+            "</VALUE.OBJECTWITHPATH>")
+
+
+def classname_xml(name: CIMClassName) -> str:
+    return f"<CLASSNAME NAME={quoteattr(name.classname)}/>"
+
+
+def qualifier_xml(declaration: CIMQualifierDeclaration) -> str:
+    # DSP0201's SCOPE element has no ANY attribute: ANY means every scope is true.
+    scopes = dict(declaration.scopes or {})
+    if scopes.pop("ANY", False):
+        scopes = dict.fromkeys(("CLASS", "ASSOCIATION", "INDICATION", "PROPERTY", "REFERENCE",
+                                "METHOD", "PARAMETER"), True)
+    declaration = declaration.copy()
+    declaration.scopes = scopes
+    return xml_text(declaration.tocimxml())
+
+
+def full_path_xml(path: CIMInstanceName) -> str:
+    return f"<OBJECTPATH>{path_xml(path, form='full')}</OBJECTPATH>"
+
+
+def _open(message_id: str) -> str:
+    return (f'{XML_DECLARATION}<CIM CIMVERSION="2.0" DTDVERSION="2.0">'
+            f"<MESSAGE ID={quoteattr(message_id)} PROTOCOLVERSION=\"1.0\"><SIMPLERSP>")
+
+
+_CLOSE = "</SIMPLERSP></MESSAGE></CIM>\n"
+
+
+def imethod_response(message_id: str, name: str, body: Iterable[str] | None,
+                     out_params: dict[str, tuple[str, str]] | None = None) -> Iterator[str]:
+    """Stream an IMETHODRESPONSE; out_params maps name → (PARAMTYPE, text value)."""
+    yield _open(message_id)
+    yield f"<IMETHODRESPONSE NAME={quoteattr(name)}>"
+    if body is not None:
+        yield "<IRETURNVALUE>"
+        yield from body
+        yield "</IRETURNVALUE>"
+    for param, (param_type, value) in (out_params or {}).items():
+        yield (f"<PARAMVALUE NAME={quoteattr(param)} PARAMTYPE={quoteattr(param_type)}>"
+               f"<VALUE>{escape(value)}</VALUE></PARAMVALUE>")
+    yield "</IMETHODRESPONSE>"
+    yield _CLOSE
+
+
+def error_response(message_id: str, name: str, *, intrinsic: bool, code: int,
+                   description: str) -> str:
+    element = "IMETHODRESPONSE" if intrinsic else "METHODRESPONSE"
+    return (f"{_open(message_id)}<{element} NAME={quoteattr(name)}>"
+            f"<ERROR CODE=\"{code}\" DESCRIPTION={quoteattr(description)}></ERROR>"
+            f"</{element}>{_CLOSE}")
+
+
+def method_response(message_id: str, name: str, return_xml: str, params_xml: str) -> str:
+    return (f"{_open(message_id)}<METHODRESPONSE NAME={quoteattr(name)}>{return_xml}"
+            f"{params_xml}</METHODRESPONSE>{_CLOSE}")

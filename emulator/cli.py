@@ -1,0 +1,141 @@
+"""`hvsim serve`: one process serving every emulated host, each on its own port."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+
+from emulator.app import Settings, create_app, open_world
+from emulator.auth import UsersFileError, load_users
+from emulator.catalog import CatalogError
+from emulator.scenario import ScenarioError, generated_scenario, load_scenario
+from emulator.seeding import ScenarioMismatch
+from storage.db import normalise_url
+
+log = logging.getLogger("hvsim")
+DEFAULT_PORT = 5988
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hvsim", description=(
+        "Emulator of the Hyper-V virtual system migration service (CIM-XML)."))
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the emulated cluster")
+    world = serve.add_argument_group("world")
+    world.add_argument("--scenario", type=Path, help="scenario file (TOML); default: demo cluster")
+    world.add_argument("--hosts", type=int, help="generate a cluster of N hosts")
+    world.add_argument("--vms-per-host", type=int, default=5,
+                       help="VMs per generated host (default 5)")
+    world.add_argument("--seed", type=int, default=1, help="seed of the generated cluster")
+    world.add_argument("--database", default=os.environ.get("HVSIM_DATABASE_URL",
+                                                            "sqlite:///hvsim.db"),
+                       help="SQLAlchemy URL: sqlite:///FILE (default hvsim.db), "
+                            "sqlite:///:memory:, or postgresql://user:pw@host/db")
+    world.add_argument("--reset", action="store_true",
+                       help="discard the world already in the database and seed anew")
+    world.add_argument("--time-scale", type=float, default=1.0,
+                       help="simulated seconds per real second for long operations")
+    net = serve.add_argument_group("network")
+    net.add_argument("--bind", default="127.0.0.1", help="address to listen on")
+    net.add_argument("--port", type=int, default=DEFAULT_PORT,
+                     help="port of the first host; host i listens on PORT+i-1 (0: free ports)")
+    net.add_argument("--endpoints-file", type=Path,
+                     help="write {host: base URL} as JSON once every endpoint accepts")
+    net.add_argument("--users", type=Path,
+                     help="file of user:password lines; without it any credentials work")
+    serve.add_argument("--log-level", default="info",
+                       choices=["critical", "error", "warning", "info", "debug"])
+    return parser
+
+
+def _scenario(args: argparse.Namespace):
+    if args.scenario and args.hosts:
+        raise ScenarioError("give either --scenario or --hosts, not both")
+    if args.scenario:
+        return load_scenario(args.scenario)
+    if args.hosts:
+        return generated_scenario(args.hosts, args.vms_per_host, args.seed)
+    return None
+
+
+def _bind(address: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((address, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url(address: str, port: int) -> str:
+    host = f"[{address}]" if ":" in address else address
+    return f"http://{host}:{port}"
+
+
+def serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Schema upgrades are routine; alembic's step-by-step INFO lines are noise at start-up.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    try:
+        scenario = _scenario(args)
+        if args.users:
+            load_users(args.users)
+        settings = Settings(database_url=normalise_url(args.database), scenario=scenario,
+                            reset=args.reset, users_file=args.users, time_scale=args.time_scale)
+        world = open_world(settings)
+    except (ScenarioError, ScenarioMismatch, UsersFileError, CatalogError) as error:
+        print(f"hvsim: {error}", file=sys.stderr)
+        return 2
+    sockets: list[socket.socket] = []
+    endpoints: dict[str, str] = {}
+    try:
+        for index, host in enumerate(world.host_names):
+            sock = _bind(args.bind, 0 if args.port == 0 else args.port + index)
+            sockets.append(sock)
+            port = sock.getsockname()[1]
+            settings.port_hosts[port] = host
+            endpoints[host] = _url(args.bind, port)
+    except OSError as error:
+        print(f"hvsim: cannot listen on {args.bind}: {error.strerror}", file=sys.stderr)
+        return 2
+    app = create_app(settings, world)
+    config = uvicorn.Config(app, log_level=args.log_level, access_log=False,
+                            timeout_keep_alive=30, lifespan="off")
+    server = uvicorn.Server(config)
+    threading.Thread(target=_announce, args=(server, endpoints, args.endpoints_file),
+                     daemon=True).start()
+    asyncio.run(server.serve(sockets=sockets))
+    world.store.dispose()
+    return 0
+
+
+def _announce(server: uvicorn.Server, endpoints: dict[str, str], path: Path | None) -> None:
+    while not server.started:
+        if server.should_exit:
+            return
+        time.sleep(0.02)
+    for host, url in endpoints.items():
+        print(f"hvsim: {host} serves CIM-XML at {url}/cimom", flush=True)
+    if path is not None:
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_text(json.dumps(endpoints, indent=2) + "\n", encoding="utf-8")
+        temporary.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return 2

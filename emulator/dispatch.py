@@ -1,0 +1,656 @@
+"""The protocol-neutral core: validate an operation against the class model, run providers.
+
+Front ends call one method per CIM operation and get CIM objects (or lazily rendered instance
+results) back; every failure is a `pywbem.CIMError`. Unexpected exceptions are logged here and
+become CIM_ERR_FAILED, so no front end ever answers with a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ParamSpec, TypeVar
+
+from nocasedict import NocaseDict
+from pywbem import (
+    CIM_ERR_FAILED,
+    CIM_ERR_INVALID_CLASS,
+    CIM_ERR_INVALID_NAMESPACE,
+    CIM_ERR_INVALID_PARAMETER,
+    CIM_ERR_INVALID_QUERY,
+    CIM_ERR_METHOD_NOT_FOUND,
+    CIM_ERR_NO_SUCH_PROPERTY,
+    CIM_ERR_NOT_FOUND,
+    CIM_ERR_NOT_SUPPORTED,
+    CIM_ERR_QUERY_LANGUAGE_NOT_SUPPORTED,
+    CIMClass,
+    CIMClassName,
+    CIMError,
+    CIMInstance,
+    CIMInstanceName,
+    CIMQualifierDeclaration,
+)
+
+from emulator import wql
+from emulator.catalog import Catalog
+from emulator.instances import View, build_instance, record_path, shape_instance
+from emulator.objectpath import ObjectPathError, parse_object_path
+from providers.base import (
+    AssociationProvider,
+    Clock,
+    InstanceProvider,
+    ProviderContext,
+    Record,
+    Scope,
+    path_identity,
+)
+from storage.db import Store
+from storage.errors import StaleWrite
+
+log = logging.getLogger("hvsim.dispatch")
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass
+class InstanceResult:
+    """One instance of an answer; built only when a front end has no cached rendering."""
+
+    record: Record
+    scope: Scope
+    catalog: Catalog
+    view: View
+    requested_class: str | None = None  # set for EnumerateInstances with DeepInheritance=False
+    _values: Mapping[str, Any] | None = field(default=None, repr=False)
+    _path: CIMInstanceName | None = field(default=None, repr=False)
+
+    @property
+    def path(self) -> CIMInstanceName:
+        if self._path is None:
+            self._path = record_path(self.record, self.scope)
+        return self._path
+
+    def cache_key(self) -> tuple[Any, ...]:
+        return (self.scope, self.record.classname.lower(), path_identity(self.path),
+                self.record.etag, self.view, (self.requested_class or "").lower())
+
+    def materialise(self) -> None:
+        """Read provider values now, while the request's transaction is still open."""
+        if self._values is None:
+            self._values = self.record.values()
+
+    def instance(self) -> CIMInstance:
+        self.materialise()
+        full = build_instance(self.catalog, self.scope, self.record, self._values)
+        klass = self.catalog.get_class(self.scope.namespace, self.record.classname)
+        requested = (self.catalog.get_class(self.scope.namespace, self.requested_class)
+                     if self.requested_class else None)
+        return shape_instance(full, klass, self.view, requested_class=requested)
+
+
+def guarded(method: Callable[P, T]) -> Callable[P, T]:
+    """The one place where an unexpected exception becomes CIM_ERR_FAILED."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return method(*args, **kwargs)
+        except CIMError:
+            raise
+        except StaleWrite as error:
+            raise CIMError(CIM_ERR_FAILED, "the object was changed by another request; "
+                                           "retry the operation") from error
+        except Exception as error:
+            log.exception("internal error in %s", method.__name__)
+            raise CIMError(CIM_ERR_FAILED, f"internal error: {type(error).__name__}") from error
+    return wrapper
+
+
+class Dispatcher:
+    def __init__(self, catalog: Catalog, store: Store, clock: Clock,
+                 providers: Iterable[InstanceProvider]) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.clock = clock
+        self._providers: dict[tuple[str, str], InstanceProvider] = {}
+        for provider in providers:
+            for namespace in provider.namespaces:
+                for classname in provider.classnames:
+                    served = self.catalog.canonical_namespace(namespace)
+                    if served is None or not catalog.has_class(served, classname):
+                        raise RuntimeError(f"{type(provider).__name__} serves {classname} in "
+                                           f"{namespace}, which the class model lacks")
+                    self._providers[(served.lower(), classname.lower())] = provider
+
+    # ----------------------------------------------------------------- validation helpers
+
+    def scope(self, host: str, namespace: str | None) -> Scope:
+        if not namespace:
+            raise CIMError(CIM_ERR_INVALID_NAMESPACE, "no namespace was given")
+        served = self.catalog.canonical_namespace(namespace)
+        if served is None:
+            raise CIMError(CIM_ERR_INVALID_NAMESPACE,
+                           f"namespace {namespace!r} does not exist on {host}; served: "
+                           f"{', '.join(self.catalog.namespaces)}")
+        return Scope(served, host)
+
+    def klass(self, scope: Scope, classname: str | None) -> CIMClass:
+        if not classname:
+            raise CIMError(CIM_ERR_INVALID_PARAMETER, "a class name is required")
+        if not self.catalog.has_class(scope.namespace, classname):
+            raise CIMError(CIM_ERR_INVALID_CLASS,
+                           f"class {classname!r} does not exist in namespace {scope.namespace}")
+        return self.catalog.get_class(scope.namespace, classname)
+
+    def _context(self, uow: Any) -> ProviderContext:
+        return ProviderContext(uow=uow, clock=self.clock, classes=self.catalog)
+
+    def _concrete_classes(self, scope: Scope, classname: str) -> list[str]:
+        """Classes with a provider that are classname or derive from it."""
+        names = [classname, *self.catalog.subclasses(scope.namespace, classname, deep=True)]
+        return [n for n in names if (scope.namespace.lower(), n.lower()) in self._providers]
+
+    def _provider(self, scope: Scope, classname: str) -> InstanceProvider | None:
+        return self._providers.get((scope.namespace.lower(), classname.lower()))
+
+    # --------------------------------------------------------------------- class operations
+
+    @guarded
+    def get_class(self, host: str, namespace: str, classname: str, *, local_only: bool = True,
+                  include_qualifiers: bool = True, include_class_origin: bool = False,
+                  property_list: Iterable[str] | None = None) -> CIMClass:
+        scope = self.scope(host, namespace)
+        return shape_class(self.klass(scope, classname), local_only=local_only,
+                           include_qualifiers=include_qualifiers,
+                           include_class_origin=include_class_origin,
+                           property_list=property_list)
+
+    @guarded
+    def enumerate_classes(self, host: str, namespace: str, classname: str | None = None, *,
+                          deep_inheritance: bool = False, local_only: bool = True,
+                          include_qualifiers: bool = True,
+                          include_class_origin: bool = False) -> list[CIMClass]:
+        scope = self.scope(host, namespace)
+        if classname:
+            self.klass(scope, classname)
+        return [shape_class(self.catalog.get_class(scope.namespace, name), local_only=local_only,
+                            include_qualifiers=include_qualifiers,
+                            include_class_origin=include_class_origin)
+                for name in self.catalog.subclasses(scope.namespace, classname,
+                                                    deep=deep_inheritance)]
+
+    @guarded
+    def enumerate_class_names(self, host: str, namespace: str, classname: str | None = None, *,
+                              deep_inheritance: bool = False) -> list[CIMClassName]:
+        scope = self.scope(host, namespace)
+        if classname:
+            self.klass(scope, classname)
+        return [CIMClassName(self.catalog.get_class(scope.namespace, name).classname)
+                for name in self.catalog.subclasses(scope.namespace, classname,
+                                                    deep=deep_inheritance)]
+
+    @guarded
+    def get_qualifier(self, host: str, namespace: str, name: str) -> CIMQualifierDeclaration:
+        scope = self.scope(host, namespace)
+        declarations = self.catalog.qualifier_declarations(scope.namespace)
+        if name not in declarations:
+            raise CIMError(CIM_ERR_NOT_FOUND, f"qualifier {name!r} is not declared in "
+                                              f"{scope.namespace}")
+        return declarations[name]
+
+    @guarded
+    def enumerate_qualifiers(self, host: str, namespace: str) -> list[CIMQualifierDeclaration]:
+        scope = self.scope(host, namespace)
+        return list(self.catalog.qualifier_declarations(scope.namespace).values())
+
+    @guarded
+    def refuse_schema_change(self, host: str, namespace: str, operation: str) -> None:
+        self.scope(host, namespace)
+        raise CIMError(CIM_ERR_NOT_SUPPORTED, f"{operation} is not supported: the Hyper-V class "
+                                              "schema is fixed")
+
+    # ------------------------------------------------------------------ instance operations
+
+    def _resolve(self, ctx: ProviderContext, scope: Scope,
+                 path: CIMInstanceName) -> Record | None:
+        provider = self._provider(scope, path.classname)
+        if provider is None:
+            return None
+        record = provider.get(ctx, scope, path.classname, path.keybindings)
+        if record is not None and record.classname.lower() != path.classname.lower():
+            return None
+        return record
+
+    def _check_instance_path(self, scope: Scope, path: CIMInstanceName) -> None:
+        klass = self.klass(scope, path.classname)
+        keys = {k.lower() for k in self.catalog.key_names(scope.namespace, klass.classname)}
+        given = {k.lower() for k in path.keybindings}
+        if keys and given != keys:
+            missing = sorted(keys - given)
+            extra = sorted(given - keys)
+            detail = "; ".join(filter(None, [
+                f"missing key(s) {', '.join(missing)}" if missing else "",
+                f"not key(s) of {klass.classname}: {', '.join(extra)}" if extra else ""]))
+            raise CIMError(CIM_ERR_INVALID_PARAMETER,
+                           f"invalid instance path for {klass.classname}: {detail}")
+
+    @guarded
+    def get_instance(self, host: str, namespace: str, path: CIMInstanceName, *,
+                     local_only: bool = False, include_qualifiers: bool = False,
+                     include_class_origin: bool = False,
+                     property_list: Iterable[str] | None = None) -> InstanceResult:
+        scope = self.scope(host, namespace)
+        self._check_instance_path(scope, path)
+        with self.store.unit_of_work() as uow:
+            record = self._resolve(self._context(uow), scope, path)
+            if record is None:
+                raise CIMError(CIM_ERR_NOT_FOUND, f"no instance {describe(path)} in "
+                                                  f"{scope.namespace} on {host}")
+            result = InstanceResult(record, scope, self.catalog,
+                                    View.of(property_list, include_qualifiers,
+                                            include_class_origin))
+            result.materialise()
+            return result
+
+    def _enumerate(self, ctx: ProviderContext, scope: Scope, classname: str) -> Iterator[Record]:
+        for name in self._concrete_classes(scope, classname):
+            provider = self._provider(scope, name)
+            assert provider is not None
+            yield from provider.enumerate(ctx, scope, name)
+
+    @guarded
+    def enumerate_instances(self, host: str, namespace: str, classname: str, *,
+                            local_only: bool = False, deep_inheritance: bool = True,
+                            include_qualifiers: bool = False, include_class_origin: bool = False,
+                            property_list: Iterable[str] | None = None) -> list[InstanceResult]:
+        scope = self.scope(host, namespace)
+        klass = self.klass(scope, classname)
+        view = View.of(property_list, include_qualifiers, include_class_origin)
+        requested = None if deep_inheritance else klass.classname
+        with self.store.unit_of_work() as uow:
+            results = [InstanceResult(r, scope, self.catalog, view, requested)
+                       for r in self._enumerate(self._context(uow), scope, klass.classname)]
+            return results
+
+    @guarded
+    def enumerate_instance_names(self, host: str, namespace: str,
+                                 classname: str) -> list[CIMInstanceName]:
+        scope = self.scope(host, namespace)
+        klass = self.klass(scope, classname)
+        with self.store.unit_of_work() as uow:
+            return [record_path(r, scope)
+                    for r in self._enumerate(self._context(uow), scope, klass.classname)]
+
+    @guarded
+    def get_property(self, host: str, namespace: str, path: CIMInstanceName,
+                     name: str) -> Any:
+        result = self.get_instance(host, namespace, path)
+        instance = result.instance()
+        if name not in instance.properties:
+            raise CIMError(CIM_ERR_NO_SUCH_PROPERTY,
+                           f"class {path.classname} has no property {name!r}")
+        return instance.properties[name]
+
+    @guarded
+    def refuse_instance_write(self, host: str, namespace: str, operation: str,
+                              path: CIMInstanceName | None = None,
+                              instance: CIMInstance | None = None) -> None:
+        """Create/Modify/DeleteInstance: Hyper-V changes its objects only through methods."""
+        scope = self.scope(host, namespace)
+        # An instance without properties is falsy, so test for None explicitly.
+        classname = path.classname if path is not None else (
+            instance.classname if instance is not None else None)
+        klass = self.klass(scope, classname)
+        if instance is not None:
+            for name in instance.properties:
+                if name not in klass.properties:
+                    raise CIMError(CIM_ERR_INVALID_PARAMETER,
+                                   f"class {klass.classname} has no property {name!r}")
+        if operation != "CreateInstance" and path is not None:
+            self._check_instance_path(scope, path)
+            with self.store.unit_of_work() as uow:
+                if self._resolve(self._context(uow), scope, path) is None:
+                    raise CIMError(CIM_ERR_NOT_FOUND, f"no instance {describe(path)} in "
+                                                      f"{scope.namespace} on {host}")
+        raise CIMError(CIM_ERR_NOT_SUPPORTED,
+                       f"{operation} is not supported for {klass.classname}: Hyper-V changes "
+                       "these objects only through the methods of its services")
+
+    # --------------------------------------------------------------------------- methods
+
+    @guarded
+    def invoke_method(self, host: str, namespace: str, target: CIMInstanceName | CIMClassName,
+                      method: str, params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+        scope = self.scope(host, namespace)
+        klass = self.klass(scope, target.classname)
+        if method not in klass.methods:
+            raise CIMError(CIM_ERR_METHOD_NOT_FOUND,
+                           f"class {klass.classname} has no method {method!r}")
+        declaration = klass.methods[method]
+        for name in params:
+            parameter = declaration.parameters.get(name)
+            if parameter is None:
+                raise CIMError(CIM_ERR_INVALID_PARAMETER,
+                               f"method {klass.classname}.{declaration.name} has no parameter "
+                               f"{name!r}")
+            in_qualifier = parameter.qualifiers.get("In")
+            if in_qualifier is not None and not in_qualifier.value:
+                raise CIMError(CIM_ERR_INVALID_PARAMETER,
+                               f"parameter {name!r} of {declaration.name} is an output only")
+        if isinstance(target, CIMInstanceName):
+            self._check_instance_path(scope, target)
+            with self.store.unit_of_work() as uow:
+                if self._resolve(self._context(uow), scope, target) is None:
+                    raise CIMError(CIM_ERR_NOT_FOUND, f"no instance {describe(target)} in "
+                                                      f"{scope.namespace} on {host}")
+        else:
+            static = declaration.qualifiers.get("Static")
+            if not (static and static.value):
+                raise CIMError(CIM_ERR_INVALID_PARAMETER,
+                               f"{klass.classname}.{declaration.name} is not static: invoke it "
+                               "on an instance path")
+        raise CIMError(CIM_ERR_NOT_SUPPORTED,
+                       f"{klass.classname}.{declaration.name} is not implemented by this "
+                       "version of hvsim")
+
+    # ----------------------------------------------------------------------- associations
+
+    def _association_classes(self, scope: Scope, assoc_class: str | None) -> list[str]:
+        base = assoc_class or None
+        if base is not None:
+            self.klass(scope, base)
+            candidates = [base, *self.catalog.subclasses(scope.namespace, base, deep=True)]
+        else:
+            candidates = self.catalog.class_names(scope.namespace)
+        return [n for n in candidates
+                if self.catalog.is_association(scope.namespace, n)
+                and isinstance(self._provider(scope, n), AssociationProvider)]
+
+    def _links(self, ctx: ProviderContext, scope: Scope, source: CIMInstanceName,
+               assoc_class: str | None, role: str | None) -> Iterator[tuple[Record, str]]:
+        """(association record, name of the reference that points at source)."""
+        wanted = path_identity(source)
+        for name in self._association_classes(scope, assoc_class):
+            provider = self._provider(scope, name)
+            assert isinstance(provider, AssociationProvider)
+            for record in provider.references(ctx, scope, name, source):
+                for prop, value in record.keys.items():
+                    if not isinstance(value, CIMInstanceName) or path_identity(value) != wanted:
+                        continue
+                    if role and prop.lower() != role.lower():
+                        continue
+                    yield record, prop
+
+    def _check_source(self, ctx: ProviderContext, scope: Scope, source: CIMInstanceName) -> None:
+        self._check_instance_path(scope, source)
+        if self._resolve(ctx, scope, source) is None:
+            raise CIMError(CIM_ERR_NOT_FOUND, f"no instance {describe(source)} in "
+                                              f"{scope.namespace}")
+
+    @guarded
+    def references(self, host: str, namespace: str, source: CIMInstanceName, *,
+                   result_class: str | None = None, role: str | None = None,
+                   include_qualifiers: bool = False, include_class_origin: bool = False,
+                   property_list: Iterable[str] | None = None) -> list[InstanceResult]:
+        scope = self.scope(host, namespace)
+        view = View.of(property_list, include_qualifiers, include_class_origin)
+        with self.store.unit_of_work() as uow:
+            ctx = self._context(uow)
+            self._check_source(ctx, scope, source)
+            results, seen = [], set()
+            for record, _prop in self._links(ctx, scope, source, result_class, role):
+                identity = (record.classname.lower(), tuple(sorted(
+                    (k.lower(), path_identity(v) if isinstance(v, CIMInstanceName) else v)
+                    for k, v in record.keys.items())))
+                if identity not in seen:
+                    seen.add(identity)
+                    result = InstanceResult(record, scope, self.catalog, view)
+                    result.materialise()
+                    results.append(result)
+            return results
+
+    @guarded
+    def associators(self, host: str, namespace: str, source: CIMInstanceName, *,
+                    assoc_class: str | None = None, result_class: str | None = None,
+                    role: str | None = None, result_role: str | None = None,
+                    include_qualifiers: bool = False, include_class_origin: bool = False,
+                    property_list: Iterable[str] | None = None) -> list[InstanceResult]:
+        scope = self.scope(host, namespace)
+        if result_class:
+            self.klass(scope, result_class)
+        view = View.of(property_list, include_qualifiers, include_class_origin)
+        with self.store.unit_of_work() as uow:
+            ctx = self._context(uow)
+            self._check_source(ctx, scope, source)
+            results: list[InstanceResult] = []
+            seen: set[Any] = set()
+            for record, source_prop in self._links(ctx, scope, source, assoc_class, role):
+                for prop, value in record.keys.items():
+                    if prop == source_prop or not isinstance(value, CIMInstanceName):
+                        continue
+                    if result_role and prop.lower() != result_role.lower():
+                        continue
+                    target_scope = scope
+                    if value.namespace:
+                        target_scope = self.scope(host, value.namespace)
+                    if result_class and not (
+                            self.catalog.has_class(target_scope.namespace, value.classname)
+                            and self.catalog.is_subclass(target_scope.namespace,
+                                                         value.classname, result_class)):
+                        continue
+                    identity = (target_scope.namespace.lower(), path_identity(value))
+                    if identity in seen:
+                        continue
+                    seen.add(identity)
+                    other = self._resolve(ctx, target_scope, value)
+                    if other is not None:
+                        result = InstanceResult(other, target_scope, self.catalog, view)
+                        result.materialise()
+                        results.append(result)
+            return results
+
+    @guarded
+    def associator_names(self, host: str, namespace: str, source: CIMInstanceName,
+                         **filters: Any) -> list[CIMInstanceName]:
+        return [r.path for r in self.associators(host, namespace, source, **filters)]
+
+    @guarded
+    def reference_names(self, host: str, namespace: str, source: CIMInstanceName,
+                        **filters: Any) -> list[CIMInstanceName]:
+        return [r.path for r in self.references(host, namespace, source, **filters)]
+
+    @guarded
+    def class_associators(self, host: str, namespace: str, source: CIMClassName, *,
+                          assoc_class: str | None = None, result_class: str | None = None,
+                          role: str | None = None, result_role: str | None = None,
+                          references: bool = False) -> list[CIMClass]:
+        """Schema-level Associators/References on a class path (DSP0200 §5.3.2.14)."""
+        scope = self.scope(host, namespace)
+        self.klass(scope, source.classname)
+        found: NocaseDict = NocaseDict()
+        for name in self._association_classes(scope, assoc_class):
+            assoc = self.catalog.get_class(scope.namespace, name)
+            refs = {p.name: p.reference_class for p in assoc.properties.values()
+                    if p.type == "reference"}
+            for prop, target in refs.items():
+                if role and prop.lower() != role.lower():
+                    continue
+                if not target or not self.catalog.is_subclass(scope.namespace, source.classname,
+                                                              target):
+                    continue
+                if references:
+                    if not result_class or self.catalog.is_subclass(scope.namespace, name,
+                                                                    result_class):
+                        found[name] = assoc
+                    continue
+                for other, other_class in refs.items():
+                    if other == prop or (result_role and other.lower() != result_role.lower()):
+                        continue
+                    if other_class and self.catalog.has_class(scope.namespace, other_class) and (
+                            not result_class or self.catalog.is_subclass(
+                                scope.namespace, other_class, result_class)):
+                        found[other_class] = self.catalog.get_class(scope.namespace, other_class)
+        return list(found.values())
+
+    # ------------------------------------------------------------------------------ query
+
+    @guarded
+    def exec_query(self, host: str, namespace: str, query_language: str,
+                   query: str) -> list[InstanceResult]:
+        scope = self.scope(host, namespace)
+        if (query_language or "").upper() != "WQL":
+            raise CIMError(CIM_ERR_QUERY_LANGUAGE_NOT_SUPPORTED,
+                           f"query language {query_language!r} is not supported; use WQL")
+        try:
+            parsed = wql.parse(query)
+        except wql.WQLError as error:
+            raise CIMError(CIM_ERR_INVALID_QUERY, f"invalid WQL: {error}") from error
+        if isinstance(parsed, wql.AssociatorsQuery | wql.ReferencesQuery):
+            return self._association_query(host, scope, parsed)
+        if parsed.classname.startswith("__"):
+            raise CIMError(CIM_ERR_NOT_SUPPORTED,
+                           f"{parsed.classname} is an event class: event queries need a "
+                           "subscription, which this server does not offer")
+        klass = self.klass(scope, parsed.classname)
+        view = View.of(None if parsed.properties is None else
+                       self._selected_properties(scope, klass, parsed.properties))
+        results = []
+        with self.store.unit_of_work() as uow:
+            for record in self._enumerate(self._context(uow), scope, klass.classname):
+                result = InstanceResult(record, scope, self.catalog, FULL_VIEW_FOR_QUERY)
+                if parsed.where is not None:
+                    instance = result.instance()
+                    try:
+                        keep = wql.evaluate(parsed.where, InstanceRow(instance, self.catalog,
+                                                                      scope))
+                    except wql.WQLError as error:
+                        raise CIMError(CIM_ERR_INVALID_QUERY, str(error)) from error
+                    if not keep:
+                        continue
+                result.view = view
+                result.materialise()
+                results.append(result)
+        return results
+
+    def _selected_properties(self, scope: Scope, klass: CIMClass,
+                             names: Iterable[str]) -> list[str]:
+        selected = []
+        for name in names:
+            if name.startswith("__"):
+                continue
+            if name not in klass.properties:
+                raise CIMError(CIM_ERR_INVALID_QUERY,
+                               f"class {klass.classname} has no property {name!r}")
+            selected.append(name)
+        # Keys always travel with a query result so that its path stays usable.
+        selected.extend(self.catalog.key_names(scope.namespace, klass.classname))
+        return selected
+
+    def _association_query(self, host: str, scope: Scope,
+                           parsed: wql.AssociatorsQuery | wql.ReferencesQuery
+                           ) -> list[InstanceResult]:
+        try:
+            source = parse_object_path(parsed.source, default_namespace=scope.namespace)
+        except ObjectPathError as error:
+            raise CIMError(CIM_ERR_INVALID_QUERY, f"invalid object path in query: {error}") \
+                from error
+        if not isinstance(source, CIMInstanceName):
+            raise CIMError(CIM_ERR_NOT_SUPPORTED, "schema queries (a class path in ASSOCIATORS "
+                                                  "OF / REFERENCES OF) are not supported")
+        if parsed.class_defs_only or parsed.schema_only:
+            raise CIMError(CIM_ERR_NOT_SUPPORTED, "ClassDefsOnly and SchemaOnly are not supported")
+        if isinstance(parsed, wql.ReferencesQuery):
+            return self.references(host, scope.namespace, source,
+                                   result_class=parsed.result_class, role=parsed.role)
+        return self.associators(host, scope.namespace, source, assoc_class=parsed.assoc_class,
+                                result_class=parsed.result_class, role=parsed.role,
+                                result_role=parsed.result_role)
+
+    # ---------------------------------------------------------------- paths given as text
+
+    def parse_path(self, text: str, namespace: str) -> CIMInstanceName:
+        try:
+            path = parse_object_path(text, default_namespace=namespace)
+        except ObjectPathError as error:
+            raise CIMError(CIM_ERR_INVALID_PARAMETER, f"invalid object path: {error}") from error
+        if not isinstance(path, CIMInstanceName):
+            raise CIMError(CIM_ERR_INVALID_PARAMETER, f"{text!r} names a class, not an instance")
+        return path
+
+
+FULL_VIEW_FOR_QUERY = View()
+
+
+class InstanceRow:
+    """A CIM instance as the WQL evaluator sees it."""
+
+    def __init__(self, instance: CIMInstance, catalog: Catalog, scope: Scope) -> None:
+        self._instance = instance
+        self._catalog = catalog
+        self._scope = scope
+
+    def get(self, name: str) -> tuple[object, str | None, bool]:
+        lowered = name.lower()
+        if lowered == "__class":
+            return self._instance.classname, "string", False
+        if lowered in ("__path", "__relpath"):
+            from emulator.objectpath import format_wmi_path
+            return format_wmi_path(self._instance.path, relative=lowered == "__relpath"), \
+                "string", False
+        if lowered == "__server":
+            return self._scope.host, "string", False
+        if lowered == "__namespace":
+            return self._scope.namespace.replace("/", "\\"), "string", False
+        if name not in self._instance.properties:
+            raise KeyError(name)
+        prop = self._instance.properties[name]
+        return prop.value, prop.type, bool(prop.is_array)
+
+    def classname(self) -> str:
+        return self._instance.classname
+
+    def is_a(self, classname: str) -> bool:
+        return self._catalog.has_class(self._scope.namespace, self._instance.classname) and \
+            self._catalog.is_subclass(self._scope.namespace, self._instance.classname, classname)
+
+    def embedded(self, name: str) -> InstanceRow | None:
+        return None
+
+
+def describe(path: CIMInstanceName) -> str:
+    keys = ",".join(f'{k}="{v}"' for k, v in path.keybindings.items())
+    return f"{path.classname}.{keys}"
+
+
+def shape_class(klass: CIMClass, *, local_only: bool, include_qualifiers: bool,
+                include_class_origin: bool,
+                property_list: Iterable[str] | None = None) -> CIMClass:
+    """GetClass flags (DSP0200 §5.3.2.1) applied to a resolved class."""
+    wanted = None if property_list is None else {p.lower() for p in property_list}
+    shaped = klass.copy()
+    for collection in (shaped.properties, shaped.methods):
+        for name in list(collection):
+            element = collection[name]
+            inherited = element.propagated or (
+                element.class_origin and element.class_origin.lower() != klass.classname.lower())
+            if local_only and inherited:
+                del collection[name]
+                continue
+            if collection is shaped.properties and wanted is not None and \
+                    name.lower() not in wanted:
+                del collection[name]
+                continue
+            if not include_class_origin:
+                element.class_origin = None
+                element.propagated = None
+            if not include_qualifiers:
+                element.qualifiers = NocaseDict()
+                if collection is shaped.methods:
+                    for parameter in element.parameters.values():
+                        parameter.qualifiers = NocaseDict()
+    if not include_qualifiers:
+        shaped.qualifiers = NocaseDict()
+    return shaped
+
