@@ -1,0 +1,267 @@
+"""A live ``python -m emulator serve`` process for end-to-end tests.
+
+The server is asked for ``--port 0`` and an ``--endpoints-file``; it writes that file (JSON,
+host name -> base URL) only once every listener accepts connections, so its appearance is the
+readiness signal. CIM-XML is served at ``<base>/cimom``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TYPE_CHECKING
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    import pywbem
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SERVE_COMMAND: tuple[str, ...] = (sys.executable, "-m", "emulator", "serve")
+DEMO_SCENARIO = PROJECT_ROOT / "emulator" / "scenarios" / "demo.toml"
+TEST_USER = "testuser"
+TEST_PASSWORD = "Passw0rd"
+INTEROP_NAMESPACE = "root/interop"
+VIRTUALIZATION_NAMESPACE = "root/virtualization/v2"
+
+
+class ServerStartError(RuntimeError):
+    """The server exited or did not become ready in time; the message carries its log."""
+
+
+def cli_arguments(options: Mapping[str, object]) -> list[str]:
+    """Keyword-style options to CLI arguments: ``vms_per_host=3`` -> ``--vms-per-host 3``.
+
+    True is a bare flag (``reset=True`` -> ``--reset``); None and False leave the option out, so
+    a caller can cancel one of HvsimServer's defaults.
+    """
+    args: list[str] = []
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        if value is None or value is False:
+            continue
+        if value is True:
+            args.append(flag)
+        else:
+            args.extend([flag, os.fspath(value) if isinstance(value, os.PathLike) else str(value)])
+    return args
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def _accepts_connections(base_url: str) -> bool:
+    parts = urlsplit(base_url)
+    if not parts.hostname:
+        return False
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+class HvsimServer:
+    """One ``emulator serve`` process, from ``start()``/``with`` to ``stop()``.
+
+    Defaults that keep tests hermetic, each overridable through ``cli_options``: ``port=0``,
+    ``bind=127.0.0.1``, an endpoints file in the work directory, and a fresh SQLite database
+    there too (pass ``database=None`` to get the server's own default instead).
+    """
+
+    def __init__(
+        self,
+        cli_options: Mapping[str, object] | None = None,
+        *,
+        workdir: Path | None = None,
+        command: Sequence[str] = SERVE_COMMAND,
+        env: Mapping[str, str] | None = None,
+        startup_timeout: float = 60.0,
+        stop_timeout: float = 10.0,
+    ) -> None:
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="hvsim-server-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        options = dict(cli_options or {})
+        options.setdefault("port", 0)
+        options.setdefault("bind", "127.0.0.1")
+        options.setdefault("endpoints_file", self.workdir / "endpoints.json")
+        options.setdefault("database", sqlite_url(self.workdir / "hvsim.db"))
+        self.options = options
+        self.endpoints_file = Path(os.fspath(options["endpoints_file"]))  # type: ignore[arg-type]
+        self.argv = [*command, *cli_arguments(options)]
+        self.log_path = self.workdir / "server.log"
+        self.startup_timeout = startup_timeout
+        self.stop_timeout = stop_timeout
+        self._env = dict(os.environ if env is None else env)
+        # Without this, a crash's last words can sit in a buffer when we read the log.
+        self._env["PYTHONUNBUFFERED"] = "1"
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log_file: IO[bytes] | None = None
+        self._final_log: str | None = None
+        self.endpoints: dict[str, str] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> HvsimServer:
+        if self._process is not None:
+            return self
+        # A stale file from an earlier run in the same directory would look like readiness.
+        self.endpoints_file.unlink(missing_ok=True)
+        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._process = subprocess.Popen(
+            self.argv,
+            cwd=PROJECT_ROOT,
+            env=self._env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            # Own process group, so stop() also reaches any workers it forks, and a Ctrl-C
+            # meant for pytest does not kill the server before pytest can tear down cleanly.
+            start_new_session=True,
+        )
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_until_ready(self) -> None:
+        assert self._process is not None
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            returncode = self._process.poll()
+            if returncode is not None:
+                raise ServerStartError(
+                    f"hvsim server exited with {returncode} before it was ready\n"
+                    f"command: {' '.join(self.argv)}\n--- server log ---\n{self.log_text()}"
+                )
+            endpoints = self._read_endpoints()
+            # The contract says the file appears only after every listener is up; checking
+            # anyway turns a server bug here into a clear start error, not a flaky test.
+            if endpoints and all(_accepts_connections(url) for url in endpoints.values()):
+                self.endpoints = endpoints
+                return
+            if time.monotonic() > deadline:
+                raise ServerStartError(
+                    f"hvsim server not ready after {self.startup_timeout:.0f} s "
+                    f"(endpoints file {self.endpoints_file}: "
+                    f"{'present' if self.endpoints_file.exists() else 'absent'})\n"
+                    f"command: {' '.join(self.argv)}\n--- server log ---\n{self.log_text()}"
+                )
+            time.sleep(0.1)
+
+    def _read_endpoints(self) -> dict[str, str] | None:
+        try:
+            data = json.loads(self.endpoints_file.read_text())
+        except (OSError, ValueError):
+            # Absent, or caught half-written: poll again.
+            return None
+        if (
+            not isinstance(data, dict)
+            or not data
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items())
+        ):
+            return None
+        return {k: v.rstrip("/") for k, v in data.items()}
+
+    def stop(self) -> None:
+        """SIGTERM, up to ``stop_timeout`` seconds' grace, then SIGKILL. Idempotent."""
+        process = self._process
+        if process is not None and process.returncode is None:
+            self._signal_group(signal.SIGTERM)
+            try:
+                process.wait(timeout=self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                self._signal_group(signal.SIGKILL)
+                process.wait(timeout=10)
+        if process is not None:
+            # Anything the server forked and left behind dies with it.
+            self._signal_group(signal.SIGKILL)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        if self._own_workdir and self._final_log is None and self.workdir.exists():
+            self._final_log = self.log_text()
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _signal_group(self, signum: int) -> None:
+        assert self._process is not None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, signum)
+
+    def __enter__(self) -> HvsimServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- what tests use --------------------------------------------------------------------
+
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise RuntimeError("hvsim server not started")
+        return self._process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        """None while running; negative signal number if killed by a signal."""
+        return None if self._process is None else self._process.poll()
+
+    @property
+    def hosts(self) -> list[str]:
+        return sorted(self.endpoints)
+
+    def url(self, host: str) -> str:
+        """Base URL of one emulated host (CIM-XML is at ``<url>/cimom``)."""
+        try:
+            return self.endpoints[host]
+        except KeyError:
+            raise KeyError(f"no host {host!r}; this server has {self.hosts}") from None
+
+    def log_text(self) -> str:
+        if self._final_log is not None:
+            return self._final_log
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+def wbem_connection(
+    url: str,
+    namespace: str = VIRTUALIZATION_NAMESPACE,
+    *,
+    user: str = TEST_USER,
+    password: str = TEST_PASSWORD,
+    timeout: int = 30,
+) -> pywbem.WBEMConnection:
+    """A pywbem client for one host's base URL (pywbem itself posts to ``/cimom``)."""
+    import pywbem
+
+    return pywbem.WBEMConnection(
+        url,
+        creds=(user, password),
+        default_namespace=namespace,
+        no_verification=True,
+        timeout=timeout,
+    )
