@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -72,6 +71,9 @@ def _bind(address: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit this: a reply written as header + body must not wait for
+    # the client's delayed ACK (40 ms per request on a reused connection otherwise).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((address, port))
     sock.listen(2048)
     sock.set_inheritable(True)
@@ -112,11 +114,13 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     app = create_app(settings, world)
     config = uvicorn.Config(app, log_level=args.log_level, access_log=False,
-                            timeout_keep_alive=30, lifespan="off")
+                            timeout_keep_alive=30, lifespan="off", proxy_headers=False,
+                            server_header=False)
     server = uvicorn.Server(config)
     threading.Thread(target=_announce, args=(server, endpoints, args.endpoints_file),
                      daemon=True).start()
-    asyncio.run(server.serve(sockets=sockets))
+    # Server.run sets up the event loop uvicorn chose (uvloop when installed).
+    server.run(sockets=sockets)
     world.store.dispose()
     return 0
 

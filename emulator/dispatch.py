@@ -7,8 +7,11 @@ become CIM_ERR_FAILED, so no front end ever answers with a traceback.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import logging
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
@@ -50,6 +53,28 @@ from storage.db import Store
 from storage.errors import StaleWrite
 
 log = logging.getLogger("hvsim.dispatch")
+# The earliest `expires` of any record an answer was computed from (see track_expiry).
+_EXPIRY: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar(
+    "hvsim_expiry", default=None)
+
+
+@contextlib.contextmanager
+def track_expiry() -> Iterator[list[float]]:
+    """Collect, for the operations run inside, when their answer goes stale by the clock."""
+    box = [math.inf]
+    token = _EXPIRY.set(box)
+    try:
+        yield box
+    finally:
+        _EXPIRY.reset(token)
+
+
+def _noted(records: Iterable[Record]) -> Iterator[Record]:
+    box = _EXPIRY.get()
+    for record in records:
+        if box is not None and record.expires is not None and record.expires < box[0]:
+            box[0] = record.expires
+        yield record
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -73,13 +98,28 @@ class InstanceResult:
         return self._path
 
     def cache_key(self) -> tuple[Any, ...]:
-        return (self.scope, self.record.classname.lower(), path_identity(self.path),
-                self.record.etag, self.view, (self.requested_class or "").lower())
+        """Identity of the rendered form; built from the record without constructing a path."""
+        return (self.scope, self.record.classname, tuple(self.record.keys.items()),
+                self.record.etag, self.view, self.requested_class)
 
     def materialise(self) -> None:
         """Read provider values now, while the request's transaction is still open."""
         if self._values is None:
             self._values = self.record.values()
+
+    def values(self) -> Mapping[str, Any]:
+        self.materialise()
+        assert self._values is not None
+        return self._values
+
+    def allowed_properties(self) -> frozenset[str] | None:
+        """Lower-case names this view shows (PropertyList, DeepInheritance=False), None = all."""
+        allowed = self.view.properties
+        if self.requested_class is not None:
+            names = frozenset(p.lower() for p in self.catalog.get_class(
+                self.scope.namespace, self.requested_class).properties)
+            allowed = names if allowed is None else allowed & names
+        return allowed
 
     def instance(self) -> CIMInstance:
         self.materialise()
@@ -123,6 +163,10 @@ class Dispatcher:
                         raise RuntimeError(f"{type(provider).__name__} serves {classname} in "
                                            f"{namespace}, which the class model lacks")
                     self._providers[(served.lower(), classname.lower())] = provider
+
+    def world_version(self) -> int:
+        """Changes whenever any answer may change other than by the clock (see Record.expires)."""
+        return self.store.world_version()
 
     # ----------------------------------------------------------------- validation helpers
 
@@ -219,9 +263,9 @@ class Dispatcher:
         if provider is None:
             return None
         record = provider.get(ctx, scope, path.classname, path.keybindings)
-        if record is not None and record.classname.lower() != path.classname.lower():
+        if record is None or record.classname.lower() != path.classname.lower():
             return None
-        return record
+        return next(_noted([record]))
 
     def _check_instance_path(self, scope: Scope, path: CIMInstanceName) -> None:
         klass = self.klass(scope, path.classname)
@@ -258,7 +302,7 @@ class Dispatcher:
         for name in self._concrete_classes(scope, classname):
             provider = self._provider(scope, name)
             assert provider is not None
-            yield from provider.enumerate(ctx, scope, name)
+            yield from _noted(provider.enumerate(ctx, scope, name))
 
     @guarded
     def enumerate_instances(self, host: str, namespace: str, classname: str, *,

@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, insert, select
 
 from emulator.scenario import COMPATIBILITY_BASELINE, PROCESSOR_FEATURES, Scenario, feature_mask
 from storage import models
-from storage.db import Store, UnitOfWork, setup_lock, upgrade_schema
+from storage.db import Store, UnitOfWork, bump_world_version, setup_lock, upgrade_schema
 
 BASELINE_MASK = feature_mask(COMPATIBILITY_BASELINE, PROCESSOR_FEATURES, "baseline")
 # The XSAVE state every x64 guest may use (x87, SSE) — what compatibility mode leaves.
@@ -59,12 +59,15 @@ def prepare_store(store: Store, scenario: Scenario, now: datetime, *, reset: boo
 
 def wipe(uow: UnitOfWork) -> None:
     for table in reversed(models.Base.metadata.sorted_tables):
-        uow.session.execute(delete(table))
+        if table is not models.WorldVersion.__table__:
+            uow.session.execute(delete(table))
 
 
 def seed(uow: UnitOfWork, scenario: Scenario, now: datetime) -> None:
     rng = random.Random(scenario.seed)
     session = uow.session
+    # Bulk inserts below bypass the ORM flush hook, so the version is bumped explicitly.
+    bump_world_version(session)
     session.add(models.Cluster(name=scenario.cluster_name, domain=scenario.domain,
                                seed=scenario.seed, scenario_digest=scenario_digest(scenario)))
     host_ids: dict[str, int] = {}

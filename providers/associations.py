@@ -48,8 +48,7 @@ from providers.vm_settings import (
     vm_devices,
     vssd_ref,
 )
-from storage.models import Host
-from storage.models import VirtualMachine as VM
+from providers.world import HostRow, VMRow
 
 
 def _link(classname: str, extra: dict[str, Any] | None = None, **refs: CIMInstanceName) -> Record:
@@ -59,15 +58,15 @@ def _link(classname: str, extra: dict[str, Any] | None = None, **refs: CIMInstan
     return Record(classname, keys, "a", lambda: values)
 
 
-def host_ref(host: Host) -> CIMInstanceName:
+def host_ref(host: HostRow) -> CIMInstanceName:
     return ref(CS, **host_keys(host))
 
 
-def vm_ref(vm: VM) -> CIMInstanceName:
+def vm_ref(vm: VMRow) -> CIMInstanceName:
     return ref(vm_keys(vm)["CreationClassName"], **vm_keys(vm))
 
 
-def owner_vm(ctx: ProviderContext, scope: Scope, source: CIMInstanceName) -> VM | None:
+def owner_vm(ctx: ProviderContext, scope: Scope, source: CIMInstanceName) -> VMRow | None:
     """The VM an object belongs to, found from its keys without scanning."""
     keys = {k.lower(): v for k, v in source.keybindings.items()}
     name = source.classname.lower()
@@ -87,10 +86,10 @@ def owner_vm(ctx: ProviderContext, scope: Scope, source: CIMInstanceName) -> VM 
 
 
 class WorldAssociation(AssociationProvider):
-    def host_links(self, ctx: ProviderContext, scope: Scope, host: Host) -> Iterator[Record]:
+    def host_links(self, ctx: ProviderContext, scope: Scope, host: HostRow) -> Iterator[Record]:
         return iter(())
 
-    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VM) -> Iterator[Record]:
+    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VMRow) -> Iterator[Record]:
         return iter(())
 
     def enumerate(self, ctx: ProviderContext, scope: Scope, classname: str) -> Iterator[Record]:
@@ -117,7 +116,7 @@ class HostedServiceProvider(WorldAssociation):
     classnames = ("Msvm_HostedService",)
     namespaces = (V2, CLUSTER)
 
-    def host_links(self, ctx: ProviderContext, scope: Scope, host: Host) -> Iterator[Record]:
+    def host_links(self, ctx: ProviderContext, scope: Scope, host: HostRow) -> Iterator[Record]:
         for keys in (vsms_keys(host), migration_service_keys(host)):
             yield _link("Msvm_HostedService", Antecedent=host_ref(host),
                         Dependent=ref(keys["CreationClassName"], **keys))
@@ -127,7 +126,7 @@ class HostedDependencyProvider(WorldAssociation):
     classnames = ("Msvm_HostedDependency",)
     namespaces = (V2, CLUSTER)
 
-    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VM) -> Iterator[Record]:
+    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VMRow) -> Iterator[Record]:
         host = world.host_by_id(ctx, vm.host_id)
         yield _link("Msvm_HostedDependency", Antecedent=host_ref(host), Dependent=vm_ref(vm))
 
@@ -136,7 +135,7 @@ class ServiceAffectsElementProvider(WorldAssociation):
     classnames = ("Msvm_ServiceAffectsElement",)
     namespaces = (V2, CLUSTER)
 
-    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VM) -> Iterator[Record]:
+    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VMRow) -> Iterator[Record]:
         if vm.planned:
             return
         host = world.host_by_id(ctx, vm.host_id)
@@ -148,7 +147,7 @@ class SettingsDefineStateProvider(WorldAssociation):
     classnames = ("Msvm_SettingsDefineState",)
     namespaces = (V2, CLUSTER)
 
-    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VM) -> Iterator[Record]:
+    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VMRow) -> Iterator[Record]:
         yield _link("Msvm_SettingsDefineState", ManagedElement=vm_ref(vm), SettingData=vssd_ref(vm))
         if vm.planned or scope.cluster_view:
             return
@@ -161,7 +160,7 @@ class SettingsDefineStateProvider(WorldAssociation):
 class SystemDeviceProvider(WorldAssociation):
     classnames = ("Msvm_SystemDevice",)
 
-    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VM) -> Iterator[Record]:
+    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VMRow) -> Iterator[Record]:
         if vm.planned:
             return
         for device in vm_devices(ctx, vm):
@@ -173,7 +172,7 @@ class SystemDeviceProvider(WorldAssociation):
 class SettingDataComponentProvider(WorldAssociation):
     classnames = ("Msvm_VirtualSystemSettingDataComponent",)
 
-    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VM) -> Iterator[Record]:
+    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VMRow) -> Iterator[Record]:
         for device in vm_devices(ctx, vm):
             yield _link("Msvm_VirtualSystemSettingDataComponent", GroupComponent=vssd_ref(vm),
                         PartComponent=setting_ref(vm, device))
@@ -182,7 +181,7 @@ class SettingDataComponentProvider(WorldAssociation):
 class ResourceDependencyProvider(WorldAssociation):
     classnames = ("Msvm_ResourceDependentOnResource",)
 
-    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VM) -> Iterator[Record]:
+    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VMRow) -> Iterator[Record]:
         devices = vm_devices(ctx, vm)
         by_part: dict[str, Device] = {d.part: d for d in devices}
         for device in devices:
@@ -195,7 +194,7 @@ class ResourceDependencyProvider(WorldAssociation):
 class ElementAllocatedFromPoolProvider(WorldAssociation):
     classnames = ("Msvm_ElementAllocatedFromPool",)
 
-    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VM) -> Iterator[Record]:
+    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VMRow) -> Iterator[Record]:
         if vm.planned:
             return
         for device in vm_devices(ctx, vm):
@@ -205,7 +204,7 @@ class ElementAllocatedFromPoolProvider(WorldAssociation):
                             Dependent=device_ref(vm, device))
 
 
-def _settings_ref(classname: str, host: Host) -> CIMInstanceName:
+def _settings_ref(classname: str, host: HostRow) -> CIMInstanceName:
     return ref(classname, InstanceID=settings_instance_id(host))
 
 
@@ -213,7 +212,7 @@ class ElementSettingDataProvider(WorldAssociation):
     classnames = ("Msvm_ElementSettingData",)
     namespaces = (V2, CLUSTER)
 
-    def host_links(self, ctx: ProviderContext, scope: Scope, host: Host) -> Iterator[Record]:
+    def host_links(self, ctx: ProviderContext, scope: Scope, host: HostRow) -> Iterator[Record]:
         flags = {"IsDefault": 2, "IsCurrent": 1, "IsNext": 2}
         yield _link("Msvm_ElementSettingData", flags,
                     ManagedElement=ref(VSMS, **vsms_keys(host)),
@@ -227,7 +226,7 @@ class ElementSettingDataProvider(WorldAssociation):
 class ElementCapabilitiesProvider(WorldAssociation):
     classnames = ("Msvm_ElementCapabilities",)
 
-    def host_links(self, ctx: ProviderContext, scope: Scope, host: Host) -> Iterator[Record]:
+    def host_links(self, ctx: ProviderContext, scope: Scope, host: HostRow) -> Iterator[Record]:
         yield _link("Msvm_ElementCapabilities", {"Characteristics": [3]},
                     ManagedElement=ref(MIGRATION_SERVICE, **migration_service_keys(host)),
                     Capabilities=_settings_ref(MIGRATION_CAPABILITIES, host))
@@ -239,7 +238,7 @@ class ElementCapabilitiesProvider(WorldAssociation):
 class SettingsDefineCapabilitiesProvider(WorldAssociation):
     classnames = ("Msvm_SettingsDefineCapabilities",)
 
-    def host_links(self, ctx: ProviderContext, scope: Scope, host: Host) -> Iterator[Record]:
+    def host_links(self, ctx: ProviderContext, scope: Scope, host: HostRow) -> Iterator[Record]:
         for _migration_type, name in MIGRATION_TEMPLATES:
             yield _link("Msvm_SettingsDefineCapabilities",
                         {"PropertyPolicy": 0, "ValueRole": 0, "ValueRange": 0,
@@ -251,7 +250,7 @@ class SettingsDefineCapabilitiesProvider(WorldAssociation):
 class MigrationSettingsComponentProvider(WorldAssociation):
     classnames = ("Msvm_VirtualSystemMigrationServiceSettingDataComponent",)
 
-    def host_links(self, ctx: ProviderContext, scope: Scope, host: Host) -> Iterator[Record]:
+    def host_links(self, ctx: ProviderContext, scope: Scope, host: HostRow) -> Iterator[Record]:
         for network in world.networks_of(ctx, host):
             yield _link("Msvm_VirtualSystemMigrationServiceSettingDataComponent",
                         GroupComponent=_settings_ref(MIGRATION_SERVICE_SETTINGS, host),
@@ -264,7 +263,7 @@ class ClusterConformsToProfileProvider(WorldAssociation):
     classnames = ("Msvm_ClusterV2ElementConformsToProfile",)
     namespaces = (CLUSTER,)
 
-    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VM) -> Iterator[Record]:
+    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VMRow) -> Iterator[Record]:
         if vm.planned:
             return
         profile = CIMInstanceName("CIM_RegisteredProfile",

@@ -64,13 +64,16 @@ class Record:
 
     `keys` holds the key properties in the order the class defines them; reference-valued keys
     are CIMInstanceName objects without host or namespace (filled in by the dispatcher).
-    `etag` changes whenever any property value may have changed.
+    `etag` changes whenever any property value may have changed; `expires` says when values
+    derived from the clock move on.
     """
 
     classname: str
     keys: dict[str, Any]
     etag: str
     values: ValuesFactory
+    # Epoch seconds after which the values change without any write (uptime, job progress).
+    expires: float | None = None
 
     def path(self, scope: Scope) -> CIMInstanceName:
         return CIMInstanceName(self.classname, keybindings=self.keys,

@@ -8,8 +8,7 @@ from typing import Any
 
 from providers import world
 from providers.base import CLUSTER, V2, InstanceProvider, ProviderContext, Record, Scope
-from storage.models import Host
-from storage.models import VirtualMachine as VM
+from providers.world import HostRow, VMRow
 
 CS = "Msvm_ComputerSystem"
 PLANNED = "Msvm_PlannedComputerSystem"
@@ -20,32 +19,32 @@ STATUS_TEXT = {2: "Operating normally", 3: "Degraded", 5: "Predictive failure",
                11: "In service", 32774: "Migrating"}
 # RequestStateChange targets a VM in each EnabledState can be asked for (§10.3).
 AVAILABLE_STATES = {2: [3, 4, 6, 9, 10, 11], 3: [2], 6: [2, 3], 9: [2, 3, 6, 11]}
-ON_TIME_BUCKET_SECONDS = 5
+ON_TIME_BUCKET_SECONDS = 30
 # A VM GUID and a host name can never be confused: host names are at most 15 characters.
 GUID_LENGTH = 36
 
 
-def host_etag(host: Host) -> str:
+def host_etag(host: HostRow) -> str:
     return f"h{host.id}.{host.version_id}"
 
 
-def vm_etag(vm: VM) -> str:
+def vm_etag(vm: VMRow) -> str:
     return f"v{vm.id}.{vm.version_id}"
 
 
-def host_keys(host: Host) -> dict[str, Any]:
+def host_keys(host: HostRow) -> dict[str, Any]:
     return {"CreationClassName": CS, "Name": host.name}
 
 
-def vm_keys(vm: VM) -> dict[str, Any]:
+def vm_keys(vm: VMRow) -> dict[str, Any]:
     return {"CreationClassName": PLANNED if vm.planned else CS, "Name": vm.guid}
 
 
-def switch_guid(host: Host, switch_name: str) -> str:
+def switch_guid(host: HostRow, switch_name: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{host.name}/{switch_name}".lower())).upper()
 
 
-def host_record(host: Host) -> Record:
+def host_record(host: HostRow) -> Record:
     def values() -> dict[str, Any]:
         return {
             **host_keys(host),
@@ -64,13 +63,15 @@ def host_record(host: Host) -> Record:
     return Record(CS, host_keys(host), host_etag(host), values)
 
 
-def vm_record(ctx: ProviderContext, vm: VM) -> Record:
+def vm_record(ctx: ProviderContext, vm: VMRow) -> Record:
     now = ctx.clock.now()
     running = vm.enabled_state in (2, 9)
+    expires = None
     if running:
         # Uptime moves with the clock; bucketing keeps the record cacheable between reads.
         bucket = int(now.timestamp()) // ON_TIME_BUCKET_SECONDS
         etag = f"{vm_etag(vm)}.{bucket}"
+        expires = float((bucket + 1) * ON_TIME_BUCKET_SECONDS)
         on_time = max(0, int((now - vm.state_changed_at).total_seconds() * 1000))
         on_time -= on_time % (ON_TIME_BUCKET_SECONDS * 1000)
     else:
@@ -114,10 +115,10 @@ def vm_record(ctx: ProviderContext, vm: VM) -> Record:
             "ReplicationState": 0, "ReplicationHealth": 0, "ReplicationMode": 0,
             "FailedOverReplicationType": 0, "LastReplicationType": 0,
         }
-    return Record(PLANNED if vm.planned else CS, vm_keys(vm), etag, values)
+    return Record(PLANNED if vm.planned else CS, vm_keys(vm), etag, values, expires)
 
 
-def switch_record(host: Host, switch_name: str) -> Record:
+def switch_record(host: HostRow, switch_name: str) -> Record:
     keys = {"CreationClassName": SWITCH, "Name": switch_guid(host, switch_name)}
 
     def values() -> dict[str, Any]:
@@ -152,7 +153,7 @@ class ComputerSystemProvider(InstanceProvider):
             return None
         if is_host_name(name):
             host = world.host_named(ctx, name)
-            if host is None or host not in world.scope_hosts(ctx, scope):
+            if host is None or not world.in_scope(ctx, scope, host):
                 return None
             return host_record(host)
         vm = world.vm_by_guid(ctx, scope, name, planned=False)

@@ -9,7 +9,7 @@ from typing import Any
 from providers import world
 from providers.base import CLUSTER, V2, InstanceProvider, ProviderContext, Record, Scope
 from providers.computer_system import CS, host_etag
-from storage.models import Host, MigrationNetwork
+from providers.world import HostRow
 
 VSMS = "Msvm_VirtualSystemManagementService"
 VSMS_SETTINGS = "Msvm_VirtualSystemManagementServiceSettingData"
@@ -37,24 +37,24 @@ PRIMORDIAL_POOLS: tuple[tuple[int, str, str, str], ...] = (
 )
 
 
-def service_keys(host: Host, classname: str, name: str) -> dict[str, Any]:
+def service_keys(host: HostRow, classname: str, name: str) -> dict[str, Any]:
     return {"CreationClassName": classname, "Name": name,
             "SystemCreationClassName": CS, "SystemName": host.name}
 
 
-def vsms_keys(host: Host) -> dict[str, Any]:
+def vsms_keys(host: HostRow) -> dict[str, Any]:
     return service_keys(host, VSMS, "vmms")
 
 
-def migration_service_keys(host: Host) -> dict[str, Any]:
+def migration_service_keys(host: HostRow) -> dict[str, Any]:
     return service_keys(host, MIGRATION_SERVICE, "migrationwmi")
 
 
-def settings_instance_id(host: Host) -> str:
+def settings_instance_id(host: HostRow) -> str:
     return f"Microsoft:{host.name}"
 
 
-def listener_addresses(host: Host, networks: list[MigrationNetwork]) -> list[str] | None:
+def listener_addresses(host: HostRow, networks: list[Any]) -> list[str] | None:
     """MigrationServiceListenerIPAddressList as §2.2 derives it from the migration networks."""
     if not host.migration_enabled or not networks:
         return None
@@ -88,7 +88,7 @@ class ManagementServiceProvider(InstanceProvider):
             yield self.record(host)
 
     @staticmethod
-    def record(host: Host) -> Record:
+    def record(host: HostRow) -> Record:
         keys = vsms_keys(host)
 
         def values() -> dict[str, Any]:
@@ -112,7 +112,7 @@ class ManagementServiceSettingsProvider(InstanceProvider):
             yield self.record(host)
 
     @staticmethod
-    def record(host: Host) -> Record:
+    def record(host: HostRow) -> Record:
         keys = {"InstanceID": settings_instance_id(host)}
 
         def values() -> dict[str, Any]:
@@ -139,7 +139,7 @@ class ManagementCapabilitiesProvider(InstanceProvider):
             yield self.record(host)
 
     @staticmethod
-    def record(host: Host) -> Record:
+    def record(host: HostRow) -> Record:
         keys = {"InstanceID": settings_instance_id(host)}
 
         def values() -> dict[str, Any]:
@@ -161,7 +161,7 @@ class MigrationServiceProvider(InstanceProvider):
             yield self.record(ctx, host)
 
     @staticmethod
-    def record(ctx: ProviderContext, host: Host) -> Record:
+    def record(ctx: ProviderContext, host: HostRow) -> Record:
         keys = migration_service_keys(host)
         networks = list(world.networks_of(ctx, host))
         etag = ".".join([host_etag(host), *(f"{n.id}-{n.version_id}" for n in networks)])
@@ -188,7 +188,7 @@ class MigrationServiceSettingsProvider(InstanceProvider):
             yield self.record(host)
 
     @staticmethod
-    def record(host: Host) -> Record:
+    def record(host: HostRow) -> Record:
         keys = {"InstanceID": settings_instance_id(host)}
 
         def values() -> dict[str, Any]:
@@ -207,7 +207,7 @@ class MigrationServiceSettingsProvider(InstanceProvider):
         return Record(MIGRATION_SERVICE_SETTINGS, keys, host_etag(host), values)
 
 
-def network_record(network: MigrationNetwork) -> Record:
+def network_record(network: Any) -> Record:
     keys = {"InstanceID": network.instance_id}
 
     def values() -> dict[str, Any]:
@@ -241,7 +241,7 @@ class MigrationCapabilitiesProvider(InstanceProvider):
             yield self.record(host)
 
     @staticmethod
-    def record(host: Host) -> Record:
+    def record(host: HostRow) -> Record:
         keys = {"InstanceID": settings_instance_id(host)}
 
         def values() -> dict[str, Any]:
@@ -281,7 +281,7 @@ class MigrationTemplateProvider(InstanceProvider):
                 yield template_record(migration_type, name)
 
 
-def pool_record(host: Host, resource_type: int, subtype: str, label: str, units: str) -> Record:
+def pool_record(host: HostRow, resource_type: int, subtype: str, label: str, units: str) -> Record:
     keys = {"InstanceID": f"Microsoft:Primordial\\{label}"}
 
     def values() -> dict[str, Any]:

@@ -22,7 +22,7 @@ from providers.base import (
     ref,
 )
 from providers.computer_system import CS, SWITCH, switch_guid, vm_etag
-from storage.models import VirtualMachine as VM
+from providers.world import VMRow
 
 VSSD = "Msvm_VirtualSystemSettingData"
 RASD = "Msvm_ResourceAllocationSettingData"
@@ -58,29 +58,29 @@ class Device:
     device_values: dict[str, Any] = field(default_factory=dict)
 
 
-def settings_id(vm: VM, part: str | None = None) -> str:
+def settings_id(vm: VMRow, part: str | None = None) -> str:
     return f"Microsoft:{vm.guid}" if part is None else f"Microsoft:{vm.guid}\\{part}"
 
 
-def vssd_ref(vm: VM) -> Any:
+def vssd_ref(vm: VMRow) -> Any:
     return ref(VSSD, InstanceID=settings_id(vm))
 
 
-def setting_ref(vm: VM, device: Device) -> Any:
+def setting_ref(vm: VMRow, device: Device) -> Any:
     return ref(device.setting_class, InstanceID=settings_id(vm, device.part))
 
 
-def device_keys(vm: VM, device: Device) -> dict[str, Any]:
+def device_keys(vm: VMRow, device: Device) -> dict[str, Any]:
     assert device.device_class is not None
     return {"SystemCreationClassName": CS, "SystemName": vm.guid,
             "CreationClassName": device.device_class, "DeviceID": f"Microsoft:{device.device_part}"}
 
 
-def device_ref(vm: VM, device: Device) -> Any:
+def device_ref(vm: VMRow, device: Device) -> Any:
     return ref(device.device_class or "", **device_keys(vm, device))
 
 
-def vm_devices(ctx: ProviderContext, vm: VM) -> list[Device]:
+def vm_devices(ctx: ProviderContext, vm: VMRow) -> list[Device]:
     key = ("devices", vm.id, vm.version_id)
     if key in ctx.memo:
         return ctx.memo[key]
@@ -153,7 +153,7 @@ def switch_ref_text(host_name: str, guid: str) -> str:
             f'Name="{guid}"')
 
 
-def _memory(vm: VM) -> Device:
+def _memory(vm: VMRow) -> Device:
     return Device(MEMORY_SD, MEMORY_PART, {
         "ResourceType": 4, "ResourceSubType": "Microsoft:Hyper-V:Memory",
         "Caption": "Memory", "Description": "Settings for Microsoft Virtual Memory.",
@@ -169,7 +169,7 @@ def _memory(vm: VM) -> Device:
                        "BlockSize": 1048576, "NumberOfBlocks": vm.memory_mb})
 
 
-def _processor(vm: VM) -> Device:
+def _processor(vm: VMRow) -> Device:
     return Device(PROCESSOR_SD, f"{PROCESSOR_PART}\\0", {
         "ResourceType": 3, "ResourceSubType": "Microsoft:Hyper-V:Processor",
         "Caption": "Processor", "Description": "Settings for Microsoft Virtual Processor.",
@@ -187,7 +187,7 @@ def _processor(vm: VM) -> Device:
                        "NumberOfEnabledCores": vm.processors})
 
 
-def vssd_record(ctx: ProviderContext, vm: VM) -> Record:
+def vssd_record(ctx: ProviderContext, vm: VMRow) -> Record:
     keys = {"InstanceID": settings_id(vm)}
 
     def values() -> dict[str, Any]:
@@ -229,7 +229,7 @@ def vssd_record(ctx: ProviderContext, vm: VM) -> Record:
     return Record(VSSD, keys, vm_etag(vm), values)
 
 
-def setting_record(scope: Scope, vm: VM, device: Device) -> Record:
+def setting_record(scope: Scope, vm: VMRow, device: Device) -> Record:
     keys = {"InstanceID": settings_id(vm, device.part)}
 
     def values() -> dict[str, Any]:
@@ -242,7 +242,7 @@ def setting_record(scope: Scope, vm: VM, device: Device) -> Record:
     return Record(device.setting_class, keys, vm_etag(vm), values)
 
 
-def device_record(vm: VM, device: Device) -> Record:
+def device_record(vm: VMRow, device: Device) -> Record:
     keys = device_keys(vm, device)
 
     def values() -> dict[str, Any]:
@@ -253,7 +253,7 @@ def device_record(vm: VM, device: Device) -> Record:
 
 
 def vm_from_settings_id(ctx: ProviderContext, scope: Scope,
-                        instance_id: Any) -> tuple[VM, str | None] | None:
+                        instance_id: Any) -> tuple[VMRow, str | None] | None:
     match = SETTINGS_ID.match(str(instance_id or ""))
     if match is None:
         return None

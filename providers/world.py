@@ -1,28 +1,62 @@
-"""Reads of the simulated world, memoised per request so each row is loaded once."""
+"""Reads of the simulated world, memoised per request so each row is loaded once.
+
+Reads use Core statements built once with bind parameters and return rows whose attributes
+are named like the ORM models' (vm.guid, host.name, ...): composing statements and building ORM
+objects costs more CPU than SQLite takes to answer, and providers only read. Writes go through
+the ORM models in the unit of work.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, Select, bindparam, select
 
 from providers.base import ProviderContext, Scope
 from storage.models import Cluster, Host, MigrationNetwork, NetworkAdapter, VirtualDisk
 from storage.models import VirtualMachine as VM
 
+HostRow = Any  # a Row with the columns of storage.models.Host
+VMRow = Any  # a Row with the columns of storage.models.VirtualMachine
 
-def cluster(ctx: ProviderContext) -> Cluster:
+_HOSTS = Host.__table__
+_VMS = VM.__table__
+_CLUSTER = select(Cluster.__table__)
+_ALL_HOSTS = select(_HOSTS).order_by(_HOSTS.c.ordinal)
+_HOST_NAMED = select(_HOSTS).where(_HOSTS.c.name == bindparam("name"))
+_HOST_BY_ID = select(_HOSTS).where(_HOSTS.c.id == bindparam("id"))
+_NETWORKS = (select(MigrationNetwork.__table__)
+             .where(MigrationNetwork.__table__.c.host_id == bindparam("host_id"))
+             .order_by(MigrationNetwork.__table__.c.id))
+_VM_ON_HOST = (select(_VMS).join(_HOSTS, _VMS.c.host_id == _HOSTS.c.id)
+               .where(_HOSTS.c.name == bindparam("host"), _VMS.c.guid == bindparam("guid"),
+                      _VMS.c.planned == bindparam("planned")))
+_VM_ANYWHERE = select(_VMS).where(_VMS.c.guid == bindparam("guid"),
+                                  _VMS.c.planned == bindparam("planned"))
+_VMS_ON_HOST = (select(_VMS).join(_HOSTS, _VMS.c.host_id == _HOSTS.c.id)
+                .where(_HOSTS.c.name == bindparam("host"), _VMS.c.planned == bindparam("planned"))
+                .order_by(_VMS.c.id))
+_VMS_EVERYWHERE = (select(_VMS).where(_VMS.c.planned == bindparam("planned"))
+                   .order_by(_VMS.c.host_id, _VMS.c.id))
+
+
+def _rows(ctx: ProviderContext, statement: Select[Any], **params: Any) -> Sequence[Row[Any]]:
+    return ctx.uow.connection().execute(statement, params).all()
+
+
+def cluster(ctx: ProviderContext) -> Any:
     key = ("cluster",)
     if key not in ctx.memo:
-        ctx.memo[key] = ctx.uow.session.scalars(select(Cluster)).one()
+        ctx.memo[key] = _rows(ctx, _CLUSTER)[0]
     return ctx.memo[key]
 
 
-def all_hosts(ctx: ProviderContext) -> Sequence[Host]:
+def all_hosts(ctx: ProviderContext) -> Sequence[HostRow]:
     key = ("hosts",)
     if key not in ctx.memo:
-        hosts = ctx.uow.session.scalars(select(Host).order_by(Host.ordinal)).all()
+        hosts = _rows(ctx, _ALL_HOSTS)
         ctx.memo[key] = hosts
         for host in hosts:
             ctx.memo[("host", host.name.lower())] = host
@@ -30,22 +64,22 @@ def all_hosts(ctx: ProviderContext) -> Sequence[Host]:
     return ctx.memo[key]
 
 
-def host_named(ctx: ProviderContext, name: str) -> Host | None:
+def host_named(ctx: ProviderContext, name: str) -> HostRow | None:
     key = ("host", name.lower())
     if key not in ctx.memo:
-        ctx.memo[key] = ctx.uow.session.scalars(
-            select(Host).where(Host.name == name.upper())).one_or_none()
+        rows = _rows(ctx, _HOST_NAMED, name=name.upper())
+        ctx.memo[key] = rows[0] if rows else None
     return ctx.memo[key]
 
 
-def host_by_id(ctx: ProviderContext, host_id: int) -> Host:
+def host_by_id(ctx: ProviderContext, host_id: int) -> HostRow:
     key = ("host-id", host_id)
     if key not in ctx.memo:
-        ctx.memo[key] = ctx.uow.session.get(Host, host_id)
+        ctx.memo[key] = _rows(ctx, _HOST_BY_ID, id=host_id)[0]
     return ctx.memo[key]
 
 
-def scope_hosts(ctx: ProviderContext, scope: Scope) -> Sequence[Host]:
+def scope_hosts(ctx: ProviderContext, scope: Scope) -> Sequence[HostRow]:
     """The hosts a scope shows: the endpoint's own host, or every node in the cluster view."""
     if scope.cluster_view:
         return all_hosts(ctx)
@@ -53,29 +87,24 @@ def scope_hosts(ctx: ProviderContext, scope: Scope) -> Sequence[Host]:
     return [host] if host is not None else []
 
 
-def endpoint_host(ctx: ProviderContext, scope: Scope) -> Host:
-    host = host_named(ctx, scope.host)
-    if host is None:
-        raise LookupError(f"endpoint host {scope.host} is not in the store")
-    return host
+def in_scope(ctx: ProviderContext, scope: Scope, host: HostRow) -> bool:
+    return any(h.id == host.id for h in scope_hosts(ctx, scope))
 
 
-def networks_of(ctx: ProviderContext, host: Host) -> Sequence[MigrationNetwork]:
+def networks_of(ctx: ProviderContext, host: HostRow) -> Sequence[Any]:
     key = ("networks", host.id)
     if key not in ctx.memo:
-        ctx.memo[key] = ctx.uow.session.scalars(
-            select(MigrationNetwork).where(MigrationNetwork.host_id == host.id)
-            .order_by(MigrationNetwork.id)).all()
+        ctx.memo[key] = _rows(ctx, _NETWORKS, host_id=host.id)
     return ctx.memo[key]
 
 
-def vms_in_scope(ctx: ProviderContext, scope: Scope, *, planned: bool) -> Sequence[VM]:
+def vms_in_scope(ctx: ProviderContext, scope: Scope, *, planned: bool) -> Sequence[VMRow]:
     key = ("vms", scope, planned)
     if key not in ctx.memo:
-        query = select(VM).where(VM.planned == planned)
-        if not scope.cluster_view:
-            query = query.where(VM.host_id == endpoint_host(ctx, scope).id)
-        vms = ctx.uow.session.scalars(query.order_by(VM.host_id, VM.id)).all()
+        if scope.cluster_view:
+            vms = _rows(ctx, _VMS_EVERYWHERE, planned=planned)
+        else:
+            vms = _rows(ctx, _VMS_ON_HOST, host=scope.host.upper(), planned=planned)
         ctx.memo[key] = vms
         for vm in vms:
             ctx.memo[("vm", scope, vm.guid.lower(), planned)] = vm
@@ -83,13 +112,13 @@ def vms_in_scope(ctx: ProviderContext, scope: Scope, *, planned: bool) -> Sequen
     return ctx.memo[key]
 
 
-def vm_by_guid(ctx: ProviderContext, scope: Scope, guid: str, *, planned: bool) -> VM | None:
+def vm_by_guid(ctx: ProviderContext, scope: Scope, guid: str, *, planned: bool) -> VMRow | None:
     key = ("vm", scope, guid.lower(), planned)
     if key not in ctx.memo:
-        query = select(VM).where(VM.guid == guid.upper(), VM.planned == planned)
-        if not scope.cluster_view:
-            query = query.where(VM.host_id == endpoint_host(ctx, scope).id)
-        vm = ctx.uow.session.scalars(query).first()
+        # One round trip: the endpoint's host is joined rather than looked up first.
+        statement = _VM_ANYWHERE if scope.cluster_view else _VM_ON_HOST
+        rows = _rows(ctx, statement, guid=guid.upper(), planned=planned, host=scope.host.upper())
+        vm = rows[0] if rows else None
         ctx.memo[key] = vm
         if vm is not None:
             _seen_vm_ids(ctx).add(vm.id)
@@ -100,35 +129,35 @@ def _seen_vm_ids(ctx: ProviderContext) -> set[int]:
     return ctx.memo.setdefault(("vm-ids",), set())
 
 
-def any_vm_by_guid(ctx: ProviderContext, scope: Scope, guid: str) -> VM | None:
+def any_vm_by_guid(ctx: ProviderContext, scope: Scope, guid: str) -> VMRow | None:
     return (vm_by_guid(ctx, scope, guid, planned=False)
             or vm_by_guid(ctx, scope, guid, planned=True))
 
 
-def all_vms_in_scope(ctx: ProviderContext, scope: Scope) -> list[VM]:
+def all_vms_in_scope(ctx: ProviderContext, scope: Scope) -> list[VMRow]:
     return [*vms_in_scope(ctx, scope, planned=False), *vms_in_scope(ctx, scope, planned=True)]
 
 
-def disks_of(ctx: ProviderContext, vm: VM) -> Sequence[VirtualDisk]:
+def disks_of(ctx: ProviderContext, vm: VMRow) -> Sequence[Any]:
     return _children(ctx, vm, VirtualDisk, "disks")
 
 
-def adapters_of(ctx: ProviderContext, vm: VM) -> Sequence[NetworkAdapter]:
+def adapters_of(ctx: ProviderContext, vm: VMRow) -> Sequence[Any]:
     return _children(ctx, vm, NetworkAdapter, "nics")
 
 
-def _children(ctx: ProviderContext, vm: VM, model: type, label: str) -> Sequence:
+def _children(ctx: ProviderContext, vm: VMRow, model: type, label: str) -> Sequence[Any]:
     """Children of one VM; loads them for every VM already read in this request at once."""
     key = (label, vm.id)
     if key in ctx.memo:
         return ctx.memo[key]
-    ids = {i for i in {vm.id, *_seen_vm_ids(ctx)} if (label, i) not in ctx.memo}
-    grouped: dict[int, list] = defaultdict(list)
-    for chunk_start in range(0, len(ids), 500):
-        chunk = sorted(ids)[chunk_start:chunk_start + 500]
-        rows = ctx.uow.session.scalars(
-            select(model).where(model.vm_id.in_(chunk)).order_by(model.id)).all()
-        for row in rows:
+    ids = sorted(i for i in {vm.id, *_seen_vm_ids(ctx)} if (label, i) not in ctx.memo)
+    table = model.__table__  # type: ignore[attr-defined]
+    grouped: dict[int, list[Any]] = defaultdict(list)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        statement = select(table).where(table.c.vm_id.in_(chunk)).order_by(table.c.id)
+        for row in ctx.uow.connection().execute(statement).all():
             grouped[row.vm_id].append(row)
     for i in ids:
         ctx.memo[(label, i)] = grouped.get(i, [])

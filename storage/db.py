@@ -11,12 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import StaticPool
 
 from storage.errors import StaleWrite
+from storage.models import WORLD_MODELS, WorldVersion
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Serialises schema upgrades and seeding between hvsim processes starting on one PostgreSQL.
@@ -77,6 +78,25 @@ def upgrade_schema(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+def _bump_on_world_change(session: Session, _context: object, _instances: object) -> None:
+    """Flush hook: the first flush of a transaction that touches the world bumps its version."""
+    if session.info.get("world_bumped"):
+        return
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, WORLD_MODELS) for obj in changed):
+        bump_world_version(session)
+
+
+def bump_world_version(session: Session) -> None:
+    session.execute(update(WorldVersion).where(WorldVersion.id == 1)
+                    .values(counter=WorldVersion.counter + 1))
+    session.info["world_bumped"] = True
+
+
+def _reset_bump_flag(session: Session, *_args: object) -> None:
+    session.info.pop("world_bumped", None)
+
+
 class UnitOfWork:
     """One transaction: nothing is kept unless commit() is called."""
 
@@ -97,6 +117,10 @@ class UnitOfWork:
         # close() discards anything uncommitted (the connection's transaction is rolled back)
         # but, unlike rollback(), leaves loaded rows readable for lazily rendered answers.
         self.session.close()
+
+    def connection(self) -> Connection:
+        """The unit's connection, for Core reads inside the same transaction."""
+        return self.session.connection()
 
     def commit(self) -> None:
         try:
@@ -119,9 +143,25 @@ class Store:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self._factory, "before_flush", _bump_on_world_change)
+        for name in ("after_commit", "after_rollback"):
+            event.listen(self._factory, name, _reset_bump_flag)
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self._factory)
+
+    def world_version(self) -> int:
+        """The current world version, read with the DB-API directly (the hot path)."""
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("SELECT counter FROM world_version WHERE id = 1")
+            row = cursor.fetchone()
+            cursor.close()
+            connection.commit()  # end the read transaction (PostgreSQL opens one implicitly)
+        finally:
+            connection.close()
+        return int(row[0]) if row else 0
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -244,3 +244,21 @@ class EnumerationItem(Base):
     classname: Mapped[str] = mapped_column(String(128))
     keys: Mapped[dict[str, Any]]
 
+
+
+class WorldVersion(Base):
+    """A counter bumped in every transaction that changes the world.
+
+    Any process can tell in one indexed read whether what it rendered earlier may be stale.
+    """
+
+    __tablename__ = "world_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    counter: Mapped[int] = mapped_column(BigInteger)
+
+
+# The tables whose rows the CIM views are derived from; a change to any of them bumps the
+# world version. Enumeration contexts are bookkeeping and do not.
+WORLD_MODELS: tuple[type[Base], ...] = (Cluster, Host, MigrationNetwork, VirtualMachine,
+                                        VirtualDisk, NetworkAdapter)

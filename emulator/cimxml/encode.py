@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from pywbem import CIMClass, CIMClassName, CIMInstanceName, CIMQualifierDeclaration
 
+from emulator.cimxml import writer
 from emulator.dispatch import InstanceResult
 
 XML_DECLARATION = '<?xml version="1.0" encoding="utf-8" ?>\n'
@@ -57,11 +58,32 @@ class RenderCache:
 CACHE = RenderCache()
 
 
+_SPECS: dict[tuple[str, str], tuple[tuple[writer.PropertySpec, ...], dict[str, str]]] = {}
+
+
+def _specs(result: InstanceResult) -> tuple[tuple[writer.PropertySpec, ...], dict[str, str]]:
+    key = (result.scope.namespace, result.record.classname)
+    specs = _SPECS.get(key)
+    if specs is None:
+        klass = result.catalog.get_class(*key)
+        key_types = {p.name.lower(): p.type for p in klass.properties.values()
+                     if p.qualifiers.get("Key") and p.qualifiers["Key"].value}
+        specs = _SPECS[key] = (writer.class_specs(klass), key_types)
+    return specs
+
+
 def instance_xml(result: InstanceResult) -> str:
     key = ("INSTANCE", result.cache_key())
     cached = CACHE.get(key)
     if cached is None:
-        cached = xml_text(result.instance().tocimxml(ignore_path=True))
+        if result.view.include_qualifiers:
+            # Instance qualifiers are deprecated and rare; pywbem writes them.
+            cached = xml_text(result.instance().tocimxml(ignore_path=True))
+        else:
+            cached = writer.instance(result.record.classname, _specs(result)[0],
+                                     result.values(), result.view,
+                                     result.allowed_properties(), result.scope.host,
+                                     result.scope.namespace)
         CACHE.put(key, cached)
     return cached
 
@@ -77,10 +99,17 @@ def path_xml(path: CIMInstanceName, *, form: str) -> str:
 
 
 def result_path_xml(result: InstanceResult, *, form: str) -> str:
-    key = ("PATH", form, result.cache_key()[:4])
+    """INSTANCENAME (form 'name') or INSTANCEPATH (form 'full') of a result."""
+    key = ("PATH", form, result.cache_key()[:3])
     cached = CACHE.get(key)
     if cached is None:
-        cached = path_xml(result.path, form=form)
+        scope, record = result.scope, result.record
+        key_types = _specs(result)[1]
+        name = writer.instancename(record.classname, record.keys.items(), key_types,
+                                   scope.host, scope.namespace)
+        cached = name if form == "name" else (
+            f"<INSTANCEPATH>{writer.namespacepath(scope.host, scope.namespace)}{name}"
+            "</INSTANCEPATH>")
         CACHE.put(key, cached)
     return cached
 
