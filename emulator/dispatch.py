@@ -12,6 +12,7 @@ import contextvars
 import functools
 import logging
 import math
+import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
@@ -154,6 +155,7 @@ class Dispatcher:
         self.catalog = catalog
         self.store = store
         self.clock = clock
+        self.token = secrets.randbits(63)
         self._providers: dict[tuple[str, str], InstanceProvider] = {}
         for provider in providers:
             for namespace in provider.namespaces:
@@ -178,7 +180,7 @@ class Dispatcher:
             raise CIMError(CIM_ERR_INVALID_NAMESPACE,
                            f"namespace {namespace!r} does not exist on {host}; served: "
                            f"{', '.join(self.catalog.namespaces)}")
-        return Scope(served, host)
+        return Scope(served, host, self.token)
 
     def klass(self, scope: Scope, classname: str | None) -> CIMClass:
         if not classname:

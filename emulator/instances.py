@@ -7,8 +7,7 @@ WMI returns them, typed from the class declaration rather than from Python types
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pywbem import CIMClass, CIMError, CIMInstance, CIMInstanceName, CIMProperty, cimvalue
 from pywbem._cim_constants import CIM_ERR_FAILED
@@ -17,8 +16,7 @@ from emulator.catalog import Catalog
 from providers.base import Record, Scope
 
 
-@dataclass(frozen=True)
-class View:
+class View(NamedTuple):
     """What a request wants to see of each instance (DSP0200 operation flags)."""
 
     properties: frozenset[str] | None = None  # lower-case names; None = all

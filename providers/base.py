@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from pywbem import CIMClass, CIMDateTime, CIMInstanceName
 
@@ -34,12 +34,16 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
-@dataclass(frozen=True)
-class Scope:
-    """Which view a request sees: a namespace as served by one emulated host's endpoint."""
+class Scope(NamedTuple):
+    """Which view a request sees: a namespace as served by one emulated host's endpoint.
+
+    A NamedTuple rather than a dataclass: it is part of every cache key, and tuples hash in C.
+    """
 
     namespace: str  # as the catalog spells it, e.g. "root/HyperVCluster/v2"
     host: str  # the endpoint's host name, e.g. "HV-01"
+    # Which world (dispatcher) answers: keeps cache keys of two worlds in one process apart.
+    world: int = 0
 
     @property
     def cluster_view(self) -> bool:
@@ -53,6 +57,13 @@ class ProviderContext:
     classes: ClassLookup
     # Per-request memo so that one request loads each world row once.
     memo: dict[Any, Any] = field(default_factory=dict)
+
+    def now(self) -> datetime:
+        """The clock, read once per request so that every record of an answer agrees."""
+        moment = self.memo.get("now")
+        if moment is None:
+            moment = self.memo["now"] = self.clock.now()
+        return moment
 
 
 ValuesFactory = Callable[[], Mapping[str, Any]]

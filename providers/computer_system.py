@@ -64,16 +64,18 @@ def host_record(host: HostRow) -> Record:
 
 
 def vm_record(ctx: ProviderContext, vm: VMRow) -> Record:
-    now = ctx.clock.now()
+    now = ctx.now()
     running = vm.enabled_state in (2, 9)
     expires = None
     if running:
         # Uptime moves with the clock; bucketing keeps the record cacheable between reads.
+        # Uptime is taken at the start of the bucket, so it is the same for every read that
+        # shares the bucket's cache tag.
         bucket = int(now.timestamp()) // ON_TIME_BUCKET_SECONDS
         etag = f"{vm_etag(vm)}.{bucket}"
         expires = float((bucket + 1) * ON_TIME_BUCKET_SECONDS)
-        on_time = max(0, int((now - vm.state_changed_at).total_seconds() * 1000))
-        on_time -= on_time % (ON_TIME_BUCKET_SECONDS * 1000)
+        started = vm.state_changed_at.timestamp()
+        on_time = max(0, int((bucket * ON_TIME_BUCKET_SECONDS - started) * 1000))
     else:
         etag, on_time = vm_etag(vm), 0
 
