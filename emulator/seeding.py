@@ -103,8 +103,7 @@ def seed(uow: UnitOfWork, scenario: Scenario, now: datetime) -> None:
         host_ids[spec.name] = host.id
 
     # Bulk inserts: a generated cluster may hold tens of thousands of VMs.
-    vm_rows, disk_rows, nic_rows = [], [], []
-    next_vm_id = 1 + (session.scalar(select(func.max(models.VirtualMachine.id))) or 0)
+    vm_rows = []
     for vm in scenario.vms:
         host = hosts_by_name[vm.host]
         features, xsave = host.processor_features, host.processor_xsave
@@ -112,10 +111,8 @@ def seed(uow: UnitOfWork, scenario: Scenario, now: datetime) -> None:
             features &= BASELINE_MASK
             xsave &= BASELINE_XSAVE
         config_root = f"{host.default_external_data_root}"
-        vm_id = next_vm_id
-        next_vm_id += 1
         vm_rows.append({
-            "id": vm_id, "guid": vm.guid, "host_id": host_ids[vm.host], "planned": vm.planned,
+            "guid": vm.guid, "host_id": host_ids[vm.host], "planned": vm.planned,
             "element_name": vm.name, "enabled_state": vm.state, "health_state": 5,
             "operational_status": [2], "operating_status": None, "generation": vm.generation,
             "config_version": vm.version, "memory_mb": vm.memory_mb,
@@ -129,6 +126,15 @@ def seed(uow: UnitOfWork, scenario: Scenario, now: datetime) -> None:
             "config_root": config_root, "snapshot_root": config_root, "swap_root": config_root,
             "created_at": now, "state_changed_at": now, "version_id": 1,
         })
+    if vm_rows:
+        session.execute(insert(models.VirtualMachine), vm_rows)
+    # Ids come from the database (never reused, even after a reset), so look them up.
+    vm_ids = {(host_id, guid): vm_id for vm_id, host_id, guid in session.execute(
+        select(models.VirtualMachine.id, models.VirtualMachine.host_id,
+               models.VirtualMachine.guid))}
+    disk_rows, nic_rows = [], []
+    for vm in scenario.vms:
+        vm_id = vm_ids[(host_ids[vm.host], vm.guid)]
         scsi_guid = _guid(rng)
         slots: dict[str, int] = {"ide": 0, "scsi": 0}
         for disk in vm.disks:
@@ -150,8 +156,6 @@ def seed(uow: UnitOfWork, scenario: Scenario, now: datetime) -> None:
                 "switch_name": adapter.switch,
                 "mac_address": "00155D" + f"{rng.getrandbits(24):06X}", "version_id": 1,
             })
-    if vm_rows:
-        session.execute(insert(models.VirtualMachine), vm_rows)
     if disk_rows:
         session.execute(insert(models.VirtualDisk), disk_rows)
     if nic_rows:

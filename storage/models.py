@@ -3,7 +3,8 @@
 CIM instances are not stored; providers derive them from these rows, so a VM that changes host
 changes in exactly one row and every view of it (VSSD, RASDs, associations) follows.
 Every row carries a version counter: optimistic concurrency between hvsim processes sharing one
-PostgreSQL database, and a cache key for serialised instances.
+PostgreSQL database, and (with ids that are never reused, even by SQLite after a reset) a cache
+key for serialised instances.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class Cluster(Base):
     scenario_digest: Mapped[str] = mapped_column(String(64))
     version_id: Mapped[int] = mapped_column(Integer, nullable=False)
 
+    __table_args__ = {"sqlite_autoincrement": True}
     __mapper_args__ = {"version_id_col": version_id}
 
 
@@ -103,6 +105,7 @@ class Host(Base):
         back_populates="host", cascade="all, delete-orphan", order_by="MigrationNetwork.id"
     )
 
+    __table_args__ = {"sqlite_autoincrement": True}
     __mapper_args__ = {"version_id_col": version_id}
 
 
@@ -120,6 +123,7 @@ class MigrationNetwork(Base):
 
     host: Mapped[Host] = relationship(back_populates="networks")
 
+    __table_args__ = {"sqlite_autoincrement": True}
     __mapper_args__ = {"version_id_col": version_id}
 
 
@@ -171,6 +175,7 @@ class VirtualMachine(Base):
         UniqueConstraint("host_id", "guid", name="uq_vm_host_guid"),
         Index("ix_vm_host_planned", "host_id", "planned"),
         Index("ix_vm_guid", "guid"),
+        {"sqlite_autoincrement": True},
     )
     __mapper_args__ = {"version_id_col": version_id}
 
@@ -192,6 +197,7 @@ class VirtualDisk(Base):
 
     vm: Mapped[VirtualMachine] = relationship(back_populates="disks")
 
+    __table_args__ = {"sqlite_autoincrement": True}
     __mapper_args__ = {"version_id_col": version_id}
 
 
@@ -210,6 +216,7 @@ class NetworkAdapter(Base):
 
     vm: Mapped[VirtualMachine] = relationship(back_populates="network_adapters")
 
+    __table_args__ = {"sqlite_autoincrement": True}
     __mapper_args__ = {"version_id_col": version_id}
 
 

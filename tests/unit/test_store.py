@@ -74,3 +74,4 @@ def test_uncommitted_work_is_discarded(store: Store) -> None:
         uow.session.scalars(select(Host)).first().migration_enabled = False
     with store.unit_of_work() as uow:
         assert all(h.migration_enabled for h in uow.session.scalars(select(Host)))
+

@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("version_id", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "enumeration_contexts",
@@ -78,6 +79,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
         sa.UniqueConstraint("ordinal"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "enumeration_items",
@@ -101,6 +103,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["host_id"], ["hosts.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("instance_id"),
+        sqlite_autoincrement=True,
     )
     op.create_index(
         op.f("ix_migration_networks_host_id"), "migration_networks", ["host_id"], unique=False
@@ -142,6 +145,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("host_id", "guid", name="uq_vm_host_guid"),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_vm_guid", "virtual_machines", ["guid"], unique=False)
     op.create_index("ix_vm_host_planned", "virtual_machines", ["host_id", "planned"], unique=False)
@@ -156,6 +160,7 @@ def upgrade() -> None:
         sa.Column("version_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["vm_id"], ["virtual_machines.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
+        sqlite_autoincrement=True,
     )
     op.create_index(op.f("ix_network_adapters_vm_id"), "network_adapters", ["vm_id"], unique=False)
     op.create_table(
@@ -171,6 +176,7 @@ def upgrade() -> None:
         sa.Column("version_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["vm_id"], ["virtual_machines.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
+        sqlite_autoincrement=True,
     )
     op.create_index(op.f("ix_virtual_disks_vm_id"), "virtual_disks", ["vm_id"], unique=False)
 
