@@ -232,3 +232,19 @@ def test_operation_errors(conn: pywbem.WBEMConnection) -> None:
         with pytest.raises(CIMError) as info:
             call()
         assert info.value.status_code == code, info.value
+
+
+def test_expired_pull_context(conn: pywbem.WBEMConnection) -> None:
+    import time
+
+    opened = conn.OpenEnumerateInstancePaths("Msvm_ComputerSystem", MaxObjectCount=1,
+                                             OperationTimeout=1)
+    assert not opened.eos
+    time.sleep(1.5)
+    with pytest.raises(CIMError) as info:
+        conn.PullInstancePaths(opened.context, MaxObjectCount=1)
+    assert info.value.status_code == pywbem.CIM_ERR_INVALID_ENUMERATION_CONTEXT
+    assert "expired" in info.value.status_description
+    with pytest.raises(CIMError) as info:
+        conn.OpenEnumerateInstances("Msvm_ComputerSystem", OperationTimeout=0)
+    assert info.value.status_code == pywbem.CIM_ERR_INVALID_OPERATION_TIMEOUT
