@@ -8,6 +8,7 @@ enumeration answered from cache never builds CIM objects at all.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -91,14 +92,15 @@ class Record:
                                namespace=scope.namespace, host=scope.host)
 
 
-class InstanceProvider:
+class InstanceProvider(abc.ABC):
     """Serves the instances of one or more leaf classes in the namespaces it lists."""
 
     classnames: ClassVar[tuple[str, ...]] = ()
     namespaces: ClassVar[tuple[str, ...]] = (V2,)
 
+    @abc.abstractmethod
     def enumerate(self, ctx: ProviderContext, scope: Scope, classname: str) -> Iterator[Record]:
-        raise NotImplementedError(f"{type(self).__name__} does not enumerate")
+        """Every instance of `classname` (one of self.classnames) that the scope shows."""
 
     def get(self, ctx: ProviderContext, scope: Scope, classname: str,
             keys: Mapping[str, Any]) -> Record | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import ipaddress
 from collections.abc import Iterator
 from typing import Any
@@ -70,6 +71,18 @@ def listener_addresses(host: HostRow, networks: list[Any]) -> list[str] | None:
     return chosen or None
 
 
+class PerHostProvider(InstanceProvider):
+    """A class with one instance per host in scope (services, their settings, capabilities)."""
+
+    def enumerate(self, ctx: ProviderContext, scope: Scope, classname: str) -> Iterator[Record]:
+        for host in world.scope_hosts(ctx, scope):
+            yield self.record(ctx, host)
+
+    @abc.abstractmethod
+    def record(self, ctx: ProviderContext, host: HostRow) -> Record:
+        """The host's instance."""
+
+
 def _service_status(started: bool) -> dict[str, Any]:
     return {
         "EnabledState": 2 if started else 3, "RequestedState": 12, "EnabledDefault": 2,
@@ -79,16 +92,11 @@ def _service_status(started: bool) -> dict[str, Any]:
     }
 
 
-class ManagementServiceProvider(InstanceProvider):
+class ManagementServiceProvider(PerHostProvider):
     classnames = (VSMS,)
     namespaces = (V2, CLUSTER)
 
-    def enumerate(self, ctx: ProviderContext, scope: Scope, classname: str) -> Iterator[Record]:
-        for host in world.scope_hosts(ctx, scope):
-            yield self.record(host)
-
-    @staticmethod
-    def record(host: HostRow) -> Record:
+    def record(self, ctx: ProviderContext, host: HostRow) -> Record:
         keys = vsms_keys(host)
 
         def values() -> dict[str, Any]:
@@ -103,16 +111,11 @@ class ManagementServiceProvider(InstanceProvider):
         return Record(VSMS, keys, host_etag(host), values)
 
 
-class ManagementServiceSettingsProvider(InstanceProvider):
+class ManagementServiceSettingsProvider(PerHostProvider):
     classnames = (VSMS_SETTINGS,)
     namespaces = (V2, CLUSTER)
 
-    def enumerate(self, ctx: ProviderContext, scope: Scope, classname: str) -> Iterator[Record]:
-        for host in world.scope_hosts(ctx, scope):
-            yield self.record(host)
-
-    @staticmethod
-    def record(host: HostRow) -> Record:
+    def record(self, ctx: ProviderContext, host: HostRow) -> Record:
         keys = {"InstanceID": settings_instance_id(host)}
 
         def values() -> dict[str, Any]:
@@ -131,15 +134,10 @@ class ManagementServiceSettingsProvider(InstanceProvider):
         return Record(VSMS_SETTINGS, keys, host_etag(host), values)
 
 
-class ManagementCapabilitiesProvider(InstanceProvider):
+class ManagementCapabilitiesProvider(PerHostProvider):
     classnames = (VSMS_CAPABILITIES,)
 
-    def enumerate(self, ctx: ProviderContext, scope: Scope, classname: str) -> Iterator[Record]:
-        for host in world.scope_hosts(ctx, scope):
-            yield self.record(host)
-
-    @staticmethod
-    def record(host: HostRow) -> Record:
+    def record(self, ctx: ProviderContext, host: HostRow) -> Record:
         keys = {"InstanceID": settings_instance_id(host)}
 
         def values() -> dict[str, Any]:
@@ -152,16 +150,11 @@ class ManagementCapabilitiesProvider(InstanceProvider):
         return Record(VSMS_CAPABILITIES, keys, host_etag(host), values)
 
 
-class MigrationServiceProvider(InstanceProvider):
+class MigrationServiceProvider(PerHostProvider):
     classnames = (MIGRATION_SERVICE,)
     namespaces = (V2, CLUSTER)
 
-    def enumerate(self, ctx: ProviderContext, scope: Scope, classname: str) -> Iterator[Record]:
-        for host in world.scope_hosts(ctx, scope):
-            yield self.record(ctx, host)
-
-    @staticmethod
-    def record(ctx: ProviderContext, host: HostRow) -> Record:
+    def record(self, ctx: ProviderContext, host: HostRow) -> Record:
         keys = migration_service_keys(host)
         networks = list(world.networks_of(ctx, host))
         etag = ".".join([host_etag(host), *(f"{n.id}-{n.version_id}" for n in networks)])
@@ -180,15 +173,10 @@ class MigrationServiceProvider(InstanceProvider):
         return Record(MIGRATION_SERVICE, keys, etag, values)
 
 
-class MigrationServiceSettingsProvider(InstanceProvider):
+class MigrationServiceSettingsProvider(PerHostProvider):
     classnames = (MIGRATION_SERVICE_SETTINGS,)
 
-    def enumerate(self, ctx: ProviderContext, scope: Scope, classname: str) -> Iterator[Record]:
-        for host in world.scope_hosts(ctx, scope):
-            yield self.record(host)
-
-    @staticmethod
-    def record(host: HostRow) -> Record:
+    def record(self, ctx: ProviderContext, host: HostRow) -> Record:
         keys = {"InstanceID": settings_instance_id(host)}
 
         def values() -> dict[str, Any]:
@@ -233,15 +221,10 @@ class MigrationNetworkProvider(InstanceProvider):
                 yield network_record(network)
 
 
-class MigrationCapabilitiesProvider(InstanceProvider):
+class MigrationCapabilitiesProvider(PerHostProvider):
     classnames = (MIGRATION_CAPABILITIES,)
 
-    def enumerate(self, ctx: ProviderContext, scope: Scope, classname: str) -> Iterator[Record]:
-        for host in world.scope_hosts(ctx, scope):
-            yield self.record(host)
-
-    @staticmethod
-    def record(host: HostRow) -> Record:
+    def record(self, ctx: ProviderContext, host: HostRow) -> Record:
         keys = {"InstanceID": settings_instance_id(host)}
 
         def values() -> dict[str, Any]:
