@@ -122,6 +122,16 @@ def paths_equal(a: CIMInstanceName | CIMClassName, b: CIMInstanceName | CIMClass
 # parsing
 
 
+
+def unescape_pair(following: str) -> str:
+    """What a backslash followed by `following` means inside a quoted WQL or path value.
+
+    `\\\\`, `\\"` and `\\'` are escapes. Any other backslash is kept as written: WMI would
+    reject it, but hand-typed Windows paths (C:\\dir) then pass, and no correctly escaped text
+    reads differently.
+    """
+    return following if following in "\\\"'" else "\\" + following
+
 class _PathParser:
     """One parse of one path text; ``depth`` counts how deep inside reference keys it is."""
 
@@ -281,14 +291,7 @@ class _PathParser:
         while i < end:
             char = text[i]
             if char == "\\" and i + 1 < end:
-                following = text[i + 1]
-                if following in "\\\"'":
-                    out.append(following)
-                else:
-                    # Hand-typed paths often carry single backslashes (C:\dir); WMI would
-                    # reject them, but keeping them verbatim is the only sensible reading.
-                    out.append(char)
-                    out.append(following)
+                out.append(unescape_pair(text[i + 1]))
                 i += 2
                 continue
             if char == quote:

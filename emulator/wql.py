@@ -19,7 +19,13 @@ from typing import Any, Final, Protocol, TypeAlias
 
 from pywbem import CIMClassName, CIMDateTime, CIMInstanceName
 
-from emulator.objectpath import ObjectPathError, format_wmi_path, parse_object_path, paths_equal
+from emulator.objectpath import (
+    ObjectPathError,
+    format_wmi_path,
+    parse_object_path,
+    paths_equal,
+    unescape_pair,
+)
 
 __all__ = [
     "And",
@@ -274,14 +280,7 @@ def _lex_string(text: str, start: int) -> tuple[str, int]:
     while pos < length:
         char = text[pos]
         if char == "\\" and pos + 1 < length:
-            following = text[pos + 1]
-            if following in "\\'\"":
-                out.append(following)
-            else:
-                # WMI itself rejects an undoubled backslash; keeping it lets hand-typed
-                # Windows paths through without changing any correctly escaped query.
-                out.append(char)
-                out.append(following)
+            out.append(unescape_pair(text[pos + 1]))
             pos += 2
         elif char == quote:
             if pos + 1 < length and text[pos + 1] == quote:
