@@ -39,8 +39,8 @@ from pywbem import (
 
 from emulator import wql
 from emulator.catalog import Catalog
-from emulator.instances import View, build_instance, record_path, shape_instance
-from emulator.objectpath import ObjectPathError, parse_object_path
+from emulator.instances import FULL_VIEW, View, build_instance, record_path, shape_instance
+from emulator.objectpath import ObjectPathError, format_wmi_path, parse_object_path
 from providers.base import (
     AssociationProvider,
     Clock,
@@ -48,6 +48,7 @@ from providers.base import (
     ProviderContext,
     Record,
     Scope,
+    normalise_keys,
     path_identity,
 )
 from storage.db import Store
@@ -292,8 +293,7 @@ class Dispatcher:
         with self.store.unit_of_work() as uow:
             record = self._resolve(self._context(uow), scope, path)
             if record is None:
-                raise CIMError(CIM_ERR_NOT_FOUND, f"no instance {describe(path)} in "
-                                                  f"{scope.namespace} on {host}")
+                raise not_found(path, scope)
             result = InstanceResult(record, scope, self.catalog,
                                     View.of(property_list, include_qualifiers,
                                             include_class_origin))
@@ -358,8 +358,7 @@ class Dispatcher:
             self._check_instance_path(scope, path)
             with self.store.unit_of_work() as uow:
                 if self._resolve(self._context(uow), scope, path) is None:
-                    raise CIMError(CIM_ERR_NOT_FOUND, f"no instance {describe(path)} in "
-                                                      f"{scope.namespace} on {host}")
+                    raise not_found(path, scope)
         raise CIMError(CIM_ERR_NOT_SUPPORTED,
                        f"{operation} is not supported for {klass.classname}: Hyper-V changes "
                        "these objects only through the methods of its services")
@@ -389,8 +388,7 @@ class Dispatcher:
             self._check_instance_path(scope, target)
             with self.store.unit_of_work() as uow:
                 if self._resolve(self._context(uow), scope, target) is None:
-                    raise CIMError(CIM_ERR_NOT_FOUND, f"no instance {describe(target)} in "
-                                                      f"{scope.namespace} on {host}")
+                    raise not_found(target, scope)
         else:
             static = declaration.qualifiers.get("Static")
             if not (static and static.value):
@@ -432,8 +430,7 @@ class Dispatcher:
     def _check_source(self, ctx: ProviderContext, scope: Scope, source: CIMInstanceName) -> None:
         self._check_instance_path(scope, source)
         if self._resolve(ctx, scope, source) is None:
-            raise CIMError(CIM_ERR_NOT_FOUND, f"no instance {describe(source)} in "
-                                              f"{scope.namespace}")
+            raise not_found(source, scope)
 
     @guarded
     def references(self, host: str, namespace: str, source: CIMInstanceName, *,
@@ -447,9 +444,7 @@ class Dispatcher:
             self._check_source(ctx, scope, source)
             results, seen = [], set()
             for record, _prop in self._links(ctx, scope, source, result_class, role):
-                identity = (record.classname.lower(), tuple(sorted(
-                    (k.lower(), path_identity(v) if isinstance(v, CIMInstanceName) else v)
-                    for k, v in record.keys.items())))
+                identity = (record.classname.lower(), normalise_keys(record.keys))
                 if identity not in seen:
                     seen.add(identity)
                     result = InstanceResult(record, scope, self.catalog, view)
@@ -565,7 +560,7 @@ class Dispatcher:
         results = []
         with self.store.unit_of_work() as uow:
             for record in self._enumerate(self._context(uow), scope, klass.classname):
-                result = InstanceResult(record, scope, self.catalog, FULL_VIEW_FOR_QUERY)
+                result = InstanceResult(record, scope, self.catalog, FULL_VIEW)
                 if parsed.where is not None:
                     instance = result.instance()
                     try:
@@ -626,9 +621,6 @@ class Dispatcher:
         return path
 
 
-FULL_VIEW_FOR_QUERY = View()
-
-
 class InstanceRow:
     """A CIM instance as the WQL evaluator sees it."""
 
@@ -642,7 +634,6 @@ class InstanceRow:
         if lowered == "__class":
             return self._instance.classname, "string", False
         if lowered in ("__path", "__relpath"):
-            from emulator.objectpath import format_wmi_path
             return format_wmi_path(self._instance.path, relative=lowered == "__relpath"), \
                 "string", False
         if lowered == "__server":
@@ -665,9 +656,10 @@ class InstanceRow:
         return None
 
 
-def describe(path: CIMInstanceName) -> str:
-    keys = ",".join(f'{k}="{v}"' for k, v in path.keybindings.items())
-    return f"{path.classname}.{keys}"
+
+def not_found(path: CIMInstanceName, scope: Scope) -> CIMError:
+    return CIMError(CIM_ERR_NOT_FOUND, f"no instance {format_wmi_path(path, relative=True)} in "
+                                       f"{scope.namespace} on {scope.host}")
 
 
 def shape_class(klass: CIMClass, *, local_only: bool, include_qualifiers: bool,

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from pywbem import (
+    CIM_ERR_CONTINUATION_ON_ERROR_NOT_SUPPORTED,
     CIM_ERR_INVALID_ENUMERATION_CONTEXT,
     CIM_ERR_INVALID_OPERATION_TIMEOUT,
     CIM_ERR_INVALID_PARAMETER,
@@ -46,7 +47,6 @@ class Enumerations:
     @staticmethod
     def check_open_args(operation_timeout: int | None, max_object_count: int | None,
                         continue_on_error: bool | None) -> tuple[int, int]:
-        from pywbem import CIM_ERR_CONTINUATION_ON_ERROR_NOT_SUPPORTED
         if continue_on_error:
             raise CIMError(CIM_ERR_CONTINUATION_ON_ERROR_NOT_SUPPORTED,
                            "ContinueOnError is not supported")
@@ -109,7 +109,7 @@ class Enumerations:
             raise CIMError(CIM_ERR_INVALID_ENUMERATION_CONTEXT,
                            f"enumeration context {context_id!r} does not exist (closed, "
                            "finished or never opened here)")
-        if _aware(context.expires_at) < now:
+        if context.expires_at < now:
             uow.session.delete(context)
             uow.commit()
             raise CIMError(CIM_ERR_INVALID_ENUMERATION_CONTEXT,
@@ -199,7 +199,3 @@ def check_count(value: Any, *, required: bool = False) -> int:
                        f"MaxObjectCount must be between 0 and {MAX_OBJECT_COUNT}")
     return count
 
-
-def _aware(moment: Any) -> Any:
-    from datetime import UTC
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -23,7 +23,13 @@ from pywbem import CIM_ERR_FAILED, CIMError
 from emulator.auth import Authenticator
 from emulator.cimxml import intrinsic
 from emulator.cimxml.encode import error_response, imethod_response
-from emulator.cimxml.request import CimRequest, CimXmlHttpError, check_headers, decode
+from emulator.cimxml.request import (
+    MAX_BODY_BYTES,
+    CimRequest,
+    CimXmlHttpError,
+    check_headers,
+    decode,
+)
 from emulator.dispatch import Dispatcher, track_expiry
 from emulator.endpoints import EndpointMap
 from emulator.enumerations import Enumerations
@@ -178,8 +184,6 @@ class CimXmlEndpoint:
 
 
 async def read_body(receive: Receive) -> bytes:
-    from emulator.cimxml.request import MAX_BODY_BYTES
-
     chunks: list[bytes] = []
     size = 0
     while True:

@@ -133,10 +133,17 @@ def class_xml(klass: CIMClass) -> str:
     return xml_text(klass.tocimxml())
 
 
+def class_path_xml(classname: str, host: str, namespace: str) -> str:
+    return f"<OBJECTPATH>{_classpath(classname, host, namespace)}</OBJECTPATH>"
+
+
+def _classpath(classname: str, host: str, namespace: str) -> str:
+    return xml_text(CIMClassName(classname, host=host, namespace=namespace).tocimxml())
+
+
 def class_with_path(klass: CIMClass, host: str, namespace: str) -> str:
-    path = CIMClassName(klass.classname, host=host, namespace=namespace)
-    return (f"<VALUE.OBJECTWITHPATH>{xml_text(path.tocimxml())}{class_xml(klass)}"
-            "</VALUE.OBJECTWITHPATH>")
+    return (f"<VALUE.OBJECTWITHPATH>{_classpath(klass.classname, host, namespace)}"
+            f"{class_xml(klass)}</VALUE.OBJECTWITHPATH>")
 
 
 def classname_xml(name: CIMClassName) -> str:

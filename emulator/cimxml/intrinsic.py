@@ -6,19 +6,19 @@ dispatcher and returns the response body fragments plus output parameters.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from nocasedict import NocaseDict
 from pywbem import (
+    CIM_ERR_FILTERED_ENUMERATION_NOT_SUPPORTED,
     CIM_ERR_INVALID_PARAMETER,
     CIM_ERR_NOT_SUPPORTED,
     CIMClassName,
     CIMError,
     CIMInstance,
     CIMInstanceName,
-    tocimxmlstr,
 )
 
 from emulator.cimxml import encode
@@ -187,7 +187,7 @@ def _association_op(call: Call, p: NocaseDict, *, references: bool,
         classes = call.dispatcher.class_associators(call.host, call.namespace, source,
                                                     references=references, **kwargs)
         if names_only:
-            return (f"<OBJECTPATH>{encode.xml_text(CIMClassName(c.classname, host=call.host, namespace=call.namespace).tocimxml())}</OBJECTPATH>"  # noqa: E501
+            return (encode.class_path_xml(c.classname, call.host, call.namespace)
                     for c in classes), {}
         return (encode.class_with_path(c, call.host, call.namespace) for c in classes), {}
     source = _local_path(source, call.namespace)
@@ -288,7 +288,6 @@ OPEN_COMMON = ("FilterQueryLanguage", "FilterQuery", "OperationTimeout", "Contin
 
 def _open_args(p: NocaseDict) -> dict[str, Any]:
     if _param(p, "FilterQueryLanguage", "string") or _param(p, "FilterQuery", "string"):
-        from pywbem import CIM_ERR_FILTERED_ENUMERATION_NOT_SUPPORTED
         raise CIMError(CIM_ERR_FILTERED_ENUMERATION_NOT_SUPPORTED,
                        "filtered enumerations are not supported; use OpenQueryInstances")
     return {"operation_timeout": _param(p, "OperationTimeout", "uint32"),
@@ -465,4 +464,4 @@ def materialise(body: Body) -> list[str] | None:
     return None if body is None else list(body)
 
 
-__all__ = ["OPERATIONS", "Call", "Iterator", "materialise", "run", "tocimxmlstr"]
+__all__ = ["OPERATIONS", "Call", "materialise", "run"]
