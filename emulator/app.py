@@ -19,6 +19,9 @@ from emulator.dispatch import Dispatcher
 from emulator.endpoints import EndpointMap
 from emulator.scenario import Scenario, demo_scenario
 from emulator.seeding import prepare_store
+from emulator.wsman.app import WsmanEndpoint
+from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
+from providers.migration.engine import Engine
 from storage.db import Store
 from storage.models import Host
 
@@ -33,6 +36,7 @@ class Settings:
     users_file: Path | None = None
     port_hosts: dict[int, str] = field(default_factory=dict)
     time_scale: float = 1.0
+    ntlm_password: str = DEFAULT_NTLM_PASSWORD
 
 
 @dataclass
@@ -55,8 +59,10 @@ def open_world(settings: Settings, catalog: Catalog | None = None) -> World:
         log.info("store already holds a world; the scenario was not applied (use --reset)")
     with store.unit_of_work() as uow:
         host_names = list(uow.session.scalars(select(Host.name).order_by(Host.ordinal)))
+    engine = Engine(settings.time_scale)
     dispatcher = Dispatcher(catalog, store, clock,
-                            [cls() for cls in providers.INSTANCE_PROVIDERS])
+                            [cls() for cls in providers.INSTANCE_PROVIDERS],
+                            providers.method_providers(engine), engine)
     return World(catalog, store, dispatcher, host_names)
 
 
@@ -82,5 +88,7 @@ def create_app(settings: Settings, world: World | None = None) -> ProtocolRouter
     endpoints = EndpointMap(settings.port_hosts, world.host_names[0])
     fallback = FastAPI(title="hvsim", docs_url=None, redoc_url=None, openapi_url=None)
     fallback.state.world = world
-    cimxml = CimXmlEndpoint(world.dispatcher, endpoints, Authenticator(users))
-    return ProtocolRouter({"/cimom": cimxml}, fallback)
+    authenticator = Authenticator(users)
+    cimxml = CimXmlEndpoint(world.dispatcher, endpoints, authenticator)
+    wsman = WsmanEndpoint(world.dispatcher, endpoints, authenticator, settings.ntlm_password)
+    return ProtocolRouter({"/cimom": cimxml, "/wsman": wsman}, fallback)

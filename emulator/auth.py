@@ -57,10 +57,19 @@ class Authenticator:
     def verify(self, user: str, password: str) -> bool:
         if self.users is None:
             return True
+        expected = self.expected_password(user)
+        return expected is not None and hmac.compare_digest(expected.encode(), password.encode())
+
+    def expected_password(self, user: str) -> str | None:
+        """The password the users file gives `user` (None: unknown, or sandbox mode).
+
+        Schemes that prove a password without sending it (NTLM) need it to verify the proof.
+        """
+        if self.users is None:
+            return None
         # Windows account names are case-insensitive; the user part may carry a domain.
         name = user.split("\\")[-1].split("@")[0].lower()
-        expected = self.users.get(name)
-        return expected is not None and hmac.compare_digest(expected.encode(), password.encode())
+        return self.users.get(name)
 
     def check(self, header: str | None) -> Response | None:
         """None when the request may proceed, else the 401 to send."""

@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -19,6 +20,8 @@ from emulator.auth import UsersFileError, load_users
 from emulator.catalog import CatalogError
 from emulator.scenario import ScenarioError, generated_scenario, load_scenario
 from emulator.seeding import ScenarioMismatch
+from emulator.wsman.connection import protocol_class
+from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
 from storage.db import normalise_url
 
 log = logging.getLogger("hvsim")
@@ -27,7 +30,8 @@ DEFAULT_PORT = 5988
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hvsim", description=(
-        "Emulator of the Hyper-V virtual system migration service (CIM-XML)."))
+        "Emulator of the Hyper-V virtual system migration service (CIM-XML and "
+        "WS-Management)."))
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the emulated cluster")
     world = serve.add_argument_group("world")
@@ -51,7 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument("--endpoints-file", type=Path,
                      help="write {host: base URL} as JSON once every endpoint accepts")
     net.add_argument("--users", type=Path,
-                     help="file of user:password lines; without it any credentials work")
+                     help="file of user:password lines; without it any credentials work "
+                          "(Basic), and any user name with the NTLM password (NTLM/Negotiate)")
+    net.add_argument("--ntlm-password", default=DEFAULT_NTLM_PASSWORD,
+                     help="without --users: the password NTLM/Negotiate accept for any user "
+                          f"(default {DEFAULT_NTLM_PASSWORD})")
+    net.add_argument("--https", action="store_true",
+                     help="serve HTTPS on every endpoint (a self-signed certificate unless "
+                          "--cert/--key are given)")
+    net.add_argument("--cert", type=Path, help="PEM certificate (chain) for --https")
+    net.add_argument("--key", type=Path, help="PEM private key for --https")
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"])
     return parser
@@ -80,9 +93,9 @@ def _bind(address: str, port: int) -> socket.socket:
     return sock
 
 
-def _url(address: str, port: int) -> str:
+def _url(address: str, port: int, scheme: str = "http") -> str:
     host = f"[{address}]" if ":" in address else address
-    return f"http://{host}:{port}"
+    return f"{scheme}://{host}:{port}"
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -94,12 +107,16 @@ def serve(args: argparse.Namespace) -> int:
         scenario = _scenario(args)
         if args.users:
             load_users(args.users)
+        if (args.cert is None) != (args.key is None) or (args.cert and not args.https):
+            raise ScenarioError("--cert and --key go together, and only with --https")
         settings = Settings(database_url=normalise_url(args.database), scenario=scenario,
-                            reset=args.reset, users_file=args.users, time_scale=args.time_scale)
+                            reset=args.reset, users_file=args.users, time_scale=args.time_scale,
+                            ntlm_password=args.ntlm_password)
         world = open_world(settings)
     except (ScenarioError, ScenarioMismatch, UsersFileError, CatalogError) as error:
         print(f"hvsim: {error}", file=sys.stderr)
         return 2
+    scheme = "https" if args.https else "http"
     sockets: list[socket.socket] = []
     endpoints: dict[str, str] = {}
     try:
@@ -108,16 +125,29 @@ def serve(args: argparse.Namespace) -> int:
             sockets.append(sock)
             port = sock.getsockname()[1]
             settings.port_hosts[port] = host
-            endpoints[host] = _url(args.bind, port)
+            endpoints[host] = _url(args.bind, port, scheme)
     except OSError as error:
         print(f"hvsim: cannot listen on {args.bind}: {error.strerror}", file=sys.stderr)
         return 2
     app = create_app(settings, world)
+    tls: dict[str, str] = {}
+    if args.https:
+        cert, key = args.cert, args.key
+        if cert is None:
+            from emulator.wsman.tls import self_signed
+            cert, key = self_signed(Path(tempfile.mkdtemp(prefix="hvsim-tls-")),
+                                    world.host_names, args.bind)
+            print(f"hvsim: self-signed certificate {cert}", flush=True)
+        tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    # The connection-tracking protocol lets NTLM/Negotiate authenticate a connection.
     config = uvicorn.Config(app, log_level=args.log_level, access_log=False,
                             timeout_keep_alive=30, lifespan="off", proxy_headers=False,
-                            server_header=False)
+                            server_header=False, http=protocol_class(), **tls)
     server = uvicorn.Server(config)
-    threading.Thread(target=_announce, args=(server, endpoints, args.endpoints_file),
+    auth = ("users from " + str(args.users) if args.users else
+            f"Basic: any user and password; NTLM/Negotiate: any user with password "
+            f"{args.ntlm_password}")
+    threading.Thread(target=_announce, args=(server, endpoints, args.endpoints_file, auth),
                      daemon=True).start()
     # Server.run sets up the event loop uvicorn chose (uvloop when installed).
     server.run(sockets=sockets)
@@ -125,13 +155,16 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _announce(server: uvicorn.Server, endpoints: dict[str, str], path: Path | None) -> None:
+def _announce(server: uvicorn.Server, endpoints: dict[str, str], path: Path | None,
+              auth: str) -> None:
     while not server.started:
         if server.should_exit:
             return
         time.sleep(0.02)
     for host, url in endpoints.items():
-        print(f"hvsim: {host} serves CIM-XML at {url}/cimom", flush=True)
+        print(f"hvsim: {host} serves CIM-XML at {url}/cimom and WS-Management at {url}/wsman",
+              flush=True)
+    print(f"hvsim: credentials: {auth}", flush=True)
     if path is not None:
         temporary = path.with_name(path.name + ".tmp")
         temporary.write_text(json.dumps(endpoints, indent=2) + "\n", encoding="utf-8")

@@ -265,3 +265,43 @@ def wbem_connection(
         no_verification=True,
         timeout=timeout,
     )
+
+
+# -- WS-Management ---------------------------------------------------------------------------
+
+# The password NTLM/Negotiate accept for any user in sandbox mode (hvsim serve --ntlm-password).
+NTLM_PASSWORD = "Hvsim-NTLM-1"
+WMI_V2 = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/"
+
+
+def wsman_url(url: str) -> str:
+    """The WS-Management endpoint of one host's base URL."""
+    return url.rstrip("/") + "/wsman"
+
+
+def wsman_client(
+    url: str,
+    *,
+    auth: str = "basic",
+    encryption: str | None = None,
+    user: str = TEST_USER,
+    password: str | None = None,
+    **kwargs: object,
+) -> object:
+    """A pypsrp ``WSMan`` for one host's base URL (http or https).
+
+    Basic over http needs ``encryption='never'`` in pypsrp; NTLM and Negotiate default to
+    ``auto`` (sealed messages over http), as a client with default settings does.
+    """
+    from pypsrp.wsman import WSMan
+
+    parts = urlsplit(url)
+    ssl = parts.scheme == "https"
+    if encryption is None:
+        encryption = "never" if auth == "basic" and not ssl else "auto"
+    if password is None:
+        password = TEST_PASSWORD if auth == "basic" else NTLM_PASSWORD
+    options: dict[str, object] = {"cert_validation": False} if ssl else {}
+    options.update(kwargs)
+    return WSMan(parts.hostname or "127.0.0.1", port=parts.port, ssl=ssl, auth=auth,
+                 encryption=encryption, username=user, password=password, **options)

@@ -1,0 +1,252 @@
+"""POST /wsman: the WS-Management front end, and the only place its errors are translated.
+
+A plain ASGI application, like the CIM-XML endpoint. Authentication comes first (Basic on every
+request, or NTLM/Negotiate once per connection), then the body is unsealed if the client sealed
+it, parsed, run and answered - sealed again when it came sealed. Every failure after
+authentication is a SOAP fault: a CIM error from the dispatcher through `faults.from_cim_error`,
+anything unexpected as an internal-error fault, never a bare 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from xml.sax.saxutils import escape
+
+from pywbem import CIMError
+
+from emulator.auth import Authenticator
+from emulator.dispatch import Dispatcher
+from emulator.endpoints import EndpointMap
+from emulator.wsman import faults, operations, xmlns
+from emulator.wsman.connection import ConnectionState, connection_of
+from emulator.wsman.enumeration import Contexts
+from emulator.wsman.envelope import Request, parse_request
+from emulator.wsman.faults import (
+    ENCODING_LIMIT,
+    INTERNAL_ERROR,
+    MAX_ENVELOPE_SIZE_EXCEEDED,
+    SCHEMA_VALIDATION,
+    TIMED_OUT,
+    WsmanFault,
+)
+from emulator.wsman.security import (
+    DEFAULT_NTLM_PASSWORD,
+    ENCRYPTED_CONTENT_TYPE,
+    SOAP_CONTENT_TYPE,
+    Authentication,
+    AuthFailed,
+    SealError,
+    SecurityContext,
+    seal,
+    unseal,
+)
+
+log = logging.getLogger("hvsim.wsman")
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+# The largest request accepted: MaxEnvelopeSizekb plus room for the encryption framing.
+MAX_REQUEST_BYTES = operations.MAX_ENVELOPE_BYTES + 4096
+WORKERS = 4
+DEFAULT_TIMEOUT = 60.0
+# Answered on the event loop: each touches one object.
+INLINE_ACTIONS = frozenset({xmlns.GET, xmlns.RELEASE})
+CHALLENGE = [(b"www-authenticate", b"Negotiate"),
+             (b"www-authenticate", b'Basic realm="WSMAN"')]
+
+
+class RequestTooLarge(Exception):
+    pass
+
+
+class WsmanEndpoint:
+    def __init__(self, dispatcher: Dispatcher, endpoints: EndpointMap,
+                 authenticator: Authenticator,
+                 ntlm_password: str = DEFAULT_NTLM_PASSWORD) -> None:
+        self.dispatcher = dispatcher
+        self.endpoints = endpoints
+        self.auth = Authentication(authenticator, ntlm_password)
+        self.contexts = Contexts()
+        self.executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="wsman")
+
+    # ------------------------------------------------------------------ SOAP processing
+
+    def answer(self, host: str, request: Request) -> bytes:
+        """The reply envelope for a parsed request; raises WsmanFault."""
+        max_envelope = operations.check_limits(request)
+        call = operations.Call(self.dispatcher, self.contexts, host, request, max_envelope)
+        try:
+            action, body = operations.run(call)
+        except CIMError as error:
+            raise faults.from_cim_error(error, filtering=call.filtering) from error
+        reply = envelope(action, body, request.message_id)
+        if len(reply) > max_envelope:
+            raise WsmanFault(MAX_ENVELOPE_SIZE_EXCEEDED,
+                             f"{MAX_ENVELOPE_SIZE_EXCEEDED.message} The reply needs "
+                             f"{len(reply)} bytes; MaxEnvelopeSize is {max_envelope}.")
+        return reply
+
+    async def process(self, host: str, data: bytes) -> tuple[int, bytes]:
+        request: Request | None = None
+        try:
+            request = parse_request(data)
+            if request.identify:
+                return 200, operations.identify(authenticated=True)
+            if request.action in INLINE_ACTIONS:
+                return 200, self.answer(host, request)
+            loop = asyncio.get_running_loop()
+            timeout = request.operation_timeout or DEFAULT_TIMEOUT
+            future = loop.run_in_executor(self.executor, self.answer, host, request)
+            try:
+                return 200, await asyncio.wait_for(future, timeout)
+            except TimeoutError:
+                raise WsmanFault(TIMED_OUT) from None
+        except WsmanFault as fault:
+            return 500, faults.render(fault, request.message_id if request else None, host)
+        except Exception:
+            log.exception("unexpected failure answering a WS-Management request")
+            fault = WsmanFault(INTERNAL_ERROR, "The WS-Management service cannot process the "
+                                               "request: internal error.")
+            return 500, faults.render(fault, request.message_id if request else None, host)
+
+    # ------------------------------------------------------------------------ HTTP layer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["method"] != "POST":
+            await respond(send, 405, b"only POST is accepted at /wsman\n",
+                          [(b"allow", b"POST"), (b"content-type", b"text/plain")])
+            return
+        host = self.endpoints.host_for(scope)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope["headers"]}
+        connection = connection_of(scope)
+        try:
+            body = await read_body(receive, MAX_REQUEST_BYTES)
+        except RequestTooLarge:
+            fault = WsmanFault(ENCODING_LIMIT, f"{ENCODING_LIMIT.message} The request exceeds "
+                                               f"{MAX_REQUEST_BYTES} bytes.")
+            await respond(send, 500, faults.render(fault, None, host),
+                          [(b"content-type", SOAP_CONTENT_TYPE.encode()),
+                           (b"connection", b"close")])
+            return
+        extra: list[tuple[bytes, bytes]] = []
+        authorization = headers.get("authorization", "").strip()
+        security = connection.security if connection is not None else None
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
+            try:
+                if scheme.lower() == "basic":
+                    self.auth.basic(token)
+                elif scheme.lower() in ("negotiate", "ntlm") and connection is not None:
+                    security, out = self.auth.step(connection.security, scheme, token)
+                    connection.security = security
+                    value = f"{scheme} {base64.b64encode(out).decode()}" if out else None
+                    if not security.complete:
+                        await respond(send, 401, b"", [(b"www-authenticate",
+                                                        (value or scheme).encode())])
+                        return
+                    if value:
+                        extra.append((b"www-authenticate", value.encode()))
+                else:
+                    raise AuthFailed(f"unsupported authentication scheme {scheme!r}")
+            except AuthFailed as error:
+                log.info("authentication refused on %s: %s", host, error)
+                if connection is not None:
+                    connection.security = None
+                await respond(send, 401, b"", CHALLENGE)
+                return
+        elif security is None or not security.complete:
+            if headers.get("wsmanidentify", "").strip().lower() == "unauthenticated" and body:
+                await self.anonymous_identify(send, host, body)
+                return
+            await respond(send, 401, b"", CHALLENGE)
+            return
+        if not body:
+            await respond(send, 200, b"", extra)
+            return
+        await self.dispatch_body(send, host, headers, body, connection, extra)
+
+    async def dispatch_body(self, send: Send, host: str, headers: dict[str, str], body: bytes,
+                            connection: ConnectionState | None,
+                            extra: list[tuple[bytes, bytes]]) -> None:
+        content_type = headers.get("content-type", "")
+        media = content_type.split(";", 1)[0].strip().lower()
+        security = connection.security if connection is not None else None
+        sealed = media == "multipart/encrypted"
+        if sealed:
+            if not isinstance(security, SecurityContext) or not security.complete:
+                await respond(send, 401, b"", CHALLENGE)
+                return
+            try:
+                body = unseal(security, body, content_type)
+            except SealError as error:
+                log.info("sealed message refused on %s: %s", host, error)
+                assert connection is not None
+                connection.security = None
+                await respond(send, 401, b"", [*CHALLENGE, (b"connection", b"close")])
+                return
+        elif media not in ("application/soap+xml", "text/xml", "application/xml", ""):
+            fault = WsmanFault(SCHEMA_VALIDATION, f"{SCHEMA_VALIDATION.message} Content-Type "
+                                                  f"{content_type!r} is not application/"
+                                                  "soap+xml.")
+            await respond(send, 415, faults.render(fault, None, host),
+                          [(b"content-type", SOAP_CONTENT_TYPE.encode())])
+            return
+        status, payload = await self.process(host, body)
+        if sealed:
+            assert isinstance(security, SecurityContext)
+            payload = seal(security, payload)
+            kind = ENCRYPTED_CONTENT_TYPE
+        else:
+            kind = SOAP_CONTENT_TYPE
+        await respond(send, status, payload, [(b"content-type", kind.encode()), *extra])
+
+    async def anonymous_identify(self, send: Send, host: str, body: bytes) -> None:
+        """WinRM answers an unauthenticated Identify (header WSMANIDENTIFY: unauthenticated)."""
+        try:
+            request = parse_request(body)
+        except WsmanFault as fault:
+            await respond(send, 500, faults.render(fault, None, host),
+                          [(b"content-type", SOAP_CONTENT_TYPE.encode())])
+            return
+        if not request.identify:
+            await respond(send, 401, b"", CHALLENGE)
+            return
+        await respond(send, 200, operations.identify(authenticated=False),
+                      [(b"content-type", SOAP_CONTENT_TYPE.encode())])
+
+
+def envelope(action: str, body: str, relates_to: str | None) -> bytes:
+    relates = f"<a:RelatesTo>{escape(relates_to)}</a:RelatesTo>" if relates_to else ""
+    return (f"{xmlns.ENVELOPE_OPEN}<s:Header><a:Action>{action}</a:Action>"
+            f"<a:MessageID>{faults.new_message_id()}</a:MessageID>"
+            f"<a:To>{xmlns.ANONYMOUS}</a:To>{relates}</s:Header>"
+            f"<s:Body>{body}</s:Body></s:Envelope>").encode()
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def respond(send: Send, status: int, body: bytes,
+                  headers: list[tuple[bytes, bytes]]) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

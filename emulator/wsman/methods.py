@@ -1,0 +1,100 @@
+"""Extrinsic method calls: `<Method>_INPUT` → dispatcher parameters, results → `<Method>_OUTPUT`.
+
+Input parameters are read by their declaration: references from EPRs, arrays from repeated
+elements, embedded instances as CIM-XML text, everything else as text that the dispatcher
+coerces to the declared type. Output parameters are written in WMI's order (alphabetical,
+ReturnValue among them), references as EPRs and embedded instances as escaped CIM-XML.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pywbem import CIMClass, CIMMethod
+
+from emulator.catalog import Catalog
+from emulator.wsman import xmlns
+from emulator.wsman.envelope import is_epr, parse_epr, qname, text_of
+from emulator.wsman.faults import ACTION_NOT_SUPPORTED, INVALID_PARAMETER, WsmanFault
+from emulator.wsman.render import element
+from emulator.wsman.resources import class_uri, epr_path
+
+_NIL = f"{{{xmlns.XSI}}}nil"
+
+
+def method_of(klass: CIMClass, name: str) -> CIMMethod:
+    if name not in klass.methods:
+        raise WsmanFault(ACTION_NOT_SUPPORTED,
+                         f"{ACTION_NOT_SUPPORTED.message} Class {klass.classname} has no method "
+                         f"{name!r}.")
+    return klass.methods[name]
+
+
+def read_input(body: Any, method: CIMMethod, catalog: Catalog,
+               namespace: str) -> dict[str, Any]:
+    """The parameters of a `<Method>_INPUT` element, keyed by declared name."""
+    if body is None:
+        return {}
+    _, local = qname(body)
+    if local.lower() != f"{method.name}_INPUT".lower():
+        raise WsmanFault(INVALID_PARAMETER,
+                         f"{INVALID_PARAMETER.message} The body of a {method.name} call must be "
+                         f"{method.name}_INPUT, not {local}.")
+    grouped: dict[str, list[Any]] = {}
+    names: dict[str, str] = {}
+    for child in body:
+        _, child_name = qname(child)
+        declared = method.parameters.get(child_name)
+        name = declared.name if declared is not None else child_name
+        names.setdefault(name.lower(), name)
+        grouped.setdefault(names[name.lower()], []).append(child)
+    params: dict[str, Any] = {}
+    for name, elements in grouped.items():
+        declared = method.parameters.get(name)
+        if declared is None:
+            # The dispatcher names the unknown parameter in its error.
+            params[name] = text_of(elements[0])
+            continue
+        values = [_value(e, declared.type, catalog, namespace) for e in elements]
+        if declared.is_array:
+            params[declared.name] = values
+        elif len(values) > 1:
+            raise WsmanFault(INVALID_PARAMETER,
+                             f"{INVALID_PARAMETER.message} {declared.name} is not an array but "
+                             f"was given {len(values)} times.")
+        else:
+            params[declared.name] = values[0]
+    return params
+
+
+def _value(child: Any, cim_type: str, catalog: Catalog, namespace: str) -> Any:
+    if (child.get(_NIL) or "").strip().lower() in ("true", "1"):
+        return None
+    if cim_type == "reference":
+        if is_epr(child):
+            return epr_path(parse_epr(child), catalog, namespace, partial=False)
+        return text_of(child).strip()  # an object path as text; the dispatcher checks it
+    if len(child):
+        raise WsmanFault(INVALID_PARAMETER,
+                         f"{INVALID_PARAMETER.message} {qname(child)[1]} must be text; give "
+                         "an embedded instance as escaped CIM-XML INSTANCE text.")
+    return text_of(child)
+
+
+def write_output(method: CIMMethod, classname: str, namespace: str, host: str,
+                 return_value: Any, out_params: dict[str, Any]) -> str:
+    declared = {p.name.lower(): p for p in method.parameters.values()}
+    entries: list[tuple[str, Any, str, bool]] = [
+        ("ReturnValue", return_value, method.return_type or "uint32", False)]
+    for name, value in out_params.items():
+        param = declared.get(name.lower())
+        if param is None:
+            entries.append((name, value, "string", isinstance(value, list)))
+        else:
+            entries.append((param.name, value, param.type, bool(param.is_array)))
+    entries.sort(key=lambda e: e[0].lower())
+    uri = class_uri(namespace, classname)
+    inner = "".join(element("p", name, value, cim_type, is_array, host, namespace)
+                    for name, value, cim_type, is_array in entries)
+    return (f'<p:{method.name}_OUTPUT xmlns:p="{uri}" xmlns:cim="{xmlns.CIM_COMMON}" '
+            f'xmlns:xsi="{xmlns.XSI}">{inner}</p:{method.name}_OUTPUT>')

@@ -1,0 +1,151 @@
+"""Instances and values written the way WinRM's WMI plugin writes them.
+
+An instance is `<p:Class xmlns:p="<class resource URI>">` with one element per property in
+class order: NULL as `xsi:nil="true"`, arrays as repeated elements, datetimes as
+`cim:Datetime`/`cim:Interval`, references as EPR content, embedded instances as escaped CIM-XML.
+Rendered instances are cached by the result's identity (which includes its version tag), so an
+unchanged instance is written once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+from xml.sax.saxutils import escape
+
+from pywbem import CIMClass, CIMDateTime, CIMInstance, CIMInstanceName
+
+from emulator.dispatch import InstanceResult
+from emulator.wsman import xmlns
+from emulator.wsman.resources import class_uri, epr_xml
+
+_NS_DECLS = f'xmlns:cim="{xmlns.CIM_COMMON}" xmlns:xsi="{xmlns.XSI}"'
+
+
+class Spec(NamedTuple):
+    name: str
+    lower: str
+    type: str
+    is_array: bool
+    embedded: bool
+
+
+class _Cache:
+    def __init__(self, capacity: int = 50_000) -> None:
+        self._items: OrderedDict[Any, str] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> str | None:
+        return self._items.get(key)
+
+    def put(self, key: Any, value: str) -> None:
+        with self._lock:
+            self._items[key] = value
+            if len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+
+
+_CACHE = _Cache()
+_SPECS: dict[tuple[str, str], tuple[Spec, ...]] = {}
+
+
+def class_specs(klass: CIMClass) -> tuple[Spec, ...]:
+    return tuple(Spec(p.name, p.name.lower(), p.type, bool(p.is_array), bool(p.embedded_object))
+                 for p in klass.properties.values())
+
+
+def _specs(result: InstanceResult) -> tuple[Spec, ...]:
+    key = (result.scope.namespace, result.record.classname)
+    specs = _SPECS.get(key)
+    if specs is None:
+        specs = _SPECS[key] = class_specs(result.catalog.get_class(*key))
+    return specs
+
+
+def datetime_xml(value: Any) -> str:
+    cim = value if isinstance(value, CIMDateTime) else CIMDateTime(value)
+    if cim.is_interval:
+        delta = cim.timedelta
+        hours, rest = divmod(delta.seconds, 3600)
+        minutes, seconds = divmod(rest, 60)
+        return (f"<cim:Interval>P{delta.days}DT{hours}H{minutes}M{seconds}."
+                f"{delta.microseconds:06d}S</cim:Interval>")
+    text = cim.datetime.isoformat()
+    if text.endswith("+00:00"):
+        text = text[:-6] + "Z"
+    return f"<cim:Datetime>{text}</cim:Datetime>"
+
+
+def scalar_text(value: Any, cim_type: str, host: str, namespace: str) -> str:
+    """The content of one value element."""
+    if cim_type == "reference" or isinstance(value, CIMInstanceName):
+        return epr_xml(value, host, namespace)
+    if isinstance(value, CIMInstance):
+        return escape(value.tocimxmlstr())
+    if cim_type == "boolean" or isinstance(value, bool):
+        return "true" if value else "false"
+    if cim_type == "datetime" or isinstance(value, datetime | timedelta | CIMDateTime):
+        return datetime_xml(value)
+    if cim_type in ("real32", "real64"):
+        return repr(float(value))
+    if cim_type == "char16":
+        return escape(str(value)[:1])
+    return escape(str(value))
+
+
+def element(prefix: str, name: str, value: Any, cim_type: str, is_array: bool, host: str,
+            namespace: str) -> str:
+    """`<p:Name>` elements for one property or parameter value."""
+    tag = f"{prefix}:{name}"
+    if value is None:
+        return f'<{tag} xsi:nil="true"/>'
+    if is_array or isinstance(value, list | tuple):
+        return "".join(
+            f'<{tag} xsi:nil="true"/>' if item is None else
+            f"<{tag}>{scalar_text(item, cim_type, host, namespace)}</{tag}>" for item in value)
+    return f"<{tag}>{scalar_text(value, cim_type, host, namespace)}</{tag}>"
+
+
+def instance_body(classname: str, specs: Iterable[Spec], values: Mapping[str, Any],
+                  allowed: frozenset[str] | None, host: str, namespace: str) -> str:
+    given = {k.lower(): v for k, v in values.items()}
+    parts = [f'<p:{classname} xmlns:p="{class_uri(namespace, classname)}" {_NS_DECLS}>']
+    for spec in specs:
+        if allowed is None or spec.lower in allowed:
+            parts.append(element("p", spec.name, given.get(spec.lower), spec.type,
+                                 spec.is_array, host, namespace))
+    parts.append(f"</p:{classname}>")
+    return "".join(parts)
+
+
+def instance_xml(result: InstanceResult) -> str:
+    key = ("wsman-instance", result.cache_key())
+    cached = _CACHE.get(key)
+    if cached is None:
+        cached = instance_body(result.record.classname, _specs(result), result.values(),
+                               result.allowed_properties(), result.scope.host,
+                               result.scope.namespace)
+        _CACHE.put(key, cached)
+    return cached
+
+
+def result_epr(result: InstanceResult) -> str:
+    key = ("wsman-epr", result.cache_key()[:3])
+    cached = _CACHE.get(key)
+    if cached is None:
+        cached = epr_xml(result.path, result.scope.host, result.scope.namespace)
+        _CACHE.put(key, cached)
+    return cached
+
+
+def epr_item(result: InstanceResult) -> str:
+    return (f'<a:EndpointReference xmlns:a="{xmlns.ADDRESSING}">{result_epr(result)}'
+            "</a:EndpointReference>")
+
+
+def object_and_epr_item(result: InstanceResult) -> str:
+    return f"<w:Item>{instance_xml(result)}{epr_item(result)}</w:Item>"
