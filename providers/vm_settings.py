@@ -103,7 +103,7 @@ def vm_devices(ctx: ProviderContext, vm: VMRow) -> list[Device]:
     for disk in disks:
         controller_part = f"{disk.controller_guid}\\{disk.controller_number}"
         drive_part = f"{controller_part}\\{disk.location}\\D"
-        disk_part = f"{controller_part}\\{disk.location}\\L"
+        disk_part = disk_setting_part(disk)
         devices.append(Device(RASD, drive_part, {
             "ResourceType": 17, "ResourceSubType": "Microsoft:Hyper-V:Synthetic Disk Drive",
             "Caption": "Hard Drive", "ElementName": "Hard Drive",
@@ -137,7 +137,7 @@ def vm_devices(ctx: ProviderContext, vm: VMRow) -> list[Device]:
             "Address": adapter.mac_address, "StaticMacAddress": False,
             "VirtualSystemIdentifiers": [f"{{{adapter.adapter_guid.lower()}}}"]}))
         host = world.host_by_id(ctx, vm.host_id)
-        devices.append(Device(PORT_SD, f"{nic_part}\\C", {
+        devices.append(Device(PORT_SD, port_setting_part(adapter), {
             "ResourceType": 33, "ResourceSubType": "Microsoft:Hyper-V:Ethernet Connection",
             "Caption": "Ethernet Switch Port Settings",
             "ElementName": "Dynamic Ethernet Switch Port",
@@ -146,6 +146,16 @@ def vm_devices(ctx: ProviderContext, vm: VMRow) -> list[Device]:
             parent_part=nic_part, parent_class=NIC_SD))
     ctx.memo[key] = devices
     return devices
+
+
+def disk_setting_part(disk: Any) -> str:
+    """The part after "Microsoft:<VM GUID>\\" of a virtual hard disk's SASD InstanceID."""
+    return f"{disk.controller_guid}\\{disk.controller_number}\\{disk.location}\\L"
+
+
+def port_setting_part(adapter: Any) -> str:
+    """The part after "Microsoft:<VM GUID>\\" of a network adapter's connection settings."""
+    return f"{adapter.adapter_guid}\\C"
 
 
 def switch_ref_text(host_name: str, guid: str) -> str:

@@ -22,6 +22,7 @@ from storage.models import WORLD_MODELS, WorldVersion
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Serialises schema upgrades and seeding between hvsim processes starting on one PostgreSQL.
 _PG_SETUP_LOCK = 0x68_76_73_69_6D
+_PG_WRITE_LOCK = 0x68_76_73_69_6E
 
 
 def normalise_url(url: str) -> str:
@@ -64,6 +65,17 @@ def setup_lock(engine: Engine) -> Iterator[None]:
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_SETUP_LOCK})
             conn.commit()
+
+
+def serialise_writes(session: Session) -> None:
+    """Take the cluster-wide write lock for the rest of this transaction (PostgreSQL).
+
+    Migration bookkeeping (free slots, queue order, settling finished jobs) reads and then
+    writes; processes sharing one database take turns. SQLite serialises writers itself and
+    the version counters catch what slips through.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_WRITE_LOCK})
 
 
 def upgrade_schema(engine: Engine) -> None:

@@ -253,6 +253,66 @@ class EnumerationItem(Base):
 
 
 
+class Job(Base):
+    """A migration job (Msvm_MigrationJob) and its simulated timeline.
+
+    Progress is never stored: it is derived from the timeline (`plan`, wall-clock seconds per
+    phase, computed once when the job is created) and the clock, so every hvsim process sharing
+    the database reports the same JobState and PercentComplete. Only events that change the
+    world are written: the job starting (a free slot), ending (the VM moves) or being cancelled.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[str] = mapped_column(String(36), unique=True)
+    classname: Mapped[str] = mapped_column(String(64))
+    # The host whose migration service accepted the request (the source).
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id"), index=True)
+    destination_host_id: Mapped[int | None] = mapped_column(ForeignKey("hosts.id"),
+                                                            nullable=True)
+    destination_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    vm_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    vm_guid: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    vm_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    job_type: Mapped[int] = mapped_column(Integer)
+    migration_type: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # "move" changes the world when it completes; "check" only reports.
+    kind: Mapped[str] = mapped_column(String(16))
+    counts_vm: Mapped[bool] = mapped_column(Boolean, default=False)
+    counts_storage: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What to do on success (new disk paths, data roots, planned VM to consume, ...).
+    request: Mapped[dict[str, Any]]
+    # Phases: [[wall seconds, percent at start, percent at end, status text], ...].
+    plan: Mapped[list[Any]] = mapped_column(JSON)
+    # None: the job succeeds at the end of its plan; else the failure it ends with.
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # started_at + the plan's length while the job runs; the next moment it changes the world.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # NULL while the job is queued or running; the terminal JobState once it has ended.
+    job_state: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    percent_final: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error_code: Mapped[int] = mapped_column(Integer, default=0)
+    error_summary: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    error_description: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    delete_on_completion: Mapped[bool] = mapped_column(Boolean, default=True)
+    removal_seconds: Mapped[int] = mapped_column(Integer, default=300)
+    # When a finished job disappears (finished_at + removal_seconds, if DeleteOnCompletion).
+    remove_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    version_id: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __table_args__ = (
+        Index("ix_jobs_active", "job_state", "due_at"),
+        {"sqlite_autoincrement": True},
+    )
+    __mapper_args__ = {"version_id_col": version_id}
+
+
 class WorldVersion(Base):
     """A counter bumped in every transaction that changes the world.
 
@@ -268,4 +328,4 @@ class WorldVersion(Base):
 # The tables whose rows the CIM views are derived from; a change to any of them bumps the
 # world version. Enumeration contexts are bookkeeping and do not.
 WORLD_MODELS: tuple[type[Base], ...] = (Cluster, Host, MigrationNetwork, VirtualMachine,
-                                        VirtualDisk, NetworkAdapter)
+                                        VirtualDisk, NetworkAdapter, Job)

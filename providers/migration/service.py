@@ -1,0 +1,700 @@
+"""The fifteen methods of Msvm_VirtualSystemMigrationService (reference §2.3-§2.12).
+
+Two return-code families (§0.3): methods Msvm_ declares answer with Hyper-V codes (32773
+invalid parameter, 32775 invalid state, ...); the three it inherits from
+CIM_VirtualSystemMigrationService answer with DMTF codes (4, 5, ...). Parameter and state
+problems are answered at once; everything that needs the destination is reported through
+the job, as a real host does.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from pywbem import CIMInstance, CIMInstanceName, Uint8
+from sqlalchemy import select
+
+from providers import world
+from providers.base import (
+    CLUSTER,
+    V2,
+    Embedded,
+    MalformedEmbedded,
+    MethodCall,
+    MethodProvider,
+    MethodResult,
+    ProviderContext,
+    Scope,
+)
+from providers.migration import checks, compat, model
+from providers.migration import errors as e
+from providers.migration import request as req
+from providers.migration.engine import Engine, JobSpec
+from providers.migration.errors import MigrationError
+from providers.services import MIGRATION_NETWORK, MIGRATION_SERVICE, settings_instance_id
+from providers.vm_settings import disk_setting_part
+from storage.models import Host, Job, MigrationNetwork, VirtualMachine
+
+log = logging.getLogger("hvsim.migration")
+
+# Family B (§0.3)
+OK, JOB_STARTED = 0, 4096
+B_FAILED, B_ACCESS_DENIED, B_NOT_SUPPORTED = 32768, 32769, 32770
+B_INVALID_PARAMETER, B_IN_USE, B_INVALID_STATE = 32773, 32774, 32775
+NOT_COMPATIBLE = 32784
+# Family A (§0.3)
+A_NOT_SUPPORTED, A_FAILED, A_INVALID_PARAMETER, A_INVALID_STATE = 1, 2, 4, 5
+JOB_TYPES_MOVE = {req.VIRTUAL_SYSTEM: 305, req.VIRTUAL_SYSTEM_AND_STORAGE: 306,
+                  req.STORAGE: 307, req.STAGED: 300}
+JOB_TYPES_CHECK = {req.VIRTUAL_SYSTEM: 301, req.STAGED: 301, req.VIRTUAL_SYSTEM_AND_STORAGE: 302,
+                   req.STORAGE: 303, req.STORAGE_DEEP_CHECK: 304}
+JOB_TYPE_TEXT = {300: "Creating Remote Virtual Machine",
+                 301: "Checking Virtual Machine Compatibility",
+                 302: "Checking Virtual Machine and Storage Compatibility",
+                 303: "Checking Storage Compatibility", 304: "Checking Storage Migration",
+                 305: "Moving Virtual Machine", 306: "Moving Virtual Machine and Storage",
+                 307: "Moving Storage"}
+MOVABLE_STATES = {2, 3, 6, 9}  # running, off, saved, paused (§16.1)
+# A VHD listed in UnmanagedVhds has no size in the world; copies are costed at this many GB.
+UNMANAGED_VHD_GB = 10
+CHECK_SECONDS = 2.0
+DEEP_CHECK_SECONDS = 3.0
+ERROR_CLASS = "Msvm_Error"
+VECTOR_CLASS = "Msvm_CompatibilityVector"
+
+
+class Refused(Exception):
+    """A synchronous refusal: the method returns `code` (already in its family)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Family:
+    """The codes one method answers with."""
+
+    def __init__(self, invalid_parameter: int, invalid_state: int, in_use: int,
+                 failed: int) -> None:
+        self.invalid_parameter = invalid_parameter
+        self.invalid_state = invalid_state
+        self.in_use = in_use
+        self.failed = failed
+
+
+HYPER_V = Family(B_INVALID_PARAMETER, B_INVALID_STATE, B_IN_USE, B_FAILED)
+DMTF = Family(A_INVALID_PARAMETER, A_INVALID_STATE, A_INVALID_STATE, A_FAILED)
+
+
+class MigrationServiceMethods(MethodProvider):
+    classnames = (MIGRATION_SERVICE,)
+    namespaces = (V2, CLUSTER)
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._handlers: dict[str, Callable[[ProviderContext, MethodCall, Host], MethodResult]] = {
+            "migratevirtualsystemtohost": self._migrate_to_host,
+            "migratevirtualsystemtosystem": self._migrate_to_system,
+            "checkvirtualsystemismigratable": self._check_migratable,
+            "checkvirtualsystemismigratabletohost": self._check_to_host,
+            "checkvirtualsystemismigratabletosystem": self._check_to_system,
+            "getsystemcompatibilityinfo": self._get_compatibility_info,
+            "checksystemcompatibilityinfo": self._check_compatibility_info,
+            "getsystemcompatibilityvectors": self._get_compatibility_vectors,
+            "addnetworksettings": self._add_networks,
+            "modifynetworksettings": self._modify_networks,
+            "removenetworksettings": self._remove_networks,
+            "modifyservicesettings": self._modify_service_settings,
+            "requeststatechange": self._request_state_change,
+            "startservice": self._start_service,
+            "stopservice": self._stop_service,
+        }
+
+    def invoke(self, ctx: ProviderContext, call: MethodCall) -> MethodResult:
+        handler = self._handlers[call.method.lower()]
+        host = self._service_host(ctx, call)
+        try:
+            return handler(ctx, call, host)
+        except Refused as refusal:
+            log.info("%s on %s returned %d: %s", call.method, host.name, refusal.code, refusal)
+            return MethodResult(refusal.code, {})
+
+    @staticmethod
+    def _service_host(ctx: ProviderContext, call: MethodCall) -> Host:
+        assert isinstance(call.target, CIMInstanceName)
+        name = str(_key(call.target.keybindings, "SystemName"))
+        row = world.host_named(ctx, name)
+        assert row is not None  # the dispatcher resolved the target instance
+        host = ctx.uow.session.get(Host, row.id)
+        assert host is not None
+        return host
+
+    # -------------------------------------------------------------------- migrations
+
+    def _migrate_to_host(self, ctx: ProviderContext, call: MethodCall, host: Host
+                         ) -> MethodResult:
+        return self._migrate(ctx, call, host, HYPER_V, call.param("DestinationHost"))
+
+    def _migrate_to_system(self, ctx: ProviderContext, call: MethodCall, host: Host
+                           ) -> MethodResult:
+        destination = self._destination_system(ctx, call, DMTF)
+        result = self._migrate(ctx, call, host, DMTF, destination)
+        return MethodResult(result.return_value, {**result.out, "NewComputerSystem": None})
+
+    def _check_migratable(self, ctx: ProviderContext, call: MethodCall, host: Host
+                          ) -> MethodResult:
+        return self._migrate(ctx, call, host, HYPER_V, call.param("DestinationHost"),
+                             check_only=True)
+
+    def _check_to_host(self, ctx: ProviderContext, call: MethodCall, host: Host
+                       ) -> MethodResult:
+        return self._check_now(ctx, call, host, call.param("DestinationHost"))
+
+    def _check_to_system(self, ctx: ProviderContext, call: MethodCall, host: Host
+                         ) -> MethodResult:
+        return self._check_now(ctx, call, host, self._destination_system(ctx, call, DMTF))
+
+    def _check_now(self, ctx: ProviderContext, call: MethodCall, host: Host,
+                   destination: str | None) -> MethodResult:
+        """The synchronous CIM checks: 0 and the verdict in IsMigratable (§2.6)."""
+        move, _moves = self._prepare(ctx, call, host, DMTF, destination, check_only=True)
+        problems = self._problems(ctx, move, _moves, check_only=True)
+        for problem in problems:
+            log.info("%s: %s", call.method, problem.Message)
+        return MethodResult(OK, {"IsMigratable": not problems})
+
+    def _destination_system(self, ctx: ProviderContext, call: MethodCall,
+                            family: Family) -> str:
+        path = call.param("DestinationSystem")
+        if not isinstance(path, CIMInstanceName):
+            raise Refused(family.invalid_parameter, "DestinationSystem is required")
+        if path.classname.lower() != "msvm_computersystem":
+            raise Refused(family.invalid_parameter,
+                          f"DestinationSystem must be a host Msvm_ComputerSystem, not "
+                          f"{path.classname}")
+        name = str(_key(path.keybindings, "Name") or "")
+        if world.host_named(ctx, name) is None:
+            raise Refused(family.invalid_parameter,
+                          f"DestinationSystem {name!r} is not a host of this cluster")
+        return name
+
+    def _migrate(self, ctx: ProviderContext, call: MethodCall, host: Host, family: Family,
+                 destination: str | None, *, check_only: bool = False) -> MethodResult:
+        move, disk_moves = self._prepare(ctx, call, host, family, destination,
+                                         check_only=check_only)
+        request = move.request
+        if not check_only:
+            busy = ctx.uow.session.scalar(select(Job.instance_id).where(
+                Job.vm_guid == move.vm.guid, Job.kind == "move", Job.job_state.is_(None)))
+            if busy is not None:
+                raise Refused(family.in_use, f"virtual machine {move.vm.element_name!r} is "
+                                             f"already being migrated (job {busy})")
+        problems = self._problems(ctx, move, disk_moves, check_only=check_only)
+        job_type = (JOB_TYPES_CHECK if check_only else JOB_TYPES_MOVE)[request.migration_type]
+        phases = self._phases(move, disk_moves, check_only=check_only, failed=bool(problems))
+        failure = problems or None
+        summary = None
+        if not problems and not check_only and request.cancel_if_blackout_exceeded:
+            blackout = phases[-2].seconds if len(phases) >= 2 else 0.0
+            if _is_live(move) and blackout > model.BLACKOUT_LIMIT_SECONDS:
+                phases = phases[:-2]
+                failure = [_blackout_error(move, blackout)]
+                summary = "The migration was cancelled: the blackout would exceed the threshold."
+        description = JOB_TYPE_TEXT[job_type]
+        spec = JobSpec(
+            host=host, job_type=job_type, kind="check" if check_only else "move",
+            description=description,
+            plan=model.percent_plan(phases, self.engine.time_scale),
+            migration_type=request.migration_type, vm=move.vm,
+            destination=move.destination if request.migration_type != req.STORAGE else None,
+            destination_name=move.destination_name if request.migration_type != req.STORAGE
+            else None,
+            counts_vm=not check_only and request.migration_type in (
+                req.VIRTUAL_SYSTEM, req.VIRTUAL_SYSTEM_AND_STORAGE, req.STAGED),
+            counts_storage=not check_only and request.migration_type in (
+                req.STORAGE, req.VIRTUAL_SYSTEM_AND_STORAGE),
+            request={"disk_moves": {str(k): v for k, v in disk_moves.items()},
+                     "roots": request.roots, "system_text": request.system_text,
+                     "resource_texts": request.resource_texts},
+            failure=failure, failure_summary=summary or (
+                "The virtual machine cannot be migrated." if check_only
+                else "The migration failed."))
+        job = self.engine.submit(ctx.uow.session, spec, str(uuid.uuid4()).upper(), ctx.now())
+        return MethodResult(JOB_STARTED, {"Job": job_path(job.instance_id)})
+
+    def _prepare(self, ctx: ProviderContext, call: MethodCall, host: Host, family: Family,
+                 destination: Any, *, check_only: bool
+                 ) -> tuple[checks.Move, dict[int, str]]:
+        """Parameter and state validation shared by every migrate/check method."""
+        if not host.migration_service_started:
+            raise Refused(family.invalid_state,
+                          f"the migration service of {host.name} is stopped")
+        try:
+            request = req.parse_migration_settings(call.param("MigrationSettingData"))
+            req.apply_system_settings(request, call.param("NewSystemSettingData"))
+            req.apply_resource_settings(request, call.param("NewResourceSettingData"))
+        except req.InvalidRequest as error:
+            raise Refused(family.invalid_parameter, str(error)) from None
+        if request.migration_type == req.STORAGE_DEEP_CHECK and not check_only:
+            raise Refused(family.invalid_parameter,
+                          "MigrationType 32772 (StorageDeepCheck) is only valid for checks")
+        vm = self._vm(ctx, call, host, family)
+        if request.migration_type == req.VIRTUAL_SYSTEM and request.disk_paths:
+            raise Refused(family.invalid_parameter, "NewResourceSettingData must be empty for "
+                                                    "MigrationType 32768 (VirtualSystem)")
+        target, name = self._destination(ctx, host, family, request, destination)
+        planned = None
+        if target is not None and request.planned_system_id:
+            planned = ctx.uow.session.scalars(select(VirtualMachine).where(
+                VirtualMachine.host_id == target.id, VirtualMachine.planned.is_(True),
+                VirtualMachine.guid == request.planned_system_id.upper())).first()
+        move = checks.Move(vm, host, target, name, request, planned)
+        return move, self._disk_moves(move, family)
+
+    def _vm(self, ctx: ProviderContext, call: MethodCall, host: Host,
+            family: Family) -> VirtualMachine:
+        path = call.param("ComputerSystem")
+        if not isinstance(path, CIMInstanceName):
+            raise Refused(family.invalid_parameter, "ComputerSystem is required")
+        guid = str(_key(path.keybindings, "Name") or "")
+        if path.classname.lower() == "msvm_plannedcomputersystem":
+            raise Refused(family.invalid_state, "a planned virtual machine cannot be migrated")
+        if path.classname.lower() != "msvm_computersystem":
+            raise Refused(family.invalid_parameter,
+                          f"ComputerSystem must be an Msvm_ComputerSystem, not {path.classname}")
+        vm = ctx.uow.session.scalars(select(VirtualMachine).where(
+            VirtualMachine.host_id == host.id, VirtualMachine.planned.is_(False),
+            VirtualMachine.guid == guid.upper())).first()
+        if vm is None:
+            raise Refused(family.invalid_parameter,
+                          f"no virtual machine named {guid!r} on {host.name}")
+        if vm.enabled_state not in MOVABLE_STATES:
+            raise Refused(family.invalid_state,
+                          f"virtual machine {vm.element_name!r} is in state {vm.enabled_state}")
+        return vm
+
+    @staticmethod
+    def _destination(ctx: ProviderContext, host: Host, family: Family,
+                     request: req.MigrationRequest, destination: Any
+                     ) -> tuple[Host | None, str]:
+        text = str(destination).strip() if destination is not None else ""
+        if request.migration_type == req.STORAGE:
+            if text and resolve_host(ctx, text) is not host:
+                raise Refused(family.invalid_parameter,
+                              "DestinationHost must be NULL for a storage migration")
+            return host, host.name
+        if not text:
+            raise Refused(family.invalid_parameter, "DestinationHost is required")
+        target = resolve_host(ctx, text)
+        if target is host:
+            raise Refused(family.invalid_parameter,
+                          f"DestinationHost {text!r} is the source host")
+        return target, text
+
+    @staticmethod
+    def _disk_moves(move: checks.Move, family: Family) -> dict[int, str]:
+        """Disk id -> destination path, from NewResourceSettingData (§12.8)."""
+        disks = {f"microsoft:{move.vm.guid}\\{disk_setting_part(d)}".lower(): d
+                 for d in move.vm.disks}
+        target_host = move.destination or move.source
+        moves: dict[int, str] = {}
+        for instance_id, path in move.request.disk_paths.items():
+            disk = disks.get(instance_id)
+            if disk is None:
+                raise Refused(family.invalid_parameter,
+                              f"NewResourceSettingData names {instance_id!r}, which is not a "
+                              f"virtual hard disk of {move.vm.element_name!r}")
+            if not path:
+                file_name = disk.path.replace("/", "\\").rsplit("\\", 1)[-1]
+                path = f"{target_host.default_vhd_path.rstrip(chr(92))}\\{file_name}"
+            moves[disk.id] = path
+        if len({p.lower() for p in moves.values()}) != len(moves):
+            raise Refused(family.invalid_parameter,
+                          "NewResourceSettingData gives two disks the same destination path")
+        return moves
+
+    def _problems(self, ctx: ProviderContext, move: checks.Move, disk_moves: dict[int, str],
+                  *, check_only: bool) -> list[MigrationError]:
+        session = ctx.uow.session
+        migration_type = move.request.migration_type
+        if migration_type in (req.STORAGE, req.STORAGE_DEEP_CHECK) and (
+                migration_type == req.STORAGE or move.destination is move.source):
+            return checks.storage_errors(session, move, disk_moves)
+        problems = checks.connection_errors(move)
+        if problems:
+            return problems
+        problems = checks.destination_errors(
+            session, move, with_resources=migration_type != req.STAGED)
+        return problems + checks.storage_errors(session, move, disk_moves)
+
+    def _phases(self, move: checks.Move, disk_moves: dict[int, str], *, check_only: bool,
+                failed: bool) -> list[model.Phase]:
+        migration_type = move.request.migration_type
+        if check_only:
+            seconds = DEEP_CHECK_SECONDS if migration_type == req.STORAGE_DEEP_CHECK \
+                else CHECK_SECONDS
+            return [model.Phase(seconds, "Checking compatibility")]
+        if migration_type == req.STORAGE:
+            setup = model.Phase(model.STORAGE_SWITCH_SECONDS, "Preparing storage migration")
+        else:
+            setup = model.Phase(model.SETUP_SECONDS, "Connecting to the destination host")
+        if failed:
+            return [setup]
+        phases = [setup]
+        source, target = move.source, move.destination or move.source
+        copy_gb = sum(d.size_gb for d in move.vm.disks if d.id in disk_moves)
+        copy_gb += UNMANAGED_VHD_GB * len(move.request.unmanaged_vhds)
+        if migration_type in (req.STORAGE, req.VIRTUAL_SYSTEM_AND_STORAGE) and copy_gb:
+            bandwidth = min(source.storage_bandwidth_mbps, target.storage_bandwidth_mbps)
+            phases.append(model.Phase(model.storage_copy_seconds(copy_gb, bandwidth),
+                                      "Copying virtual hard disks"))
+        if migration_type == req.STORAGE:
+            phases.append(model.Phase(model.STORAGE_SWITCH_SECONDS,
+                                      "Switching to the new virtual hard disks"))
+            return phases
+        if migration_type == req.STAGED:
+            phases.append(model.Phase(model.CONFIGURATION_SECONDS,
+                                      "Creating the planned virtual machine"))
+            return phases
+        phases.extend(_memory_phases(move))
+        phases.append(model.Phase(model.RESUME_SECONDS, "Resuming on the destination host"))
+        return phases
+
+    # -------------------------------------------------------------- compatibility info
+
+    def _system(self, ctx: ProviderContext, call: MethodCall, host: Host) -> Host | VirtualMachine:
+        path = call.param("ComputerSystem")
+        if not isinstance(path, CIMInstanceName) or \
+                path.classname.lower() != "msvm_computersystem":
+            raise Refused(B_INVALID_PARAMETER,
+                          "ComputerSystem must reference an Msvm_ComputerSystem")
+        name = str(_key(path.keybindings, "Name") or "")
+        if name.lower() == host.name.lower():
+            return host
+        vm = ctx.uow.session.scalars(select(VirtualMachine).where(
+            VirtualMachine.host_id == host.id, VirtualMachine.planned.is_(False),
+            VirtualMachine.guid == name.upper())).first()
+        if vm is None:
+            raise Refused(B_INVALID_PARAMETER, f"{name!r} is neither {host.name} nor one of "
+                                               "its virtual machines")
+        return vm
+
+    def _get_compatibility_info(self, ctx: ProviderContext, call: MethodCall, host: Host
+                                ) -> MethodResult:
+        system = self._system(ctx, call, host)
+        if isinstance(system, Host):
+            body: dict[str, Any] = {"kind": "host", "host": host.name,
+                                    "vectors": _vector_list(checks.host_vectors(host)),
+                                    "versions": list(host.supported_versions)}
+        else:
+            body = {"kind": "vm", "host": host.name, "name": system.element_name,
+                    "guid": system.guid, "state": system.enabled_state,
+                    "version": system.config_version,
+                    "vectors": _vector_list(checks.vm_vectors(system))}
+        blob = compat.encode_blob(body, _cluster_key(ctx))
+        return MethodResult(OK, {"CompatibilityInfo": [Uint8(b) for b in blob]})
+
+    def _check_compatibility_info(self, ctx: ProviderContext, call: MethodCall, host: Host
+                                  ) -> MethodResult:
+        raw = call.param("CompatibilityInfo")
+        if not raw:
+            raise Refused(B_INVALID_PARAMETER, "CompatibilityInfo is required")
+        try:
+            body = compat.decode_blob(bytes(int(b) for b in raw), _cluster_key(ctx))
+            vectors = [compat.Vector(int(v[0]), int(v[1]), int(v[2])) for v in body["vectors"]]
+            kind = body["kind"]
+        except (compat.BadBlob, KeyError, TypeError, ValueError, IndexError) as error:
+            raise Refused(B_INVALID_PARAMETER, f"CompatibilityInfo is not valid: {error}") \
+                from None
+        reasons: list[MigrationError] = []
+        if kind == "vm":
+            if body.get("version") not in host.supported_versions:
+                reasons.append(MigrationError(
+                    MessageID="21024",
+                    Message=f"The virtual machine '{body.get('name')}' uses configuration "
+                            f"version {body.get('version')}, which '{host.name}' does not "
+                            "support.", ErrorType=4, ProbableCause=58,
+                    ProbableCauseDescription="Version Mismatch"))
+            if body.get("state") in (2, 6, 9):
+                reasons += _vector_reasons(vectors, host, str(body.get("name")))
+        else:
+            reasons += _vector_reasons(vectors, host, f"host {body.get('host')}")
+        if not reasons:
+            return MethodResult(OK, {"Reasons": None})
+        return MethodResult(NOT_COMPATIBLE, {"Reasons": [error_instance(r.as_dict())
+                                                         for r in reasons]})
+
+    def _get_compatibility_vectors(self, ctx: ProviderContext, call: MethodCall, host: Host
+                                   ) -> MethodResult:
+        system = self._system(ctx, call, host)
+        vectors = checks.host_vectors(system) if isinstance(system, Host) \
+            else checks.vm_vectors(system)
+        return MethodResult(OK, {"CompatibilityVectors": [vector_instance(v) for v in vectors]})
+
+    # ---------------------------------------------------------------- host settings
+
+    def _add_networks(self, ctx: ProviderContext, call: MethodCall, host: Host
+                      ) -> MethodResult:
+        self._require_settings_class(call.scope)
+        values = call.param("NetworkSettings")
+        if not values:
+            raise Refused(B_INVALID_PARAMETER, "NetworkSettings is required")
+        existing = {(n.subnet.lower(), n.prefix_length) for n in host.networks}
+        for index, value in enumerate(values):
+            subnet, prefix, metric, tags = _network(value, index)
+            if (subnet.lower(), prefix) in existing:
+                raise Refused(B_INVALID_PARAMETER,
+                              f"NetworkSettings[{index}]: {subnet}/{prefix} already exists")
+            existing.add((subnet.lower(), prefix))
+            host.networks.append(MigrationNetwork(
+                instance_id=f"Microsoft:{str(uuid.uuid4()).upper()}", subnet=subnet,
+                prefix_length=prefix, metric=metric if metric is not None else 0,
+                tags=tags if tags is not None else ["Microsoft:UserManaged"]))
+        return MethodResult(OK, {"Job": None})
+
+    def _modify_networks(self, ctx: ProviderContext, call: MethodCall, host: Host
+                         ) -> MethodResult:
+        self._require_settings_class(call.scope)
+        values = call.param("NetworkSettings")
+        if not values:
+            raise Refused(B_INVALID_PARAMETER, "NetworkSettings is required")
+        by_id = {n.instance_id.lower(): n for n in host.networks}
+        changes = []
+        for index, value in enumerate(values):
+            subnet, prefix, metric, tags = _network(value, index)
+            instance_id = str(_property(value, "InstanceID") or "")
+            network = by_id.get(instance_id.lower())
+            if network is None:
+                raise Refused(B_INVALID_PARAMETER, f"NetworkSettings[{index}]: no migration "
+                                                   f"network {instance_id!r} on {host.name}")
+            changes.append((network, subnet, prefix, metric, tags))
+        for network, subnet, prefix, metric, tags in changes:
+            network.subnet, network.prefix_length = subnet, prefix
+            if metric is not None:
+                network.metric = metric
+            if tags is not None:
+                network.tags = tags
+        pairs = [(n.subnet.lower(), n.prefix_length) for n in host.networks]
+        if len(set(pairs)) != len(pairs):
+            raise Refused(B_INVALID_PARAMETER, "two migration networks would have the same "
+                                               "subnet")
+        return MethodResult(OK, {"Job": None})
+
+    def _remove_networks(self, ctx: ProviderContext, call: MethodCall, host: Host
+                         ) -> MethodResult:
+        self._require_settings_class(call.scope)
+        paths = call.param("NetworkSettings")
+        if not paths:
+            raise Refused(B_INVALID_PARAMETER, "NetworkSettings is required")
+        by_id = {n.instance_id.lower(): n for n in host.networks}
+        doomed = []
+        for index, path in enumerate(paths):
+            instance_id = str(_key(path.keybindings, "InstanceID") or "") \
+                if isinstance(path, CIMInstanceName) else ""
+            if not isinstance(path, CIMInstanceName) or \
+                    path.classname.lower() != MIGRATION_NETWORK.lower() or \
+                    instance_id.lower() not in by_id:
+                raise Refused(B_INVALID_PARAMETER, f"NetworkSettings[{index}] is not a "
+                                                   f"migration network of {host.name}")
+            doomed.append(by_id[instance_id.lower()])
+        for network in doomed:
+            if network in host.networks:
+                host.networks.remove(network)
+        return MethodResult(OK, {"Job": None})
+
+    def _modify_service_settings(self, ctx: ProviderContext, call: MethodCall, host: Host
+                                 ) -> MethodResult:
+        value = call.param("ServiceSettingData")
+        if isinstance(value, MalformedEmbedded):
+            raise Refused(B_INVALID_PARAMETER, f"ServiceSettingData: {value.reason}")
+        if not isinstance(value, CIMInstance) or value.classname.lower() not in (
+                "msvm_virtualsystemmigrationservicesettingdata", "cim_settingdata"):
+            raise Refused(B_INVALID_PARAMETER, "ServiceSettingData must be an embedded "
+                                               "Msvm_VirtualSystemMigrationServiceSettingData")
+        instance_id = _property(value, "InstanceID")
+        if instance_id and str(instance_id).lower() != settings_instance_id(host).lower():
+            raise Refused(B_INVALID_PARAMETER, f"ServiceSettingData.InstanceID {instance_id!r} "
+                                               f"is not the settings of {host.name}")
+        limits = {}
+        for name in ("MaximumActiveVirtualSystemMigration", "MaximumActiveStorageMigration"):
+            limit = _property(value, name)
+            if limit is not None:
+                if not 1 <= int(limit) <= 512:
+                    raise Refused(B_INVALID_PARAMETER, f"{name} must be between 1 and 512")
+                limits[name] = int(limit)
+        authentication = _property(value, "AuthenticationType")
+        if authentication is not None and int(authentication) not in (0, 1):
+            raise Refused(B_INVALID_PARAMETER, "AuthenticationType must be 0 (CredSSP) or "
+                                               "1 (Kerberos)")
+        for name, attribute in (("EnableVirtualSystemMigration", "migration_enabled"),
+                                ("EnableCompression", "migration_compression"),
+                                ("EnableSmbTransport", "migration_smb")):
+            flag = _property(value, name)
+            if flag is not None:
+                setattr(host, attribute, bool(flag))
+        if authentication is not None:
+            host.migration_auth_type = int(authentication)
+        if "MaximumActiveVirtualSystemMigration" in limits:
+            host.max_active_vm_migrations = limits["MaximumActiveVirtualSystemMigration"]
+        if "MaximumActiveStorageMigration" in limits:
+            host.max_active_storage_migrations = limits["MaximumActiveStorageMigration"]
+        ctx.uow.session.flush()
+        self.engine.start_queued(ctx.uow.session, host.id, ctx.now())
+        return MethodResult(OK, {"Job": None})
+
+    @staticmethod
+    def _require_settings_class(scope: Scope) -> None:
+        if scope.cluster_view:
+            # Msvm_VirtualSystemMigrationNetworkSettingData does not exist there (§2.13).
+            raise Refused(B_NOT_SUPPORTED, "migration networks are managed in "
+                                           "root/virtualization/v2")
+
+    def _request_state_change(self, ctx: ProviderContext, call: MethodCall, host: Host
+                              ) -> MethodResult:
+        requested = call.param("RequestedState")
+        if requested is None:
+            return MethodResult(A_NOT_SUPPORTED, {"Job": None})
+        if int(requested) == 2:
+            return self._start_service(ctx, call, host)
+        if int(requested) == 3:
+            return self._stop_service(ctx, call, host)
+        return MethodResult(A_NOT_SUPPORTED, {"Job": None})
+
+    def _start_service(self, ctx: ProviderContext, call: MethodCall, host: Host
+                       ) -> MethodResult:
+        if not host.migration_service_started:
+            host.migration_service_started = True
+            ctx.uow.session.flush()
+            self.engine.start_queued(ctx.uow.session, host.id, ctx.now())
+        return MethodResult(OK, {"Job": None} if _has_job(call) else {})
+
+    def _stop_service(self, ctx: ProviderContext, call: MethodCall, host: Host
+                      ) -> MethodResult:
+        host.migration_service_started = False
+        return MethodResult(OK, {"Job": None} if _has_job(call) else {})
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def resolve_host(ctx: ProviderContext, text: str) -> Host | None:
+    """A destination named by computer name, FQDN or one of its IP addresses (§2.4)."""
+    session = ctx.uow.session
+    wanted = text.strip().lower()
+    try:
+        address: str | None = str(ipaddress.ip_address(wanted))
+    except ValueError:
+        address = None
+    for host in session.scalars(select(Host).order_by(Host.ordinal)):
+        if wanted in (host.name.lower(), host.fqdn.lower()):
+            return host
+        if address is not None and address in {a.lower() for a in host.ip_addresses}:
+            return host
+    return None
+
+
+def _memory_phases(move: checks.Move) -> list[model.Phase]:
+    source, target = move.source, move.destination or move.source
+    request = move.request
+    bandwidth = float(min(source.migration_bandwidth_mbps, target.migration_bandwidth_mbps))
+    if request.bandwidth_percent:
+        bandwidth *= request.bandwidth_percent / 100.0
+    compression = request.compression if request.compression is not None \
+        else source.migration_compression
+    rate = model.link_rate(bandwidth, compression=bool(compression),
+                           smb=request.transport == req.SMB)
+    transfer = model.memory_transfer(move.vm.memory_mb, move.vm.dirty_rate_mbps, rate,
+                                     enabled_state=move.vm.enabled_state,
+                                     cpu_capping=request.cpu_capping)
+    return list(transfer.phases)
+
+
+def _is_live(move: checks.Move) -> bool:
+    return move.vm.enabled_state == 2 and move.request.migration_type in (
+        req.VIRTUAL_SYSTEM, req.VIRTUAL_SYSTEM_AND_STORAGE)
+
+
+def _blackout_error(move: checks.Move, blackout: float) -> MigrationError:
+    return e.source_failure(
+        move.vm.element_name, move.source.name,
+        f"The migration was cancelled because the predicted blackout ({blackout:.1f} s) "
+        f"exceeds the threshold ({model.BLACKOUT_LIMIT_SECONDS:.1f} s).",
+        ErrorType=e.SOFTWARE, ProbableCause=e.THRESHOLD_CROSSED,
+        ProbableCauseDescription="Threshold Crossed")
+
+
+def _vector_list(vectors: list[compat.Vector]) -> list[list[int]]:
+    return [[v.vector_id, v.operation, v.value] for v in vectors]
+
+
+def _vector_reasons(vectors: list[compat.Vector], host: Host, subject: str
+                    ) -> list[MigrationError]:
+    bad = compat.mismatched(vectors, checks.host_vectors(host))
+    return [MigrationError(
+        MessageID="21024",
+        Message=f"{subject} is using processor-specific features not supported on physical "
+                f"computer '{host.name}' (vector {v.vector_id}).",
+        ErrorType=5, ProbableCause=38,
+        ProbableCauseDescription="Processor Problem (Internal Machine Error)") for v in bad]
+
+
+def _cluster_key(ctx: ProviderContext) -> bytes:
+    cluster = world.cluster(ctx)
+    return compat.cluster_key(cluster.name, cluster.seed)
+
+
+def _network(value: Any, index: int) -> tuple[str, int, int | None, list[str] | None]:
+    what = f"NetworkSettings[{index}]"
+    if isinstance(value, MalformedEmbedded):
+        raise Refused(B_INVALID_PARAMETER, f"{what}: {value.reason}")
+    if not isinstance(value, CIMInstance) or \
+            value.classname.lower() != MIGRATION_NETWORK.lower():
+        raise Refused(B_INVALID_PARAMETER, f"{what} must be an embedded {MIGRATION_NETWORK}")
+    subnet, prefix = _property(value, "SubnetNumber"), _property(value, "PrefixLength")
+    if subnet is None or prefix is None:
+        raise Refused(B_INVALID_PARAMETER, f"{what} needs SubnetNumber and PrefixLength")
+    try:
+        network = ipaddress.ip_network(f"{subnet}/{int(prefix)}", strict=True)
+    except ValueError as error:
+        raise Refused(B_INVALID_PARAMETER, f"{what}: {subnet}/{prefix} is not a subnet: "
+                                           f"{error}") from None
+    metric = _property(value, "Metric")
+    tags = _property(value, "Tags")
+    text = str(subnet) if str(subnet) in ("::0", "0.0.0.0") else str(network.network_address)
+    return text, network.prefixlen, None if metric is None else int(metric), \
+        None if tags is None else [str(t) for t in tags]
+
+
+def _property(instance: CIMInstance, name: str) -> Any:
+    prop = instance.properties.get(name)
+    return None if prop is None else prop.value
+
+
+def _key(keys: Any, name: str) -> Any:
+    for key, value in keys.items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+def _has_job(call: MethodCall) -> bool:
+    return call.method.lower() == "requeststatechange"
+
+
+def job_path(instance_id: str) -> CIMInstanceName:
+    """Host and namespace are filled in by the dispatcher."""
+    return CIMInstanceName("Msvm_MigrationJob", keybindings={"InstanceID": instance_id})
+
+
+def error_instance(values: dict[str, Any]) -> Embedded:
+    return Embedded(ERROR_CLASS, values)
+
+
+def vector_instance(vector: compat.Vector) -> Embedded:
+    return Embedded(VECTOR_CLASS, {"VectorId": vector.vector_id,
+                                   "CompareOperation": vector.operation,
+                                   "CompatibilityInfo": vector.value})
