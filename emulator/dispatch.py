@@ -13,8 +13,10 @@ import functools
 import logging
 import math
 import secrets
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
 from nocasedict import NocaseDict
@@ -34,23 +36,30 @@ from pywbem import (
     CIMError,
     CIMInstance,
     CIMInstanceName,
+    CIMMethod,
     CIMQualifierDeclaration,
+    cimvalue,
 )
 
 from emulator import wql
 from emulator.catalog import Catalog
 from emulator.instances import FULL_VIEW, View, build_instance, record_path, shape_instance
+from emulator.method_params import coerce_inputs, finish_outputs
 from emulator.objectpath import ObjectPathError, format_wmi_path, parse_object_path
 from providers.base import (
     AssociationProvider,
     Clock,
     InstanceProvider,
+    MethodCall,
+    MethodProvider,
+    MethodResult,
     ProviderContext,
     Record,
     Scope,
     normalise_keys,
     path_identity,
 )
+from providers.migration.engine import Engine
 from storage.db import Store
 from storage.errors import StaleWrite
 
@@ -152,23 +161,63 @@ def guarded(method: Callable[P, T]) -> Callable[P, T]:
 
 class Dispatcher:
     def __init__(self, catalog: Catalog, store: Store, clock: Clock,
-                 providers: Iterable[InstanceProvider]) -> None:
+                 providers: Iterable[InstanceProvider],
+                 methods: Iterable[MethodProvider] = (), engine: Engine | None = None) -> None:
         self.catalog = catalog
         self.store = store
         self.clock = clock
+        self.engine = engine
         self.token = secrets.randbits(63)
         self._providers: dict[tuple[str, str], InstanceProvider] = {}
+        self._methods: dict[tuple[str, str], MethodProvider] = {}
         for provider in providers:
-            for namespace in provider.namespaces:
-                for classname in provider.classnames:
-                    served = self.catalog.canonical_namespace(namespace)
-                    if served is None or not catalog.has_class(served, classname):
-                        raise RuntimeError(f"{type(provider).__name__} serves {classname} in "
-                                           f"{namespace}, which the class model lacks")
-                    self._providers[(served.lower(), classname.lower())] = provider
+            self._register(self._providers, provider, provider.namespaces, provider.classnames)
+        for method_provider in methods:
+            self._register(self._methods, method_provider, method_provider.namespaces,
+                           method_provider.classnames)
+        # Writes (method calls, settling jobs) take turns within this process; the engine
+        # takes a database lock for turns between processes.
+        self._write_lock = threading.RLock()
+        self._due: tuple[int, datetime | None] | None = None
+
+    def _register(self, table: dict[tuple[str, str], Any], provider: Any,
+                  namespaces: Iterable[str], classnames: Iterable[str]) -> None:
+        for namespace in namespaces:
+            for classname in classnames:
+                served = self.catalog.canonical_namespace(namespace)
+                if served is None or not self.catalog.has_class(served, classname):
+                    raise RuntimeError(f"{type(provider).__name__} serves {classname} in "
+                                       f"{namespace}, which the class model lacks")
+                table[(served.lower(), classname.lower())] = provider
 
     def world_version(self) -> int:
-        """Changes whenever any answer may change other than by the clock (see Record.expires)."""
+        """Changes whenever any answer may change other than by the clock (see Record.expires).
+
+        Jobs whose time has come are settled first, so the version returned already covers
+        every world change due by now.
+        """
+        return self.settle_due()
+
+    def settle_due(self) -> int:
+        """Apply job events due by now (see providers.migration.engine); the world version."""
+        version = self.store.world_version()
+        if self.engine is None:
+            return version
+        due = self._due
+        if due is None or due[0] != version:
+            with self.store.unit_of_work() as uow:
+                due = (version, self.engine.next_due(uow.session))
+            self._due = due
+        moment = due[1]
+        if moment is None or self.clock.now() < moment:
+            return version
+        with self._write_lock, self.store.unit_of_work() as uow:
+            try:
+                self.engine.settle(uow.session, self.clock.now())
+                uow.commit()
+            except StaleWrite:
+                log.info("another process settled the same jobs first")
+        self._due = None
         return self.store.world_version()
 
     # ----------------------------------------------------------------- validation helpers
@@ -192,6 +241,8 @@ class Dispatcher:
         return self.catalog.get_class(scope.namespace, classname)
 
     def _context(self, uow: Any) -> ProviderContext:
+        # Reads must not see a job (or VM) whose time has passed but is not yet written.
+        self.settle_due()
         return ProviderContext(uow=uow, clock=self.clock, classes=self.catalog)
 
     def _concrete_classes(self, scope: Scope, classname: str) -> list[str]:
@@ -367,7 +418,8 @@ class Dispatcher:
 
     @guarded
     def invoke_method(self, host: str, namespace: str, target: CIMInstanceName | CIMClassName,
-                      method: str, params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+                      method: str, params: Mapping[str, Any]) -> tuple[Any, NocaseDict]:
+        """Run an extrinsic method: (return value, output parameters), typed for the wire."""
         scope = self.scope(host, namespace)
         klass = self.klass(scope, target.classname)
         if method not in klass.methods:
@@ -384,20 +436,49 @@ class Dispatcher:
             if in_qualifier is not None and not in_qualifier.value:
                 raise CIMError(CIM_ERR_INVALID_PARAMETER,
                                f"parameter {name!r} of {declaration.name} is an output only")
-        if isinstance(target, CIMInstanceName):
-            self._check_instance_path(scope, target)
-            with self.store.unit_of_work() as uow:
-                if self._resolve(self._context(uow), scope, target) is None:
-                    raise not_found(target, scope)
-        else:
+        if isinstance(target, CIMClassName):
             static = declaration.qualifiers.get("Static")
             if not (static and static.value):
                 raise CIMError(CIM_ERR_INVALID_PARAMETER,
                                f"{klass.classname}.{declaration.name} is not static: invoke it "
                                "on an instance path")
-        raise CIMError(CIM_ERR_NOT_SUPPORTED,
-                       f"{klass.classname}.{declaration.name} is not implemented by this "
-                       "version of hvsim")
+        else:
+            self._check_instance_path(scope, target)
+        typed = coerce_inputs(self.catalog, scope, declaration, params)
+        provider = self._methods.get((scope.namespace.lower(), klass.classname.lower()))
+        if provider is None:
+            raise CIMError(CIM_ERR_NOT_SUPPORTED,
+                           f"{klass.classname}.{declaration.name} is not supported")
+        call = MethodCall(scope, target, declaration.name, typed)
+        for attempt in (1, 2):
+            try:
+                result = self._run_method(provider, scope, target, call)
+                break
+            except StaleWrite:
+                if attempt == 2:
+                    raise
+        out = finish_outputs(self.catalog, scope, declaration, host, result.out)
+        return cimvalue(result.return_value, declaration.return_type), out
+
+    def method_declaration(self, host: str, namespace: str, classname: str,
+                           method: str) -> CIMMethod:
+        klass = self.klass(self.scope(host, namespace), classname)
+        return klass.methods[method]
+
+    def _run_method(self, provider: MethodProvider, scope: Scope,
+                    target: CIMInstanceName | CIMClassName, call: MethodCall) -> MethodResult:
+        self.settle_due()
+        with self._write_lock, self.store.unit_of_work() as uow:
+            ctx = ProviderContext(uow=uow, clock=self.clock, classes=self.catalog)
+            if self.engine is not None:
+                # Same transaction: settle what is due and hold the write lock for the call.
+                self.engine.settle(uow.session, ctx.now())
+            if isinstance(target, CIMInstanceName) and self._resolve(ctx, scope, target) is None:
+                raise not_found(target, scope)
+            result = provider.invoke(ctx, call)
+            uow.commit()
+        self._due = None
+        return result
 
     # ----------------------------------------------------------------------- associations
 

@@ -65,6 +65,19 @@ def build_instance(catalog: Catalog, scope: Scope, record: Record,
     return instance
 
 
+def build_embedded(catalog: Catalog, scope: Scope, classname: str,
+                   values: Mapping[str, Any]) -> CIMInstance:
+    """An instance that travels inside a parameter (no path): every property of its class."""
+    klass = catalog.get_class(scope.namespace, classname)
+    given = {k.lower(): v for k, v in values.items()}
+    instance = CIMInstance(klass.classname)
+    for prop in klass.properties.values():
+        typed = _typed_property(prop, given.get(prop.name.lower()), scope)
+        typed.class_origin, typed.propagated, typed.qualifiers = None, None, {}
+        instance.properties[prop.name] = typed
+    return instance
+
+
 def _typed_property(decl: CIMProperty, value: Any, scope: Scope) -> CIMProperty:
     if value is not None:
         if decl.type == "reference":

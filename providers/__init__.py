@@ -15,7 +15,7 @@ from providers.associations import (
     SettingsDefineStateProvider,
     SystemDeviceProvider,
 )
-from providers.base import InstanceProvider
+from providers.base import InstanceProvider, MethodProvider
 from providers.computer_system import (
     ComputerSystemProvider,
     PlannedComputerSystemProvider,
@@ -27,6 +27,14 @@ from providers.interop import (
     ProfileConformanceProvider,
     RegisteredProfileProvider,
 )
+from providers.jobs import (
+    AffectedJobElementProvider,
+    JobMethods,
+    JobProvider,
+    OwningJobElementProvider,
+)
+from providers.migration.engine import Engine
+from providers.migration.service import MigrationServiceMethods
 from providers.services import (
     ManagementCapabilitiesProvider,
     ManagementServiceProvider,
@@ -56,5 +64,11 @@ INSTANCE_PROVIDERS: tuple[type[InstanceProvider], ...] = (
     ElementCapabilitiesProvider, SettingsDefineCapabilitiesProvider,
     MigrationSettingsComponentProvider, ClusterConformsToProfileProvider,
     NamespaceProvider, ObjectManagerProvider, RegisteredProfileProvider,
-    ProfileConformanceProvider,
+    ProfileConformanceProvider, JobProvider, AffectedJobElementProvider,
+    OwningJobElementProvider,
 )
+
+
+def method_providers(engine: Engine) -> list[MethodProvider]:
+    """The extrinsic methods hvsim implements, sharing one migration engine."""
+    return [MigrationServiceMethods(engine), JobMethods(engine)]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, NamedTuple, Protocol
 
-from pywbem import CIMClass, CIMDateTime, CIMInstanceName
+from pywbem import CIMClass, CIMClassName, CIMDateTime, CIMInstanceName
 
 from storage.db import UnitOfWork
 
@@ -125,11 +125,53 @@ class AssociationProvider(InstanceProvider):
                 yield record
 
 
-class MethodProvider(Protocol):
-    """Extrinsic methods of one class; looked up through an explicit table."""
+class MalformedEmbedded(NamedTuple):
+    """An embedded-instance parameter whose text could not be parsed; methods answer with
+    their invalid-parameter code rather than a CIM error."""
 
-    def invoke(self, ctx: ProviderContext, scope: Scope, target: CIMInstanceName,
-               method: str, params: Mapping[str, Any]) -> tuple[int, dict[str, Any]]: ...
+    text: str
+    reason: str
+
+
+class Embedded(NamedTuple):
+    """An embedded instance a method returns; the dispatcher types it from the class model."""
+
+    classname: str
+    values: Mapping[str, Any]
+
+
+class MethodResult(NamedTuple):
+    return_value: int
+    out: dict[str, Any]
+
+
+@dataclass
+class MethodCall:
+    """One extrinsic method call, validated against the class model by the dispatcher.
+
+    `params` maps parameter names (case-insensitive) to typed values: CIMInstanceName for
+    references, CIMInstance (or MalformedEmbedded) for embedded instances, lists for arrays;
+    parameters the client left out are absent.
+    """
+
+    scope: Scope
+    target: CIMInstanceName | CIMClassName
+    method: str
+    params: Mapping[str, Any]
+
+    def param(self, name: str) -> Any:
+        return self.params.get(name)
+
+
+class MethodProvider(abc.ABC):
+    """Extrinsic methods of some leaf classes; looked up through an explicit table."""
+
+    classnames: ClassVar[tuple[str, ...]] = ()
+    namespaces: ClassVar[tuple[str, ...]] = (V2,)
+
+    @abc.abstractmethod
+    def invoke(self, ctx: ProviderContext, call: MethodCall) -> MethodResult:
+        """Run the method in ctx's unit of work; the dispatcher commits afterwards."""
 
 
 def normalise_keys(keys: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:

@@ -157,7 +157,9 @@ class MigrationServiceProvider(PerHostProvider):
     def record(self, ctx: ProviderContext, host: HostRow) -> Record:
         keys = migration_service_keys(host)
         networks = list(world.networks_of(ctx, host))
-        etag = ".".join([host_etag(host), *(f"{n.id}-{n.version_id}" for n in networks)])
+        live, storage = world.active_job_counts(ctx, host)
+        etag = ".".join([host_etag(host), f"{live}-{storage}",
+                         *(f"{n.id}-{n.version_id}" for n in networks)])
 
         def values() -> dict[str, Any]:
             return {
@@ -166,8 +168,8 @@ class MigrationServiceProvider(PerHostProvider):
                 "Description": "Hyper-V Migration Service",
                 "ElementName": "Hyper-V Migration Service",
                 "InstanceID": None,
-                "ActiveVirtualSystemMigrationCount": 0,
-                "ActiveStorageMigrationCount": 0,
+                "ActiveVirtualSystemMigrationCount": live,
+                "ActiveStorageMigrationCount": storage,
                 "MigrationServiceListenerIPAddressList": listener_addresses(host, networks),
             }
         return Record(MIGRATION_SERVICE, keys, etag, values)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Row, Select, bindparam, select
 
 from providers.base import ProviderContext, Scope
-from storage.models import Cluster, Host, MigrationNetwork, NetworkAdapter, VirtualDisk
+from storage.models import Cluster, Host, Job, MigrationNetwork, NetworkAdapter, VirtualDisk
 from storage.models import VirtualMachine as VM
 
 HostRow = Any  # a Row with the columns of storage.models.Host
@@ -38,6 +38,9 @@ _VM_ANYWHERE = select(_VMS).where(_VMS.c.guid == bindparam("guid"),
 _VMS_ON_HOST = (select(_VMS).join(_HOSTS, _VMS.c.host_id == _HOSTS.c.id)
                 .where(_HOSTS.c.name == bindparam("host"), _VMS.c.planned == bindparam("planned"))
                 .order_by(_VMS.c.id))
+_JOBS = Job.__table__
+_ALL_JOBS = select(_JOBS).order_by(_JOBS.c.id)
+_HOST_JOBS = select(_JOBS).where(_JOBS.c.host_id == bindparam("host_id")).order_by(_JOBS.c.id)
 _VMS_EVERYWHERE = (select(_VMS).where(_VMS.c.planned == bindparam("planned"))
                    .order_by(_VMS.c.host_id, _VMS.c.id))
 
@@ -161,4 +164,31 @@ def _children(ctx: ProviderContext, vm: VMRow, model: type, label: str) -> Seque
             grouped[row.vm_id].append(row)
     for i in ids:
         ctx.memo[(label, i)] = grouped.get(i, [])
+    return ctx.memo[key]
+
+
+def jobs_in_scope(ctx: ProviderContext, scope: Scope) -> Sequence[Any]:
+    """Jobs accepted by the scope's hosts and not yet removed (TimeBeforeRemoval)."""
+    key = ("jobs", scope)
+    if key not in ctx.memo:
+        if scope.cluster_view:
+            rows = _rows(ctx, _ALL_JOBS)
+        else:
+            host = host_named(ctx, scope.host)
+            rows = _rows(ctx, _HOST_JOBS, host_id=host.id) if host is not None else []
+        now = ctx.now()
+        ctx.memo[key] = [r for r in rows if r.remove_at is None or r.remove_at > now]
+    return ctx.memo[key]
+
+
+def active_job_counts(ctx: ProviderContext, host: HostRow) -> tuple[int, int]:
+    """(live, storage) migrations the host is running now (§2.2, §16.4)."""
+    key = ("job-counts", host.id)
+    if key not in ctx.memo:
+        statement = select(_JOBS.c.counts_vm, _JOBS.c.counts_storage).where(
+            _JOBS.c.host_id == host.id, _JOBS.c.job_state.is_(None),
+            _JOBS.c.started_at.is_not(None))
+        rows = ctx.uow.connection().execute(statement).all()
+        ctx.memo[key] = (sum(1 for r in rows if r.counts_vm),
+                         sum(1 for r in rows if r.counts_storage))
     return ctx.memo[key]

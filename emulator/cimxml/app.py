@@ -22,7 +22,7 @@ from pywbem import CIM_ERR_FAILED, CIMError
 
 from emulator.auth import Authenticator
 from emulator.cimxml import intrinsic
-from emulator.cimxml.encode import error_response, imethod_response
+from emulator.cimxml.encode import error_response, imethod_response, method_response
 from emulator.cimxml.request import (
     MAX_BODY_BYTES,
     CimRequest,
@@ -129,9 +129,7 @@ class CimXmlEndpoint:
     def answer(self, host: str, request: CimRequest) -> bytes:
         try:
             if not request.intrinsic:
-                self.dispatcher.invoke_method(host, request.namespace, request.target,
-                                              request.name, request.params)
-                raise CIMError(CIM_ERR_FAILED, "no method result")  # pragma: no cover
+                return self.method(host, request)
             call = intrinsic.Call(self.dispatcher, self.enumerations, host, request)
             body, out_params = intrinsic.run(call)
             rendered = intrinsic.materialise(body)
@@ -147,6 +145,16 @@ class CimXmlEndpoint:
                                   intrinsic=request.intrinsic, code=CIM_ERR_FAILED,
                                   description="internal error")
         return text.encode("utf-8")
+
+    def method(self, host: str, request: CimRequest) -> bytes:
+        return_value, out = self.dispatcher.invoke_method(
+            host, request.namespace, request.target, request.name, request.params)
+        declaration = self.dispatcher.method_declaration(host, request.namespace,
+                                                         request.target.classname, request.name)
+        typed = {name: (declaration.parameters[name].type, value)
+                 for name, value in out.items()}
+        return method_response(request.message_id, declaration.name, return_value,
+                               declaration.return_type, typed).encode("utf-8")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

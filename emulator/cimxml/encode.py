@@ -9,11 +9,19 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from pywbem import CIMClass, CIMClassName, CIMInstanceName, CIMQualifierDeclaration
+from pywbem import (
+    CIMClass,
+    CIMClassName,
+    CIMInstance,
+    CIMInstanceName,
+    CIMQualifierDeclaration,
+    _cim_xml,
+    tocimxml,
+)
 
 from emulator.cimxml import writer
 from emulator.dispatch import InstanceResult
@@ -197,6 +205,38 @@ def error_response(message_id: str, name: str, *, intrinsic: bool, code: int,
             f"</{element}>{_CLOSE}")
 
 
-def method_response(message_id: str, name: str, return_xml: str, params_xml: str) -> str:
-    return (f"{_open(message_id)}<METHODRESPONSE NAME={quoteattr(name)}>{return_xml}"
-            f"{params_xml}</METHODRESPONSE>{_CLOSE}")
+def method_response(message_id: str, name: str, return_value: Any, return_type: str,
+                    out_params: Mapping[str, tuple[str, Any]]) -> str:
+    """METHODRESPONSE: RETURNVALUE and one PARAMVALUE per output parameter (DSP0201 §5.3.2.8).
+
+    out_params maps a name to (declared CIM type, value); a NULL output keeps its PARAMVALUE
+    with no value so clients find the name.
+    """
+    parts = [xml_text(_cim_xml.RETURNVALUE(_param_value(return_value), return_type))]
+    for param, (param_type, value) in out_params.items():
+        embedded = _embedded_kind(value)
+        element = _cim_xml.PARAMVALUE(param, _param_value(value), param_type,
+                                      embedded_object=embedded)
+        parts.append(xml_text(element))
+    return (f"{_open(message_id)}<METHODRESPONSE NAME={quoteattr(name)}>{''.join(parts)}"
+            f"</METHODRESPONSE>{_CLOSE}")
+
+
+def _param_value(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, CIMInstanceName):
+        return _cim_xml.VALUE_REFERENCE(value.tocimxml())
+    if isinstance(value, CIMInstance):
+        return _cim_xml.VALUE(xml_text(value.tocimxml(ignore_path=True)))
+    if isinstance(value, list):
+        if value and isinstance(value[0], CIMInstanceName):
+            return _cim_xml.VALUE_REFARRAY([_param_value(v) for v in value])
+        return _cim_xml.VALUE_ARRAY([_param_value(v) for v in value])
+    return tocimxml(value)
+
+
+def _embedded_kind(value: Any) -> str | None:
+    if isinstance(value, list):
+        return _embedded_kind(value[0]) if value else None
+    return "instance" if isinstance(value, CIMInstance) else None

@@ -1,0 +1,210 @@
+"""Msvm_MigrationJob instances, their associations and methods (reference §8).
+
+A job's JobState and PercentComplete come from its stored timeline and the clock (see
+providers.migration.engine.view); each record says when that view next changes so cached
+answers expire exactly then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from typing import Any
+
+from pywbem import CIMInstanceName
+from sqlalchemy import select
+
+from providers import world
+from providers.base import (
+    CLUSTER,
+    V2,
+    AssociationProvider,
+    Embedded,
+    InstanceProvider,
+    MethodCall,
+    MethodProvider,
+    MethodResult,
+    ProviderContext,
+    Record,
+    Scope,
+    cim_interval,
+    ref,
+)
+from providers.computer_system import CS
+from providers.migration.engine import KILLED, TERMINATED, Engine, view
+from providers.migration.service import ERROR_CLASS
+from providers.services import migration_service_keys
+from storage.models import Job
+
+MIGRATION_JOB = "Msvm_MigrationJob"
+CONCRETE_JOB = "Msvm_ConcreteJob"
+JOB_CLASSES = (MIGRATION_JOB, CONCRETE_JOB)
+# Return codes of the job methods (§8.5).
+OK = 0
+B_NOT_SUPPORTED, B_INVALID_PARAMETER, B_INVALID_STATE = 32770, 32773, 32775
+A_NOT_SUPPORTED, A_FAILED, A_NOT_FOUND = 1, 4, 7
+RSC_INVALID_TRANSITION = 4097
+
+
+def job_ref(job: Any) -> CIMInstanceName:
+    return ref(job.classname, InstanceID=job.instance_id)
+
+
+def job_record(ctx: ProviderContext, job: Any) -> Record:
+    now = ctx.now()
+    seen = view(job, now)
+    keys = {"InstanceID": job.instance_id}
+    moments = [m for m in (seen.changes_at, job.remove_at) if m is not None]
+    expires = min(moments).timestamp() if moments else None
+    etag = f"j{job.id}.{job.version_id}.{seen.state}.{seen.percent}"
+
+    def values() -> dict[str, Any]:
+        description = job.request.get("description", "")
+        started = job.started_at
+        elapsed = timedelta(0) if started is None else (job.finished_at or now) - started
+        failed = job.job_state is not None and job.error_code != 0
+        values: dict[str, Any] = {
+            **keys,
+            "Caption": description, "Description": description, "ElementName": description,
+            "Name": description,
+            "JobStatus": seen.status,
+            "JobState": seen.state,
+            "PercentComplete": seen.percent,
+            "TimeSubmitted": job.submitted_at,
+            "StartTime": started,
+            "ElapsedTime": cim_interval(max(elapsed, timedelta(0))),
+            "TimeOfLastStateChange": seen.state_since,
+            "TimeBeforeRemoval": cim_interval(timedelta(seconds=job.removal_seconds)),
+            "DeleteOnCompletion": job.delete_on_completion,
+            "JobRunTimes": 1, "LocalOrUtcTime": 2, "Priority": 0, "RecoveryAction": 2,
+            "Owner": job.owner,
+            "ErrorCode": job.error_code,
+            "ErrorDescription": job.error_description,
+            "ErrorSummaryDescription": job.error_summary,
+            "Cancellable": job.job_state is None,
+            "JobType": job.job_type,
+            "HealthState": 20 if failed else 5,
+            "OperationalStatus": [6] if failed else ([2, 17] if job.job_state == 7 else [2]),
+            "StatusDescriptions": ["Error"] if failed else (
+                ["OK", "Completed"] if job.job_state == 7 else ["Job is running"]
+                if job.job_state is None else ["OK"]),
+        }
+        if job.classname == MIGRATION_JOB:
+            values.update({
+                "MigrationType": job.migration_type,
+                "VirtualSystemName": job.vm_guid,
+                "DestinationHost": job.destination_name,
+                "NewSystemSettingData": job.request.get("system_text"),
+                "NewResourceSettingData": job.request.get("resource_texts") or None,
+            })
+        return values
+    return Record(job.classname, keys, etag, values, expires)
+
+
+class JobProvider(InstanceProvider):
+    classnames = JOB_CLASSES
+    namespaces = (V2, CLUSTER)
+
+    def enumerate(self, ctx: ProviderContext, scope: Scope, classname: str) -> Iterator[Record]:
+        for job in world.jobs_in_scope(ctx, scope):
+            if job.classname.lower() == classname.lower():
+                yield job_record(ctx, job)
+
+    def get(self, ctx: ProviderContext, scope: Scope, classname: str,
+            keys: Mapping[str, Any]) -> Record | None:
+        wanted = str(_key(keys, "InstanceID") or "").lower()
+        for job in world.jobs_in_scope(ctx, scope):
+            if job.instance_id.lower() == wanted and job.classname.lower() == classname.lower():
+                return job_record(ctx, job)
+        return None
+
+
+def _association(classname: str, **refs: CIMInstanceName) -> Record:
+    values = dict(refs)
+    return Record(classname, dict(refs), "a", lambda: values)
+
+
+class AffectedJobElementProvider(AssociationProvider):
+    """Job -> the VM it moves (os-win finds running jobs of a VM through this, §8.5)."""
+
+    classnames = ("Msvm_AffectedJobElement",)
+    namespaces = (V2, CLUSTER)
+
+    def enumerate(self, ctx: ProviderContext, scope: Scope, classname: str) -> Iterator[Record]:
+        for job in world.jobs_in_scope(ctx, scope):
+            if job.vm_guid:
+                yield _association(classname, AffectedElement=ref(CS, CreationClassName=CS,
+                                                                  Name=job.vm_guid),
+                                   AffectingElement=job_ref(job))
+
+
+class OwningJobElementProvider(AssociationProvider):
+    """Job -> the migration service that accepted it."""
+
+    classnames = ("Msvm_OwningJobElement",)
+    namespaces = (V2, CLUSTER)
+
+    def enumerate(self, ctx: ProviderContext, scope: Scope, classname: str) -> Iterator[Record]:
+        for job in world.jobs_in_scope(ctx, scope):
+            host = world.host_by_id(ctx, job.host_id)
+            keys = migration_service_keys(host)
+            yield _association(classname, OwningElement=ref(keys["CreationClassName"], **keys),
+                               OwnedElement=job_ref(job))
+
+
+class JobMethods(MethodProvider):
+    """GetError, GetErrorEx, RequestStateChange and KillJob on jobs (§8.5)."""
+
+    classnames = JOB_CLASSES
+    namespaces = (V2, CLUSTER)
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def invoke(self, ctx: ProviderContext, call: MethodCall) -> MethodResult:
+        assert isinstance(call.target, CIMInstanceName)
+        session = ctx.uow.session
+        instance_id = str(_key(call.target.keybindings, "InstanceID") or "")
+        job = session.scalars(select(Job).where(Job.instance_id == instance_id.upper())).first()
+        assert job is not None  # the dispatcher resolved the target instance
+        method = call.method.lower()
+        if method == "geterror":
+            errors = _errors(job)
+            return MethodResult(OK, {"Error": errors[0] if errors else None})
+        if method == "geterrorex":
+            return MethodResult(OK, {"Errors": _errors(job) or None})
+        if method == "killjob":
+            if job.job_state is not None:
+                return MethodResult(A_FAILED, {})
+            self.engine.cancel(session, job, KILLED, ctx.now())
+            if call.param("DeleteOnKill"):
+                session.delete(job)
+            return MethodResult(OK, {})
+        return self._request_state_change(ctx, call, job)
+
+    def _request_state_change(self, ctx: ProviderContext, call: MethodCall,
+                              job: Job) -> MethodResult:
+        # Msvm_MigrationJob answers with Hyper-V codes; Msvm_ConcreteJob in
+        # root/virtualization/v2 with the DMTF RequestStateChange list (§8.5).
+        dmtf = job.classname == CONCRETE_JOB and not call.scope.cluster_view
+        requested = call.param("RequestedState")
+        if requested is None or int(requested) not in (2, 3, 4, 5, 6):
+            return MethodResult(A_NOT_SUPPORTED if dmtf else B_INVALID_PARAMETER, {})
+        if int(requested) not in (4, 5):
+            return MethodResult(A_NOT_SUPPORTED if dmtf else B_NOT_SUPPORTED, {})
+        if job.job_state is not None:
+            return MethodResult(RSC_INVALID_TRANSITION if dmtf else B_INVALID_STATE, {})
+        self.engine.cancel(ctx.uow.session, job, TERMINATED if int(requested) == 4 else KILLED,
+                           ctx.now())
+        return MethodResult(OK, {})
+
+
+def _errors(job: Job) -> list[Embedded]:
+    return [Embedded(ERROR_CLASS, error) for error in job.errors or []]
+
+
+def _key(keys: Mapping[str, Any], name: str) -> Any:
+    for key, value in keys.items():
+        if key.lower() == name.lower():
+            return value
+    return None
