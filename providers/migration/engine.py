@@ -25,7 +25,7 @@ from providers.migration.errors import (
     cancelled,
 )
 from providers.migration.model import plan_seconds, progress_at
-from storage.db import serialise_writes
+from storage.db import bump_world_version, serialise_writes
 from storage.models import Host, Job, NetworkAdapter, VirtualDisk, VirtualMachine
 
 # JobState (§8.3)
@@ -129,8 +129,11 @@ class Engine:
             self._finish(session, job, moment)
             self.start_queued(session, job.host_id, moment)
             applied += 1
-        removed = session.execute(delete(Job).where(Job.remove_at <= now))
-        return applied + (removed.rowcount or 0)  # type: ignore[attr-defined]
+        removed = session.execute(delete(Job).where(Job.remove_at <= now)).rowcount or 0
+        if removed:
+            # A bulk delete bypasses the flush hook; jobs vanishing is still a world change.
+            bump_world_version(session)
+        return applied + removed
 
     # ------------------------------------------------------------------------ lifecycle
 
