@@ -56,6 +56,7 @@ class JobSpec:
     request: dict[str, Any] = field(default_factory=dict)
     failure: list[MigrationError] | None = None
     failure_summary: str | None = None
+    classname: str = "Msvm_MigrationJob"
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ class Engine:
                        "errors": [e.as_dict() for e in spec.failure],
                        "message_id": first.MessageID}
         job = Job(
-            instance_id=job_id, classname="Msvm_MigrationJob", host_id=spec.host.id,
+            instance_id=job_id, classname=spec.classname, host_id=spec.host.id,
             destination_host_id=spec.destination.id if spec.destination else None,
             destination_name=spec.destination_name,
             vm_id=spec.vm.id if spec.vm else None, vm_guid=spec.vm.guid if spec.vm else None,
