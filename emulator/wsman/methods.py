@@ -8,16 +8,18 @@ ReturnValue among them), references as EPRs and embedded instances as escaped CI
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from pywbem import CIMClass, CIMMethod
+from pywbem import CIMClass, CIMInstanceName, CIMMethod
 
-from emulator.catalog import Catalog
 from emulator.wsman import xmlns
-from emulator.wsman.envelope import is_epr, parse_epr, qname, text_of
+from emulator.wsman.envelope import EPR, is_epr, parse_epr, qname, text_of
 from emulator.wsman.faults import ACTION_NOT_SUPPORTED, INVALID_PARAMETER, WsmanFault
 from emulator.wsman.render import element
-from emulator.wsman.resources import class_uri, epr_path
+from emulator.wsman.resources import class_uri
+
+ResolveEPR = Callable[[EPR], CIMInstanceName]
 
 _NIL = f"{{{xmlns.XSI}}}nil"
 
@@ -30,8 +32,7 @@ def method_of(klass: CIMClass, name: str) -> CIMMethod:
     return klass.methods[name]
 
 
-def read_input(body: Any, method: CIMMethod, catalog: Catalog,
-               namespace: str) -> dict[str, Any]:
+def read_input(body: Any, method: CIMMethod, resolve_epr: ResolveEPR) -> dict[str, Any]:
     """The parameters of a `<Method>_INPUT` element, keyed by declared name."""
     if body is None:
         return {}
@@ -55,7 +56,7 @@ def read_input(body: Any, method: CIMMethod, catalog: Catalog,
             # The dispatcher names the unknown parameter in its error.
             params[name] = text_of(elements[0])
             continue
-        values = [_value(e, declared.type, catalog, namespace) for e in elements]
+        values = [_value(e, declared.type, resolve_epr) for e in elements]
         if declared.is_array:
             params[declared.name] = values
         elif len(values) > 1:
@@ -67,12 +68,12 @@ def read_input(body: Any, method: CIMMethod, catalog: Catalog,
     return params
 
 
-def _value(child: Any, cim_type: str, catalog: Catalog, namespace: str) -> Any:
+def _value(child: Any, cim_type: str, resolve_epr: ResolveEPR) -> Any:
     if (child.get(_NIL) or "").strip().lower() in ("true", "1"):
         return None
     if cim_type == "reference":
         if is_epr(child):
-            return epr_path(parse_epr(child), catalog, namespace, partial=False)
+            return resolve_epr(parse_epr(child))
         return text_of(child).strip()  # an object path as text; the dispatcher checks it
     if len(child):
         raise WsmanFault(INVALID_PARAMETER,

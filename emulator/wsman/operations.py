@@ -36,7 +36,6 @@ from emulator.wsman.faults import (
 from emulator.wsman.resources import (
     NAMESPACE_SELECTOR,
     Resource,
-    epr_path,
     instance_path,
     resolve,
 )
@@ -149,6 +148,20 @@ def target_path(call: Call, resource: Resource,
                          f"{AMBIGUOUS_SELECTORS.message} {len(matches)} instances of "
                          f"{resource.classname} match; give more keys.")
     return matches[0]
+
+
+def resolve_epr(call: Call, epr: EPR, namespace: str) -> CIMInstanceName:
+    """The instance an EPR names (a subset of the keys will do, as for the target)."""
+    selectors = epr.selectors
+    if (epr.resource_uri or "").lower().startswith(xmlns.DMTF_PREFIX.lower()) and \
+            not any(n.lower() == NAMESPACE_SELECTOR for n, _ in selectors):
+        selectors = (*selectors, (NAMESPACE_SELECTOR, namespace))
+    resource = resolve(epr.resource_uri, selectors, call.catalog)
+    if resource.kind != "class":
+        raise WsmanFault(INVALID_RESOURCE_URI, f"{INVALID_RESOURCE_URI.message} An endpoint "
+                                               f"reference must name a class, not "
+                                               f"{epr.resource_uri}.")
+    return target_path(call, resource, selectors)
 
 
 def _same(actual: Any, wanted: Any) -> bool:
@@ -352,7 +365,7 @@ def _association(call: Call, namespace: str, filter_element: Any) -> list[Instan
     if source_element is None:
         raise WsmanFault(CANNOT_PROCESS_FILTER, f"{CANNOT_PROCESS_FILTER.message} The "
                                                 "association filter has no wsmb:Object.")
-    source = epr_path(parse_epr(source_element), call.catalog, namespace)
+    source = resolve_epr(call, parse_epr(source_element), namespace)
 
     def option(name: str) -> str | None:
         found = _child(spec, xmlns.CIM_BINDING, name)
@@ -471,7 +484,9 @@ def invoke(call: Call) -> Reply:
         target = target_path(call, resource, call.request.selectors)
     else:
         target = CIMClassName(resource.classname, namespace=resource.namespace)
-    params = methods.read_input(call.request.body, method, call.catalog, resource.namespace)
+    namespace = resource.namespace
+    params = methods.read_input(call.request.body, method,
+                                lambda epr: resolve_epr(call, epr, namespace))
     return_value, out_params = call.dispatcher.invoke_method(
         call.host, resource.namespace, target, method.name, params)
     body = methods.write_output(method, resource.classname, resource.namespace, call.host,
