@@ -137,6 +137,7 @@ class WsmanEndpoint:
                            (b"connection", b"close")])
             return
         extra: list[tuple[bytes, bytes]] = []
+        handshake = False
         authorization = headers.get("authorization", "").strip()
         security = connection.security if connection is not None else None
         if authorization:
@@ -147,6 +148,7 @@ class WsmanEndpoint:
                 elif scheme.lower() in ("negotiate", "ntlm") and connection is not None:
                     security, out = self.auth.step(connection.security, scheme, token)
                     connection.security = security
+                    handshake = True
                     value = f"{scheme} {base64.b64encode(out).decode()}" if out else None
                     if not security.complete:
                         await respond(send, 401, b"", [(b"www-authenticate",
@@ -168,7 +170,8 @@ class WsmanEndpoint:
                 return
             await respond(send, 401, b"", CHALLENGE)
             return
-        if not body:
+        if not body and handshake:
+            # pypsrp and pywinrm authenticate with empty POSTs before the first message.
             await respond(send, 200, b"", extra)
             return
         await self.dispatch_body(send, host, headers, body, connection, extra)
