@@ -33,6 +33,7 @@ from providers.jobs import (
     JobProvider,
     OwningJobElementProvider,
 )
+from providers.management import ManagementServiceMethods
 from providers.migration.engine import Engine
 from providers.migration.service import MigrationServiceMethods
 from providers.services import (
@@ -71,4 +72,4 @@ INSTANCE_PROVIDERS: tuple[type[InstanceProvider], ...] = (
 
 def method_providers(engine: Engine) -> list[MethodProvider]:
     """The extrinsic methods hvsim implements, sharing one migration engine."""
-    return [MigrationServiceMethods(engine), JobMethods(engine)]
+    return [MigrationServiceMethods(engine), ManagementServiceMethods(engine), JobMethods(engine)]

@@ -141,8 +141,10 @@ def vm_devices(ctx: ProviderContext, vm: VMRow) -> list[Device]:
             "ResourceType": 33, "ResourceSubType": "Microsoft:Hyper-V:Ethernet Connection",
             "Caption": "Ethernet Switch Port Settings",
             "ElementName": "Dynamic Ethernet Switch Port",
-            "HostResource": [switch_ref_text(host.name, switch_guid(host, adapter.switch_name))],
-            "EnabledState": 2},
+            # An adapter that is not connected has no switch (HostResource empty).
+            "HostResource": [switch_ref_text(host.name, switch_guid(host, adapter.switch_name))]
+            if adapter.switch_name else None,
+            "EnabledState": 2 if adapter.switch_name else 3},
             parent_part=nic_part, parent_class=NIC_SD))
     ctx.memo[key] = devices
     return devices

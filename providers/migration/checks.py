@@ -130,15 +130,7 @@ def destination_errors(session: Session, move: Move, *, with_resources: bool
     vm = move.vm
     problems: list[MigrationError] = []
     problems += _identity_errors(session, move)
-    if vm.config_version not in host.supported_versions:
-        problems.append(MigrationError(
-            MessageID=e.FAILED_AT_DESTINATION,
-            Message=f"The virtual machine '{vm.element_name}' uses configuration version "
-                    f"{vm.config_version}, which '{host.name}' does not support (supported: "
-                    f"{', '.join(host.supported_versions)}).",
-            ErrorType=e.SOFTWARE, ProbableCause=e.VERSION_MISMATCH,
-            ProbableCauseDescription="Version Mismatch",
-            ErrorSource=_vm_path(vm)))
+    problems += version_errors(move)
     if not with_resources:
         return problems
     problems += processor_errors(vm, host)
@@ -151,10 +143,29 @@ def destination_errors(session: Session, move: Move, *, with_resources: bool
                     f"{max(free, 0)} MB are available.",
             ErrorType=e.OVERSUBSCRIPTION, ProbableCause=e.OUT_OF_MEMORY,
             ProbableCauseDescription="Out of Memory", ErrorSource=_vm_path(vm)))
-    adapters = (move.planned or vm).network_adapters
-    for adapter in adapters:
-        if adapter.switch_name not in host.virtual_switches:
-            owner = move.planned or vm
+    problems += missing_switches(move.planned or vm, host)
+    return problems
+
+
+def version_errors(move: Move) -> list[MigrationError]:
+    host, vm = move.destination, move.vm
+    assert host is not None
+    if vm.config_version in host.supported_versions:
+        return []
+    return [MigrationError(
+        MessageID=e.FAILED_AT_DESTINATION,
+        Message=f"The virtual machine '{vm.element_name}' uses configuration version "
+                f"{vm.config_version}, which '{host.name}' does not support (supported: "
+                f"{', '.join(host.supported_versions)}).",
+        ErrorType=e.SOFTWARE, ProbableCause=e.VERSION_MISMATCH,
+        ProbableCauseDescription="Version Mismatch", ErrorSource=_vm_path(vm))]
+
+
+def missing_switches(owner: Any, host: Any) -> list[MigrationError]:
+    """One 33012 error per connected adapter whose switch the host lacks (§9.2)."""
+    problems = []
+    for adapter in owner.network_adapters:
+        if adapter.switch_name and adapter.switch_name not in host.virtual_switches:
             problems.append(MigrationError(
                 MessageID=e.MISSING_SWITCH,
                 Message=f"Could not find Ethernet switch '{adapter.switch_name}'.",

@@ -1,0 +1,264 @@
+"""The Msvm_VirtualSystemManagementService methods that migration tooling calls (§13.2).
+
+os-win, Compare-VM and Move-VM use them around a migration: delete a stale planned VM
+(DestroySystem), reconnect a planned VM's adapters or disks (ModifyResourceSettings), check
+and realize a planned VM (ValidatePlannedSystem, RealizePlannedSystem) and turn Msvm_Error
+instances into text (FormatError). Defining, importing and exporting VMs is outside what hvsim
+emulates; those methods answer "Not Supported" in their family.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from pywbem import CIMInstance, CIMInstanceName
+from sqlalchemy import select
+
+from providers import world
+from providers.base import (
+    CLUSTER,
+    V2,
+    MalformedEmbedded,
+    MethodCall,
+    MethodProvider,
+    MethodResult,
+    ProviderContext,
+    ref,
+)
+from providers.computer_system import CS, PLANNED, switch_guid
+from providers.migration import checks, model
+from providers.migration import request as req
+from providers.migration.engine import Engine, JobSpec
+from providers.migration.errors import MigrationError
+from providers.services import VSMS
+from providers.vm_settings import SETTINGS_ID, disk_setting_part, port_setting_part
+from storage.models import Host, Job, VirtualMachine
+
+log = logging.getLogger("hvsim.management")
+
+OK, JOB_STARTED = 0, 4096
+A_NOT_SUPPORTED, A_FAILED, A_INVALID_PARAMETER, A_INVALID_STATE = 1, 2, 4, 5
+B_FAILED, B_NOT_SUPPORTED, B_INVALID_PARAMETER = 32768, 32770, 32773
+VALIDATE_JOB_TYPE = 140
+VALIDATE_SECONDS = 1.0
+CONCRETE_JOB = "Msvm_ConcreteJob"
+# Methods Msvm_ declares answer with Hyper-V codes; the CIM_ ones with DMTF codes (§0.3).
+HYPER_V_METHODS = frozenset({"defineplannedsystem", "validateplannedsystem",
+                             "realizeplannedsystem", "importsystemdefinition",
+                             "exportsystemdefinition", "getsummaryinformation", "formaterror"})
+
+
+class Refused(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ManagementServiceMethods(MethodProvider):
+    classnames = (VSMS,)
+    namespaces = (V2, CLUSTER)
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._handlers: dict[str, Callable[[ProviderContext, MethodCall, Host], MethodResult]] = {
+            "destroysystem": self._destroy_system,
+            "modifyresourcesettings": self._modify_resource_settings,
+            "validateplannedsystem": self._validate_planned_system,
+            "realizeplannedsystem": self._realize_planned_system,
+            "formaterror": self._format_error,
+        }
+
+    def invoke(self, ctx: ProviderContext, call: MethodCall) -> MethodResult:
+        assert isinstance(call.target, CIMInstanceName)
+        name = str(_key(call.target.keybindings, "SystemName"))
+        row = world.host_named(ctx, name)
+        assert row is not None  # the dispatcher resolved the target instance
+        host = ctx.uow.session.get(Host, row.id)
+        assert host is not None
+        method = call.method.lower()
+        handler = self._handlers.get(method)
+        if handler is None:
+            code = B_NOT_SUPPORTED if method in HYPER_V_METHODS else A_NOT_SUPPORTED
+            log.info("%s is not emulated by hvsim; returned %d", call.method, code)
+            return MethodResult(code, {})
+        try:
+            return handler(ctx, call, host)
+        except Refused as refusal:
+            log.info("%s on %s returned %d: %s", call.method, host.name, refusal.code, refusal)
+            return MethodResult(refusal.code, {})
+
+    # ------------------------------------------------------------------------ systems
+
+    def _system(self, ctx: ProviderContext, host: Host, path: Any, *, planned: bool | None,
+                invalid: int) -> VirtualMachine:
+        if not isinstance(path, CIMInstanceName):
+            raise Refused(invalid, "a virtual machine reference is required")
+        classname = path.classname.lower()
+        if classname not in (CS.lower(), PLANNED.lower()):
+            raise Refused(invalid, f"{path.classname} is not a virtual machine class")
+        is_planned = classname == PLANNED.lower()
+        if planned is not None and is_planned != planned:
+            raise Refused(invalid, f"expected a {PLANNED if planned else CS} reference")
+        guid = str(_key(path.keybindings, "Name") or "").upper()
+        vm = ctx.uow.session.scalars(select(VirtualMachine).where(
+            VirtualMachine.host_id == host.id, VirtualMachine.guid == guid,
+            VirtualMachine.planned.is_(is_planned))).first()
+        if vm is None:
+            raise Refused(invalid, f"no {'planned ' if is_planned else ''}virtual machine "
+                                   f"{guid} on {host.name}")
+        return vm
+
+    def _destroy_system(self, ctx: ProviderContext, call: MethodCall, host: Host
+                        ) -> MethodResult:
+        vm = self._system(ctx, host, call.param("AffectedSystem"), planned=None,
+                          invalid=A_INVALID_PARAMETER)
+        session = ctx.uow.session
+        busy = session.scalar(select(Job.instance_id).where(
+            Job.vm_id == vm.id, Job.kind == "move", Job.job_state.is_(None)))
+        if busy is not None:
+            raise Refused(A_INVALID_STATE, f"{vm.element_name} is being migrated (job {busy})")
+        session.delete(vm)
+        return MethodResult(OK, {"Job": None})
+
+    def _validate_planned_system(self, ctx: ProviderContext, call: MethodCall, host: Host
+                                 ) -> MethodResult:
+        vm = self._system(ctx, host, call.param("PlannedSystem"), planned=True,
+                          invalid=B_INVALID_PARAMETER)
+        problems = planned_problems(vm, host)
+        spec = JobSpec(
+            host=host, job_type=VALIDATE_JOB_TYPE, kind="check",
+            description="Validate Planned Virtual Machine",
+            plan=model.percent_plan([model.Phase(VALIDATE_SECONDS, "Validating")],
+                                    self.engine.time_scale),
+            vm=vm, failure=problems or None,
+            failure_summary="The planned virtual machine cannot be realized.",
+            classname=CONCRETE_JOB)
+        job = self.engine.submit(ctx.uow.session, spec, str(uuid.uuid4()).upper(), ctx.now())
+        return MethodResult(JOB_STARTED, {"Job": ref(CONCRETE_JOB, InstanceID=job.instance_id)})
+
+    def _realize_planned_system(self, ctx: ProviderContext, call: MethodCall, host: Host
+                                ) -> MethodResult:
+        vm = self._system(ctx, host, call.param("PlannedSystem"), planned=True,
+                          invalid=B_INVALID_PARAMETER)
+        problems = planned_problems(vm, host)
+        if problems:
+            raise Refused(B_FAILED, "; ".join(p.Message for p in problems))
+        vm.planned = False
+        vm.enabled_state = 3
+        vm.state_changed_at = ctx.now()
+        return MethodResult(OK, {"ResultingSystem": ref(CS, CreationClassName=CS, Name=vm.guid),
+                                 "Job": None})
+
+    # ------------------------------------------------------------------ resources
+
+    def _modify_resource_settings(self, ctx: ProviderContext, call: MethodCall, host: Host
+                                  ) -> MethodResult:
+        values = call.param("ResourceSettings")
+        if not values:
+            raise Refused(A_INVALID_PARAMETER, "ResourceSettings is required")
+        changes: list[Callable[[], None]] = []
+        results = []
+        for index, value in enumerate(values):
+            what = f"ResourceSettings[{index}]"
+            if isinstance(value, MalformedEmbedded):
+                raise Refused(A_INVALID_PARAMETER, f"{what}: {value.reason}")
+            if not isinstance(value, CIMInstance):
+                raise Refused(A_INVALID_PARAMETER, f"{what} must be an embedded instance")
+            change, result = self._resource_change(ctx, host, value, what)
+            changes.append(change)
+            results.append(result)
+        for change in changes:
+            change()
+        return MethodResult(OK, {"ResultingResourceSettings": results, "Job": None})
+
+    def _resource_change(self, ctx: ProviderContext, host: Host, setting: CIMInstance,
+                         what: str) -> tuple[Callable[[], None], CIMInstanceName]:
+        instance_id = str(_property(setting, "InstanceID") or "")
+        match = SETTINGS_ID.match(instance_id)
+        if match is None or match.group(2) is None:
+            raise Refused(A_INVALID_PARAMETER, f"{what}.InstanceID {instance_id!r} does not "
+                                               "name a virtual machine resource")
+        guid, part = match.group(1).upper(), match.group(2).lower()
+        vm = ctx.uow.session.scalars(select(VirtualMachine).where(
+            VirtualMachine.host_id == host.id, VirtualMachine.guid == guid)).first()
+        if vm is None:
+            raise Refused(A_INVALID_PARAMETER, f"{what}: no virtual machine {guid} on "
+                                               f"{host.name}")
+        resource = _property(setting, "HostResource")
+        target = str(resource[0]) if resource and resource[0] is not None else ""
+        result = ref(setting.classname, InstanceID=instance_id)
+        for adapter in vm.network_adapters:
+            if port_setting_part(adapter).lower() == part:
+                switch = _switch_name(host, target) if target else ""
+                if switch is None:
+                    raise Refused(A_INVALID_PARAMETER,
+                                  f"{what}.HostResource {target!r} is not a virtual switch of "
+                                  f"{host.name}")
+                return (lambda a=adapter, s=switch: setattr(a, "switch_name", s)), result
+        for disk in vm.disks:
+            if disk_setting_part(disk).lower() == part:
+                if not target:
+                    raise Refused(A_INVALID_PARAMETER, f"{what}.HostResource must name the "
+                                                       "virtual hard disk file")
+                return (lambda d=disk, p=target: setattr(d, "path", p)), result
+        if setting.classname.lower() == "msvm_processorsettingdata":
+            limit = _property(setting, "LimitProcessorFeatures")
+            if limit is None:
+                return (lambda: None), result
+            if not vm.planned and vm.enabled_state != 3:
+                raise Refused(A_INVALID_STATE, "LimitProcessorFeatures can only change while "
+                                               "the virtual machine is off")
+            return (lambda v=vm, f=bool(limit): setattr(v, "limit_processor_features", f)), \
+                result
+        raise Refused(A_NOT_SUPPORTED, f"{what}: changing {setting.classname} "
+                                       f"{instance_id!r} is not emulated by hvsim")
+
+    # ------------------------------------------------------------------------- errors
+
+    def _format_error(self, ctx: ProviderContext, call: MethodCall, host: Host
+                      ) -> MethodResult:
+        errors = call.param("Errors")
+        if not errors:
+            raise Refused(B_INVALID_PARAMETER, "Errors is required")
+        messages = []
+        for index, error in enumerate(errors):
+            if not isinstance(error, CIMInstance) or error.classname.lower() not in (
+                    "msvm_error", "cim_error"):
+                raise Refused(B_INVALID_PARAMETER, f"Errors[{index}] is not an embedded "
+                                                   "Msvm_Error")
+            messages.append(str(_property(error, "Message") or ""))
+        return MethodResult(OK, {"ErrorMessage": "\n\n".join(messages)})
+
+
+def planned_problems(vm: VirtualMachine, host: Host) -> list[MigrationError]:
+    """What keeps a planned VM from being realized on its host: switches and version."""
+    move = checks.Move(vm, host, host, host.name,
+                       req.MigrationRequest(migration_type=req.STAGED))
+    problems = [p for p in checks.missing_switches(vm, host)]
+    if vm.config_version not in host.supported_versions:
+        problems += checks.version_errors(move)
+    return problems
+
+
+def _switch_name(host: Host, path_text: str) -> str | None:
+    """The switch an Msvm_VirtualEthernetSwitch path (as in a port's HostResource) names."""
+    lowered = path_text.lower()
+    for name in host.virtual_switches:
+        if switch_guid(host, name).lower() in lowered:
+            return name
+    return None
+
+
+def _property(instance: CIMInstance, name: str) -> Any:
+    prop = instance.properties.get(name)
+    return None if prop is None else prop.value
+
+
+def _key(keys: Any, name: str) -> Any:
+    for key, value in keys.items():
+        if key.lower() == name.lower():
+            return value
+    return None
