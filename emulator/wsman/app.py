@@ -20,9 +20,10 @@ from xml.sax.saxutils import escape
 from pywbem import CIMError
 
 from emulator.auth import Authenticator
-from emulator.dispatch import Dispatcher
+from emulator.dispatch import Dispatcher, track_expiry
 from emulator.endpoints import EndpointMap
 from emulator.wsman import faults, operations, xmlns
+from emulator.wsman.cache import BodyCache, RequestCache
 from emulator.wsman.connection import ConnectionState, connection_of
 from emulator.wsman.enumeration import Contexts
 from emulator.wsman.envelope import Request, parse_request
@@ -73,6 +74,8 @@ class WsmanEndpoint:
         self.auth = Authentication(authenticator, ntlm_password)
         self.contexts = Contexts()
         self.executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="wsman")
+        self.requests = RequestCache()
+        self.bodies = BodyCache()
 
     # ------------------------------------------------------------------ SOAP processing
 
@@ -81,7 +84,10 @@ class WsmanEndpoint:
         max_envelope = operations.check_limits(request)
         call = operations.Call(self.dispatcher, self.contexts, host, request, max_envelope)
         try:
-            action, body = operations.run(call)
+            if request.action == xmlns.GET:
+                action, body = self.get(call)
+            else:
+                action, body = operations.run(call)
         except CIMError as error:
             raise faults.from_cim_error(error, filtering=call.filtering) from error
         reply = envelope(action, body, request.message_id)
@@ -91,10 +97,24 @@ class WsmanEndpoint:
                              f"{len(reply)} bytes; MaxEnvelopeSize is {max_envelope}.")
         return reply
 
+    def get(self, call: operations.Call) -> operations.Reply:
+        """A Get, its reply body reused while the world has not changed since."""
+        request = call.request
+        key = (call.host, request.resource_uri, request.selectors)
+        # Read the version before computing: a change racing with this request then makes
+        # the cached body look older than it is, never newer.
+        version = self.dispatcher.world_version()
+        body = self.bodies.get(key, version)
+        if body is None:
+            with track_expiry() as expiry:
+                _, body = operations.run(call)
+            self.bodies.put(key, version, expiry[0], body)
+        return xmlns.GET + "Response", body
+
     async def process(self, host: str, data: bytes) -> tuple[int, bytes]:
         request: Request | None = None
         try:
-            request = parse_request(data)
+            request = self.requests.parse(data)
             if request.identify:
                 return 200, operations.identify(authenticated=True)
             if request.action in INLINE_ACTIONS:

@@ -80,6 +80,22 @@ class SealError(Exception):
     """A sealed message could not be opened (tampered, truncated, wrong keys)."""
 
 
+class _SealingNTLM(spnego_ntlm.NTLMProxy):
+    """pyspnego's NTLM context, its negotiated attributes computed once.
+
+    pyspnego rebuilds `context_attr` from enum flags on every wrap (a third of the cost of
+    sealing a reply); once the context is complete the attributes no longer change.
+    """
+
+    @property
+    def context_attr(self) -> Any:
+        cached = self.__dict__.get("_hvsim_context_attr")
+        if cached is None:
+            cached = self.__dict__["_hvsim_context_attr"] = \
+                spnego_ntlm.NTLMProxy.context_attr.fget(self)  # type: ignore[attr-defined]
+        return cached
+
+
 @dataclass
 class SecurityContext:
     """The state of one connection's NTLM/Negotiate authentication."""
@@ -87,10 +103,19 @@ class SecurityContext:
     scheme: str  # the scheme name the client used: "Negotiate" or "NTLM"
     context: Any
     user: str | None = None
+    sealer: Any = None  # the NTLM context that seals, once complete
 
     @property
     def complete(self) -> bool:
         return bool(self.context.complete)
+
+    def seal_context(self) -> Any:
+        if self.sealer is None:
+            inner = getattr(self.context, "_context", self.context)  # Negotiate wraps NTLM
+            if type(inner) is spnego_ntlm.NTLMProxy:
+                inner.__class__ = _SealingNTLM
+            self.sealer = inner
+        return self.sealer
 
 
 class Authentication:
@@ -163,7 +188,7 @@ def unseal(security: SecurityContext, body: bytes, content_type: str) -> bytes:
         raise SealError("the sealed blob has an invalid signature length")
     header, data = blob[4:4 + header_length], blob[4 + header_length:]
     try:
-        plain = security.context.unwrap_winrm(header, data)
+        plain = security.seal_context().unwrap_winrm(header, data)
     except Exception as error:
         raise SealError(f"the sealed message does not verify: {type(error).__name__}") from None
     if len(plain) != int(length_match.group(1)):
@@ -172,7 +197,7 @@ def unseal(security: SecurityContext, body: bytes, content_type: str) -> bytes:
 
 
 def seal(security: SecurityContext, payload: bytes) -> bytes:
-    wrapped = security.context.wrap_winrm(payload)
+    wrapped = security.seal_context().wrap_winrm(payload)
     return b"".join((
         b"--Encrypted Boundary\r\n",
         f"\tContent-Type: {ENCRYPTED_PROTOCOL}\r\n".encode(),

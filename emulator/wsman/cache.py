@@ -1,0 +1,84 @@
+"""Caches of the Get hot path: parsed requests and reply bodies.
+
+Clients repeat identical requests (polling a job, re-reading a VM) that differ only in their
+wsa:MessageID. `RequestCache` keys a parsed request by the body with its MessageID text masked
+out; an entry is stored only when the MessageID the parser found is exactly the masked text, so a
+hit parses to the same request. `BodyCache` keeps the body of a Get reply while the world version
+is unchanged and its clock-derived values have not moved on (as the CIM-XML reply cache does).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import replace
+from typing import Any
+
+from emulator.wsman.envelope import Request, parse_request
+
+_MESSAGE_ID = re.compile(rb"(<(?:[\w.-]+:)?MessageID\b[^>]*>)([^<]*)(</)")
+MAX_CACHED_REQUEST = 8192
+
+
+class RequestCache:
+    def __init__(self, capacity: int = 4096) -> None:
+        self._entries: OrderedDict[bytes, Request] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def parse(self, data: bytes) -> Request:
+        match = _MESSAGE_ID.search(data) if len(data) <= MAX_CACHED_REQUEST else None
+        if match is None:
+            return parse_request(data)
+        key = data[:match.start(2)] + data[match.end(2):]
+        text = match.group(2).decode("utf-8", "replace").strip()
+        with self._lock:
+            cached = self._entries.get(key)
+            if cached is not None:
+                self._entries.move_to_end(key)
+        if cached is not None:
+            return replace(cached, message_id=text)
+        request = parse_request(data)
+        # Only requests without a body element: lxml trees are not shared between threads.
+        if request.body is None and request.message_id == text and not request.identify:
+            with self._lock:
+                self._entries[key] = request
+                if len(self._entries) > self._capacity:
+                    self._entries.popitem(last=False)
+        return request
+
+
+class BodyCache:
+    def __init__(self, capacity_bytes: int = 64 * 1024 * 1024) -> None:
+        self._entries: OrderedDict[Any, tuple[int, float, str]] = OrderedDict()
+        self._size = 0
+        self._capacity = capacity_bytes
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, version: int) -> str | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[0] != version or entry[1] <= time.time():
+                self._drop(key)
+                return None
+            self._entries.move_to_end(key)
+            return entry[2]
+
+    def put(self, key: Any, version: int, expires: float, body: str) -> None:
+        if len(body) > self._capacity // 16:
+            return
+        with self._lock:
+            self._drop(key)
+            self._entries[key] = (version, expires, body)
+            self._size += len(body)
+            while self._size > self._capacity:
+                self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: Any) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._size -= len(entry[2])
