@@ -23,7 +23,7 @@ from emulator.auth import Authenticator
 from emulator.dispatch import Dispatcher, track_expiry
 from emulator.endpoints import EndpointMap
 from emulator.wsman import faults, operations, xmlns
-from emulator.wsman.cache import BodyCache, RequestCache
+from emulator.wsman.cache import BodyCache, ListingCache, RequestCache
 from emulator.wsman.connection import ConnectionState, connection_of
 from emulator.wsman.enumeration import Contexts
 from emulator.wsman.envelope import Request, parse_request
@@ -76,13 +76,15 @@ class WsmanEndpoint:
         self.executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="wsman")
         self.requests = RequestCache()
         self.bodies = BodyCache()
+        self.listings = ListingCache()
 
     # ------------------------------------------------------------------ SOAP processing
 
     def answer(self, host: str, request: Request) -> bytes:
         """The reply envelope for a parsed request; raises WsmanFault."""
         max_envelope = operations.check_limits(request)
-        call = operations.Call(self.dispatcher, self.contexts, host, request, max_envelope)
+        call = operations.Call(self.dispatcher, self.contexts, host, request, max_envelope,
+                               listings=self.listings)
         try:
             if request.action == xmlns.GET:
                 action, body = self.get(call)

@@ -4,7 +4,8 @@ Clients repeat identical requests (polling a job, re-reading a VM) that differ o
 wsa:MessageID. `RequestCache` keys a parsed request by the body with its MessageID text masked
 out; an entry is stored only when the MessageID the parser found is exactly the masked text, so a
 hit parses to the same request. `BodyCache` keeps the body of a Get reply while the world version
-is unchanged and its clock-derived values have not moved on (as the CIM-XML reply cache does).
+is unchanged and its clock-derived values have not moved on (as the CIM-XML reply cache does);
+`ListingCache` does the same for the rendered items of an enumeration.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from emulator.wsman.envelope import Request, parse_request
 
@@ -82,3 +83,47 @@ class BodyCache:
         entry = self._entries.pop(key, None)
         if entry is not None:
             self._size -= len(entry[2])
+
+
+class Listing(NamedTuple):
+    """The rendered items of an enumeration and their sizes in bytes."""
+
+    items: list[str]
+    sizes: list[int]
+
+
+class ListingCache:
+    """Rendered enumeration results, reused while the world version is unchanged."""
+
+    def __init__(self, capacity_bytes: int = 256 * 1024 * 1024) -> None:
+        self._entries: OrderedDict[Any, tuple[int, float, Listing, int]] = OrderedDict()
+        self._size = 0
+        self._capacity = capacity_bytes
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, version: int) -> Listing | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[0] != version or entry[1] <= time.time():
+                self._drop(key)
+                return None
+            self._entries.move_to_end(key)
+            return entry[2]
+
+    def put(self, key: Any, version: int, expires: float, listing: Listing) -> None:
+        total = sum(listing.sizes)
+        if total > self._capacity // 2:
+            return
+        with self._lock:
+            self._drop(key)
+            self._entries[key] = (version, expires, listing, total)
+            self._size += total
+            while self._size > self._capacity:
+                self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: Any) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._size -= entry[3]

@@ -1,4 +1,4 @@
-"""WS-Enumeration contexts: the results of an Enumerate, handed out page by page by Pull.
+"""WS-Enumeration contexts: the rendered items of an Enumerate, handed out page by page by Pull.
 
 Contexts live in the serving process (a client's Pulls reach the endpoint it enumerated on) and
 expire when not pulled for `timeout` seconds, as WinRM's do. Each page holds at most MaxElements
@@ -16,6 +16,7 @@ from typing import Any
 
 from emulator.dispatch import InstanceResult
 from emulator.wsman import render
+from emulator.wsman.cache import Listing
 from emulator.wsman.faults import (
     INVALID_ENUMERATION_CONTEXT,
     MAX_ENVELOPE_SIZE_EXCEEDED,
@@ -28,13 +29,19 @@ MODES = {"": render.instance_xml, "enumerateepr": render.epr_item,
          "enumerateobjectandepr": render.object_and_epr_item}
 
 
+def listing(results: list[InstanceResult], mode: str) -> Listing:
+    """Render every result in the enumeration mode's item form."""
+    writer = MODES[mode]
+    items = [writer(result) for result in results]
+    return Listing(items, [len(t) if t.isascii() else len(t.encode("utf-8")) for t in items])
+
+
 @dataclass
 class Context:
     id: str
     host: str
     resource_uri: str
-    results: list[InstanceResult]
-    mode: str
+    listing: Listing
     expires: float
     position: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -58,11 +65,10 @@ class Contexts:
         for key in [k for k, c in self._contexts.items() if c.expires < now]:
             del self._contexts[key]
 
-    def open(self, host: str, resource_uri: str, results: list[InstanceResult],
-             mode: str) -> Context:
+    def open(self, host: str, resource_uri: str, items: Listing) -> Context:
         now = self.clock()
         context = Context(f"uuid:{secrets.token_hex(16).upper()}", host, resource_uri,
-                          results, mode, now + self.timeout)
+                          items, now + self.timeout)
         with self._lock:
             self._sweep(now)
             if len(self._contexts) >= MAX_CONTEXTS:
@@ -91,13 +97,12 @@ class Contexts:
 
     def next_page(self, context: Context, max_elements: int, budget: int) -> Page:
         """Up to max_elements rendered items whose total length stays within budget bytes."""
-        writer = MODES[context.mode]
+        texts, sizes = context.listing
         with context.lock:
             items: list[str] = []
             size = 0
-            while context.position < len(context.results) and len(items) < max_elements:
-                text = writer(context.results[context.position])
-                length = len(text) if text.isascii() else len(text.encode("utf-8"))
+            while context.position < len(texts) and len(items) < max_elements:
+                text, length = texts[context.position], sizes[context.position]
                 if size + length > budget:
                     if not items:
                         raise WsmanFault(MAX_ENVELOPE_SIZE_EXCEEDED,
@@ -107,7 +112,7 @@ class Contexts:
                 items.append(text)
                 size += length
                 context.position += 1
-            done = context.position >= len(context.results)
+            done = context.position >= len(texts)
             context.expires = self.clock() + self.timeout
         if done:
             with self._lock:
@@ -118,4 +123,4 @@ class Contexts:
         return len(self._contexts)
 
     def snapshot(self) -> dict[str, Any]:
-        return {k: (c.position, len(c.results)) for k, c in self._contexts.items()}
+        return {k: (c.position, len(c.listing.items)) for k, c in self._contexts.items()}

@@ -10,12 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lxml import etree
 from pywbem import CIMClassName, CIMInstance, CIMInstanceName
 
 from emulator.catalog import Catalog
-from emulator.dispatch import Dispatcher, InstanceResult
+from emulator.dispatch import Dispatcher, InstanceResult, track_expiry
 from emulator.wsman import methods, render, xmlns
-from emulator.wsman.enumeration import MODES, Contexts, Page
+from emulator.wsman.cache import ListingCache
+from emulator.wsman.enumeration import MODES, Contexts, Page, listing
 from emulator.wsman.envelope import EPR, Request, parse_epr, parse_selector_set, qname, text_of
 from emulator.wsman.faults import (
     ACTION_NOT_SUPPORTED,
@@ -66,6 +68,7 @@ class Call:
     request: Request
     max_envelope: int
     filtering: bool = False
+    listings: ListingCache | None = None
 
     @property
     def catalog(self) -> Catalog:
@@ -420,12 +423,24 @@ def enumerate_(call: Call) -> Reply:
     optimized = _child(body, xmlns.WSMAN, "OptimizeEnumeration") is not None
     max_elements = min(_int(_child(body, xmlns.WSMAN, "MaxElements"), "MaxElements",
                             DEFAULT_OPTIMIZED_ITEMS), MAX_BATCH_ITEMS)
-    # A CIM error while the filter runs is the filter's fault (see faults.from_cim_error).
-    call.filtering = filter_element is not None
-    results = _filtered(call, resource, filter_element)
-    call.filtering = False
     assert call.request.resource_uri is not None
-    context = call.contexts.open(call.host, call.request.resource_uri, results, mode)
+    filter_key = None if filter_element is None else etree.tostring(filter_element, method="c14n")
+    key = (call.host, resource.uri.lower(), resource.namespace, call.request.selectors,
+           filter_key, mode)
+    # Read the version before computing: a change racing with this request then makes the
+    # cached listing look older than it is, never newer.
+    version = call.dispatcher.world_version()
+    items = call.listings.get(key, version) if call.listings is not None else None
+    if items is None:
+        with track_expiry() as expiry:
+            # A CIM error while the filter runs is the filter's fault (faults.from_cim_error).
+            call.filtering = filter_element is not None
+            results = _filtered(call, resource, filter_element)
+            call.filtering = False
+            items = listing(results, mode)
+        if call.listings is not None:
+            call.listings.put(key, version, expiry[0], items)
+    context = call.contexts.open(call.host, call.request.resource_uri, items)
     action = xmlns.ENUMERATE + "Response"
     if not optimized:
         return action, (f"<n:EnumerateResponse><n:EnumerationContext>{context.id}"

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 import spnego
@@ -30,6 +28,7 @@ from pywbem import (
 from emulator.auth import Authenticator
 from emulator.catalog import Catalog, load_catalog
 from emulator.wsman import faults, methods, render, resources
+from emulator.wsman.cache import Listing
 from emulator.wsman.enumeration import Contexts
 from emulator.wsman.envelope import EPR, parse_duration, parse_request
 from emulator.wsman.faults import WsmanFault
@@ -169,17 +168,14 @@ def test_method_output_in_wmi_order() -> None:
     assert '<w:Selector Name="InstanceID">J1</w:Selector>' in text
 
 
-def _results(count: int, size: int) -> list[Any]:
-    return [SimpleNamespace(text="x" * size, n=i) for i in range(count)]
+def _results(count: int, size: int) -> Listing:
+    return Listing(["x" * size] * count, [size] * count)
 
 
-def test_enumeration_pages_and_expiry(monkeypatch: pytest.MonkeyPatch) -> None:
-    from emulator.wsman import enumeration
-
-    monkeypatch.setitem(enumeration.MODES, "", lambda result: result.text)
+def test_enumeration_pages_and_expiry() -> None:
     now = [1000.0]
     contexts = Contexts(timeout=10, clock=lambda: now[0])
-    context = contexts.open("HV-01", "urn:x", _results(5, 100), "")
+    context = contexts.open("HV-01", "urn:x", _results(5, 100))
     page = contexts.next_page(context, 2, 10_000)
     assert len(page.items) == 2 and not page.end_of_sequence
     page = contexts.next_page(context, 10, 250)  # the budget holds two items
@@ -190,11 +186,11 @@ def test_enumeration_pages_and_expiry(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(WsmanFault) as info:
         contexts.find(context.id, "HV-01")
     assert "expired" in info.value.message
-    big = contexts.open("HV-01", "urn:x", _results(1, 1000), "")
+    big = contexts.open("HV-01", "urn:x", _results(1, 1000))
     with pytest.raises(WsmanFault) as info:
         contexts.next_page(big, 1, 500)
     assert info.value.kind is faults.MAX_ENVELOPE_SIZE_EXCEEDED
-    done = contexts.open("HV-01", "urn:x", _results(1, 10), "")
+    done = contexts.open("HV-01", "urn:x", _results(1, 10))
     assert contexts.next_page(done, 5, 1000).end_of_sequence
     with pytest.raises(WsmanFault):
         contexts.find(done.id, "HV-01")
