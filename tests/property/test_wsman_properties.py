@@ -218,3 +218,26 @@ def test_broken_handshake_tokens_are_refused(token: bytes) -> None:
     except AuthFailed:
         return
     assert not context.complete
+
+
+def test_operation_timeout_gives_the_timed_out_fault(world: World,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """An operation still running when OperationTimeout passes is answered w:TimedOut."""
+    import time
+
+    from emulator.wsman import operations
+
+    real = operations.run
+
+    def slow(call: operations.Call) -> operations.Reply:
+        time.sleep(0.5)
+        return real(call)
+
+    monkeypatch.setattr(operations, "run", slow)
+    request = REQUESTS["enumerate"].replace("PT20S", "PT0.1S").encode()
+    started = time.monotonic()
+    status, reply = post(world, request)
+    assert time.monotonic() - started < 0.45
+    root = check(status, reply)
+    fault = root.find(f".//{FAULT_NS}WSManFault")
+    assert status == 500 and fault is not None and fault.get("Code") == str(0x80338029)
