@@ -141,6 +141,26 @@ class WsmanEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
+        started = False
+
+        async def tracked(message: MutableMapping[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.handle(scope, receive, tracked)
+        except Exception:
+            # Errors in SOAP processing are faults already; this is the HTTP layer's net.
+            log.exception("unexpected failure in the WS-Management endpoint")
+            if not started:
+                fault = WsmanFault(INTERNAL_ERROR, "The WS-Management service cannot process "
+                                                   "the request: internal error.")
+                await respond(send, 500, faults.render(fault, None, "hvsim"),
+                              [(b"content-type", SOAP_CONTENT_TYPE.encode()),
+                               (b"connection", b"close")])
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
             await respond(send, 405, b"only POST is accepted at /wsman\n",
                           [(b"allow", b"POST"), (b"content-type", b"text/plain")])

@@ -241,3 +241,17 @@ def test_operation_timeout_gives_the_timed_out_fault(world: World,
     root = check(status, reply)
     fault = root.find(f".//{FAULT_NS}WSManFault")
     assert status == 500 and fault is not None and fault.get("Code") == str(0x80338029)
+
+
+def test_a_failure_outside_soap_processing_is_still_a_soap_fault(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from emulator.wsman import app as wsman_app
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(wsman_app.WsmanEndpoint, "process", broken)
+    status, reply = post(world, REQUESTS["get"].encode())
+    assert status == 500
+    fault = ET.fromstring(reply).find(f".//{FAULT_NS}WSManFault")
+    assert fault is not None and fault.get("Code") == str(INTERNAL_ERROR)
