@@ -1,7 +1,7 @@
 """Instances and values written the way WinRM's WMI plugin writes them.
 
 An instance is `<p:Class xmlns:p="<class resource URI>">` with one element per property in
-class order: NULL as `xsi:nil="true"`, arrays as repeated elements, datetimes as
+WMI's (alphabetical) order: NULL as `xsi:nil="true"`, arrays as repeated elements, datetimes as
 `cim:Datetime`/`cim:Interval`, references as EPR content, embedded instances as escaped CIM-XML.
 Rendered instances are cached by the result's identity (which includes its version tag), so an
 unchanged instance is written once.
@@ -54,8 +54,9 @@ _SPECS: dict[tuple[str, str], tuple[Spec, ...]] = {}
 
 
 def class_specs(klass: CIMClass) -> tuple[Spec, ...]:
+    """Properties in WMI's order, which WinRM keeps: alphabetical, ignoring case."""
     return tuple(Spec(p.name, p.name.lower(), p.type, bool(p.is_array), bool(p.embedded_object))
-                 for p in klass.properties.values())
+                 for p in sorted(klass.properties.values(), key=lambda p: p.name.lower()))
 
 
 def _specs(result: InstanceResult) -> tuple[Spec, ...]:

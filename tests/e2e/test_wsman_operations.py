@@ -148,6 +148,8 @@ def test_get_by_selectors(wsman: WSMan) -> None:
     assert prop(vm, "ElementName") == "web-01"
     assert prop(vm, "EnabledState") == "2"
     assert any(e.get(f"{{{NS['xsi']}}}nil") == "true" for e in vm)  # NULL properties
+    names = [e.tag.split("}")[1] for e in vm]
+    assert names == sorted(names, key=str.lower)  # WMI's property order
     installed = vm.find(f"{{{CS}}}InstallDate/{{{NS['cim']}}}Datetime")
     assert installed is not None and "T" in (installed.text or "")
 
