@@ -307,3 +307,10 @@ def test_migration_with_pywinrm(migration_server: HvsimServer, transport: str) -
 
 def test_migration_with_wsl(migration_server: HvsimServer, tmp_path: Path) -> None:
     migrate_story(Wsl(migration_server, tmp_path), migration_server)
+
+
+def test_migration_on_each_database(hvsim_server: Any, database_url: str) -> None:
+    """pypsrp's defaults (Negotiate, sealed) on SQLite and on PostgreSQL."""
+    server: HvsimServer = hvsim_server(scenario=DEMO_SCENARIO, time_scale=200,
+                                       database=database_url)
+    migrate_story(Pypsrp(server, "negotiate", None), server, vm="web-02")
