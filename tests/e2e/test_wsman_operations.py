@@ -414,3 +414,28 @@ def test_each_endpoint_serves_its_own_host(server: HvsimServer) -> None:
     names = {prop(i, "ElementName") for i in enumerate_all(other, CS)}  # type: ignore[arg-type]
     assert names == {"HV-02", "app-01", "build-01", "legacy-01"}
 
+
+
+def test_enumeration_contexts_belong_to_their_endpoint(server: HvsimServer, wsman: WSMan) -> None:
+    body = wsman.enumerate(CS, enumerate_body(optimize=False))
+    context = body.findtext("wsen:EnumerateResponse/wsen:EnumerationContext", namespaces=NS)
+    pull = ET.fromstring(f'<wsen:Pull xmlns:wsen="{ENUM_NS}"><wsen:EnumerationContext>'
+                         f"{context}</wsen:EnumerationContext><wsen:MaxCharacters>4000"
+                         "</wsen:MaxCharacters><wsen:MaxElements>10</wsen:MaxElements>"
+                         "</wsen:Pull>")
+    other = wsman_client(server.url("HV-02"))
+    with pytest.raises(WSManFaultError) as info:
+        other.pull(CS, pull)  # type: ignore[attr-defined]
+    assert fault_code(info) == INVALID_ENUMERATION_CONTEXT
+    # MaxCharacters bounds a page like MaxEnvelopeSize does: one VM at a time here.
+    page = items(wsman.pull(CS, pull))
+    assert len(page) == 1
+
+
+def test_enumerate_options_winrm_does_not_support(wsman: WSMan) -> None:
+    with pytest.raises(WSManFaultError) as info:
+        enumerate_all(wsman, CS, f'<wsen:Expires xmlns:wsen="{ENUM_NS}">PT1M</wsen:Expires>')
+    assert fault_code(info) == 2150858818
+    with pytest.raises(WSManFaultError) as info:
+        enumerate_all(wsman, CS, mode="EnumerateEverything")
+    assert fault_code(info) == 2150858810
