@@ -439,3 +439,25 @@ def test_enumerate_options_winrm_does_not_support(wsman: WSMan) -> None:
     with pytest.raises(WSManFaultError) as info:
         enumerate_all(wsman, CS, mode="EnumerateEverything")
     assert fault_code(info) == 2150858810
+
+
+def test_invoke_returns_embedded_instances_as_escaped_cim_xml(wsman: WSMan) -> None:
+    vm = ('<wsa:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous'
+          f"</wsa:Address><wsa:ReferenceParameters><wsman:ResourceURI>{CS}</wsman:ResourceURI>"
+          '<wsman:SelectorSet><wsman:Selector Name="CreationClassName">Msvm_ComputerSystem'
+          f'</wsman:Selector><wsman:Selector Name="Name">{WEB01}</wsman:Selector>'
+          "</wsman:SelectorSet></wsa:ReferenceParameters>")
+    body = ET.fromstring(
+        f'<p:GetSystemCompatibilityVectors_INPUT xmlns:p="{SVC}" xmlns:wsa="{NS["wsa"]}" '
+        f'xmlns:wsman="{WSMAN_NS}"><p:ComputerSystem>{vm}</p:ComputerSystem>'
+        "</p:GetSystemCompatibilityVectors_INPUT>")
+    reply = wsman.invoke(SVC + "/GetSystemCompatibilityVectors", SVC, body,
+                         selector_set=selectors(Name="migrationwmi"))
+    output = reply.find(f".//{{{SVC}}}GetSystemCompatibilityVectors_OUTPUT")
+    assert output is not None
+    assert output.findtext(f"{{{SVC}}}ReturnValue") == "0"
+    vectors = [e.text or "" for e in output.iterfind(f"{{{SVC}}}CompatibilityVectors")]
+    assert vectors and all(v.startswith('<INSTANCE CLASSNAME="Msvm_CompatibilityVector"')
+                           for v in vectors)
+    names = [e.tag.split("}")[1] for e in output]
+    assert names == sorted(names, key=str.lower)  # WMI's order: ReturnValue among the others
