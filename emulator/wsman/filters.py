@@ -112,13 +112,17 @@ def _association(call: Call, namespace: str, filter_element: Any) -> list[Instan
         text = text_of(found).strip() if found is not None else ""
         return text or None
 
+    # IncludeResultProperty (repeatable) limits the properties of each result.
+    wanted = [text_of(e).strip() for e in spec.iterfind(f"{{{xmlns.CIM_BINDING}}}"
+                                                         "IncludeResultProperty")]
+    properties = [p for p in wanted if p] or None
     if associated is not None:
         return call.dispatcher.associators(
             call.host, source.namespace or namespace, source,
             assoc_class=option("AssociationClassName"), result_class=option("ResultClassName"),
-            role=option("Role"), result_role=option("ResultRole"))
+            role=option("Role"), result_role=option("ResultRole"), property_list=properties)
     return call.dispatcher.references(call.host, source.namespace or namespace, source,
                                       result_class=option("ResultClassName"),
-                                      role=option("Role"))
+                                      role=option("Role"), property_list=properties)
 
 

@@ -327,6 +327,12 @@ def test_association_filter_associated_instances(wsman: WSMan) -> None:
         "<wsmb:ResultClassName>Msvm_VirtualSystemMigrationServiceSettingData"
         "</wsmb:ResultClassName>"))
     assert [i.tag.split("}")[1] for i in found] == ["Msvm_VirtualSystemMigrationServiceSettingData"]
+    limited = enumerate_all(wsman, WMI_V2 + "*", _association(
+        "AssociatedInstances",
+        "<wsmb:ResultClassName>Msvm_VirtualSystemMigrationServiceSettingData"
+        "</wsmb:ResultClassName><wsmb:IncludeResultProperty>EnableCompression"
+        "</wsmb:IncludeResultProperty>"))
+    assert [e.tag.split("}")[1] for e in limited[0]] == ["EnableCompression"]
 
 
 def test_association_filter_association_instances(wsman: WSMan) -> None:
