@@ -467,3 +467,24 @@ def test_invoke_returns_embedded_instances_as_escaped_cim_xml(wsman: WSMan) -> N
                            for v in vectors)
     names = [e.tag.split("}")[1] for e in output]
     assert names == sorted(names, key=str.lower)  # WMI's order: ReturnValue among the others
+
+
+def test_association_instances_round_trip_through_their_eprs(wsman: WSMan) -> None:
+    """An association's keys are references: its EPR nests EPRs, and a Get with them works."""
+    uri = WMI_V2 + "Msvm_ElementSettingData"
+    eprs = enumerate_all(wsman, uri, mode="EnumerateEPR")
+    assert eprs
+    selector_set = eprs[0].find(".//wsman:SelectorSet", NS)
+    assert selector_set is not None
+    assert selector_set.find(".//wsa:EndpointReference", NS) is not None
+    request = (
+        '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+        f'xmlns:wsa="{NS["wsa"]}" xmlns:wsman="{WSMAN_NS}"><s:Header>'
+        "<wsa:Action>http://schemas.xmlsoap.org/ws/2004/09/transfer/Get</wsa:Action>"
+        "<wsa:MessageID>uuid:0E7A0000-0000-0000-0000-000000000001</wsa:MessageID>"
+        f"<wsman:ResourceURI>{uri}</wsman:ResourceURI>"
+        f"{ET.tostring(selector_set, encoding='unicode')}</s:Header><s:Body/></s:Envelope>")
+    reply = ET.fromstring(wsman.transport.send(request.encode()))
+    (instance,) = list(reply.find("s:Body", NS) or [])
+    assert instance.tag == f"{{{uri}}}Msvm_ElementSettingData"
+    assert instance.find(f"{{{uri}}}ManagedElement/wsa:ReferenceParameters", NS) is not None
