@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
-from xml.sax.saxutils import escape
 
 from pywbem import CIMClass, CIMDateTime, CIMInstance, CIMInstanceName
 
@@ -25,12 +24,21 @@ from emulator.wsman.resources import class_uri, epr_xml
 _NS_DECLS = f'xmlns:cim="{xmlns.CIM_COMMON}" xmlns:xsi="{xmlns.XSI}"'
 
 
+Convert = Callable[[Any, str, str], str]  # (value, host, namespace) -> element content
+
+
 class Spec(NamedTuple):
+    """One property, with its element tags and value writer prepared once per class."""
+
     name: str
     lower: str
     type: str
     is_array: bool
     embedded: bool
+    open: str
+    close: str
+    nil: str
+    convert: Convert
 
 
 class _Cache:
@@ -55,8 +63,11 @@ _SPECS: dict[tuple[str, str], tuple[Spec, ...]] = {}
 
 def class_specs(klass: CIMClass) -> tuple[Spec, ...]:
     """Properties in WMI's order, which WinRM keeps: alphabetical, ignoring case."""
-    return tuple(Spec(p.name, p.name.lower(), p.type, bool(p.is_array), bool(p.embedded_object))
-                 for p in sorted(klass.properties.values(), key=lambda p: p.name.lower()))
+    return tuple(
+        Spec(p.name, p.name.lower(), p.type, bool(p.is_array), bool(p.embedded_object),
+             f"<p:{p.name}>", f"</p:{p.name}>", f'<p:{p.name} xsi:nil="true"/>',
+             converter(p.type))
+        for p in sorted(klass.properties.values(), key=lambda p: p.name.lower()))
 
 
 def _specs(result: InstanceResult) -> tuple[Spec, ...]:
@@ -67,35 +78,87 @@ def _specs(result: InstanceResult) -> tuple[Spec, ...]:
     return specs
 
 
+def _interval(delta: timedelta) -> str:
+    hours, rest = divmod(delta.seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return (f"<cim:Interval>P{delta.days}DT{hours}H{minutes}M{seconds}."
+            f"{delta.microseconds:06d}S</cim:Interval>")
+
+
 def datetime_xml(value: Any) -> str:
-    cim = value if isinstance(value, CIMDateTime) else CIMDateTime(value)
-    if cim.is_interval:
-        delta = cim.timedelta
-        hours, rest = divmod(delta.seconds, 3600)
-        minutes, seconds = divmod(rest, 60)
-        return (f"<cim:Interval>P{delta.days}DT{hours}H{minutes}M{seconds}."
-                f"{delta.microseconds:06d}S</cim:Interval>")
-    text = cim.datetime.isoformat()
+    """cim:Datetime (xs:dateTime, UTC as Z) or cim:Interval (xs:duration)."""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    elif isinstance(value, timedelta):
+        return _interval(value)
+    else:
+        cim = value if isinstance(value, CIMDateTime) else CIMDateTime(value)
+        if cim.is_interval:
+            return _interval(cim.timedelta)
+        moment = cim.datetime
+    text = moment.isoformat()
     if text.endswith("+00:00"):
         text = text[:-6] + "Z"
     return f"<cim:Datetime>{text}</cim:Datetime>"
 
 
+def _escape(text: str) -> str:
+    if "&" in text or "<" in text or ">" in text:
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text
+
+
+def _string(value: Any, host: str, namespace: str) -> str:
+    if isinstance(value, CIMInstance):  # an embedded instance: escaped CIM-XML
+        return _escape(value.tocimxmlstr())
+    return _escape(value if type(value) is str else str(value))
+
+
+def _integer(value: Any, host: str, namespace: str) -> str:
+    return "true" if value is True else "false" if value is False else str(int(value))
+
+
+def _boolean(value: Any, host: str, namespace: str) -> str:
+    return "true" if value else "false"
+
+
+def _datetime(value: Any, host: str, namespace: str) -> str:
+    return datetime_xml(value)
+
+
+def _real(value: Any, host: str, namespace: str) -> str:
+    return repr(float(value))
+
+
+def _char16(value: Any, host: str, namespace: str) -> str:
+    return _escape(str(value)[:1])
+
+
+def _reference(value: Any, host: str, namespace: str) -> str:
+    return epr_xml(value, host, namespace)
+
+
+_CONVERTERS: dict[str, Convert] = {
+    "boolean": _boolean, "datetime": _datetime, "real32": _real, "real64": _real,
+    "char16": _char16, "reference": _reference, "string": _string,
+    **dict.fromkeys(("uint8", "uint16", "uint32", "uint64", "sint8", "sint16", "sint32",
+                     "sint64"), _integer),
+}
+
+
+def converter(cim_type: str) -> Convert:
+    return _CONVERTERS.get(cim_type, _string)
+
+
 def scalar_text(value: Any, cim_type: str, host: str, namespace: str) -> str:
-    """The content of one value element."""
-    if cim_type == "reference" or isinstance(value, CIMInstanceName):
+    """The content of one value element; the value's own type decides where it is clearer."""
+    if isinstance(value, CIMInstanceName):
         return epr_xml(value, host, namespace)
-    if isinstance(value, CIMInstance):
-        return escape(value.tocimxmlstr())
-    if cim_type == "boolean" or isinstance(value, bool):
-        return "true" if value else "false"
-    if cim_type == "datetime" or isinstance(value, datetime | timedelta | CIMDateTime):
+    if isinstance(value, bool):
+        return _boolean(value, host, namespace)
+    if isinstance(value, datetime | timedelta | CIMDateTime):
         return datetime_xml(value)
-    if cim_type in ("real32", "real64"):
-        return repr(float(value))
-    if cim_type == "char16":
-        return escape(str(value)[:1])
-    return escape(str(value))
+    return converter(cim_type)(value, host, namespace)
 
 
 def element(prefix: str, name: str, value: Any, cim_type: str, is_array: bool, host: str,
@@ -115,10 +178,19 @@ def instance_body(classname: str, specs: Iterable[Spec], values: Mapping[str, An
                   allowed: frozenset[str] | None, host: str, namespace: str) -> str:
     given = {k.lower(): v for k, v in values.items()}
     parts = [f'<p:{classname} xmlns:p="{class_uri(namespace, classname)}" {_NS_DECLS}>']
+    append = parts.append
     for spec in specs:
-        if allowed is None or spec.lower in allowed:
-            parts.append(element("p", spec.name, given.get(spec.lower), spec.type,
-                                 spec.is_array, host, namespace))
+        if allowed is not None and spec.lower not in allowed:
+            continue
+        value = given.get(spec.lower)
+        if value is None:
+            append(spec.nil)
+        elif spec.is_array or isinstance(value, list | tuple):
+            for item in value:
+                append(spec.nil if item is None else
+                       f"{spec.open}{spec.convert(item, host, namespace)}{spec.close}")
+        else:
+            append(f"{spec.open}{spec.convert(value, host, namespace)}{spec.close}")
     parts.append(f"</p:{classname}>")
     return "".join(parts)
 
