@@ -488,3 +488,13 @@ def test_association_instances_round_trip_through_their_eprs(wsman: WSMan) -> No
     (instance,) = list(reply.find("s:Body", NS) or [])
     assert instance.tag == f"{{{uri}}}Msvm_ElementSettingData"
     assert instance.find(f"{{{uri}}}ManagedElement/wsa:ReferenceParameters", NS) is not None
+
+
+def test_wql_field_list_gives_partial_instances_with_their_keys(wsman: WSMan) -> None:
+    found = enumerate_all(
+        wsman, WMI_V2 + "*", '<wsman:Filter Dialect="http://schemas.microsoft.com/wbem/wsman/1/'
+                             'WQL">SELECT ElementName FROM Msvm_ComputerSystem WHERE '
+                             "ElementName = 'web-01'</wsman:Filter>")
+    (vm,) = found
+    assert sorted(e.tag.split("}")[1] for e in vm) == ["CreationClassName", "ElementName",
+                                                        "Name"]
