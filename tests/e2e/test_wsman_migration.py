@@ -314,3 +314,37 @@ def test_migration_on_each_database(hvsim_server: Any, database_url: str) -> Non
     server: HvsimServer = hvsim_server(scenario=DEMO_SCENARIO, time_scale=200,
                                        database=database_url)
     migrate_story(Pypsrp(server, "negotiate", None), server, vm="web-02")
+
+
+def test_cancel_a_migration_job_over_wsman(hvsim_server: Any) -> None:
+    """RequestStateChange(4) on the returned job EPR cancels it (JobState 8)."""
+    server: HvsimServer = hvsim_server(scenario=DEMO_SCENARIO)  # real time: the job is slow
+    client = Pypsrp(server, "basic", None)
+    epr = client.vm_epr("HV-01", "web-01")
+    moved = client.invoke("HV-01", "MigrateVirtualSystemToHost",
+                          f"<p:ComputerSystem>{epr}</p:ComputerSystem>"
+                          "<p:DestinationHost>HV-02</p:DestinationHost>"
+                          f"<p:MigrationSettingData>{escape(SETTING_DATA)}"
+                          "</p:MigrationSettingData>")
+    job = moved.find(f"{{{SVC}}}Job")
+    assert job is not None
+    job_uri = job.findtext(f".//{{{WSMAN}}}ResourceURI") or ""
+    keys = SelectorSet()
+    for selector in job.iterfind(f".//{{{WSMAN}}}Selector"):
+        keys.add_option(selector.get("Name") or "", selector.text or "")
+    wsman = client.clients["HV-01"]
+    body = ET.fromstring(f'<p:RequestStateChange_INPUT xmlns:p="{job_uri}">'
+                         "<p:RequestedState>4</p:RequestedState></p:RequestStateChange_INPUT>")
+    reply = wsman.invoke(f"{job_uri}/RequestStateChange", job_uri, body,  # type: ignore
+                         selector_set=keys)
+    assert reply.findtext(f".//{{{job_uri}}}ReturnValue") in ("0", "4096")
+    deadline = time.monotonic() + 30
+    state = ""
+    while time.monotonic() < deadline:
+        state = wsman.get(job_uri, selector_set=keys).findtext(  # type: ignore[attr-defined]
+            f".//{{{job_uri}}}JobState") or ""
+        if state in FINISHED:
+            break
+        time.sleep(0.2)
+    assert state == "8"
+    assert "web-01" in client.vm_names("HV-01")
