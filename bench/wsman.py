@@ -1,8 +1,8 @@
 """WS-Management benchmark: a live `hvsim serve` measured from a separate process with pypsrp.
 
 For each cluster size N (VMs on one host, so Msvm_ComputerSystem has N+1 instances) it measures
-Get latency (p50/p99 over 2,000 pypsrp calls on instances read before) and the server's CPU per
-Get (median of 5 rounds), the same Gets NTLM-sealed (pypsrp's default auth and encryption over
+Get latency (p50/p99 over 4,200 pypsrp calls on instances read before) and the server's CPU per
+Get (median of 7 rounds), the same Gets NTLM-sealed (pypsrp's default auth and encryption over
 http) in rounds alternating with the plain ones, and their cost relative to plain ones, Get
 throughput with 8 pypsrp threads, an optimized Enumerate of every Msvm_ComputerSystem with
 MaxEnvelopeSize 512000 followed by Pulls to the end (server CPU for the whole enumeration, the
@@ -198,9 +198,9 @@ def bench_size(vms: int, wrk_seconds: int) -> dict[str, float]:
         # Plain and sealed rounds alternate: on a small machine the client shares the CPU.
         plain_rounds: list[float] = []
         sealed_rounds: list[float] = []
-        for _ in range(5):
-            plain_rounds.append(measure(server, 400, lambda: get_loop(plain, 400, True))[1])
-            sealed_rounds.append(measure(server, 400, lambda: get_loop(sealed, 400, False))[1])
+        for _ in range(7):
+            plain_rounds.append(measure(server, 600, lambda: get_loop(plain, 600, True))[1])
+            sealed_rounds.append(measure(server, 600, lambda: get_loop(sealed, 600, False))[1])
         get_cpu = statistics.median(plain_rounds)
         sealed_cpu = statistics.median(sealed_rounds)
         result: dict[str, float] = {
@@ -215,7 +215,7 @@ def bench_size(vms: int, wrk_seconds: int) -> dict[str, float]:
         _, enum_cold = measure(server, 1, lambda: counted.append(enumerate_all(plain)))
         # Repeated enumerations, each measured on its own: the rendered items are reused while
         # the world is unchanged, until clock-derived values (VM uptime) move on.
-        per_round = max(1, 1000 // (vms + 1))
+        per_round = max(1, 5000 // (vms + 1))
         rounds = [measure(server, per_round, lambda: [
             counted.append(enumerate_all(plain)) for _ in range(per_round)]) for _ in range(7)]
         assert all(c[0] == vms + 1 for c in counted), counted
