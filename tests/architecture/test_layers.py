@@ -12,8 +12,13 @@ ROOT = Path(__file__).resolve().parents[2]
 # module prefix -> prefixes it must never import
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "emulator.cimxml": ("storage", "providers", "sqlalchemy"),
-    "emulator.dispatch": ("fastapi", "starlette", "uvicorn", "emulator.cimxml", "storage.models",
-                          "sqlalchemy"),
+    "emulator.wsman": ("storage", "providers", "sqlalchemy"),
+    "emulator.dispatch": ("fastapi", "starlette", "uvicorn", "emulator.cimxml", "emulator.wsman",
+                          "storage.models", "sqlalchemy"),
+    "emulator.method_params": ("fastapi", "starlette", "uvicorn", "emulator.cimxml",
+                               "emulator.wsman", "storage", "sqlalchemy"),
+    "emulator.embedded": ("fastapi", "starlette", "uvicorn", "emulator.cimxml",
+                          "emulator.wsman", "storage", "sqlalchemy"),
     "providers": ("fastapi", "starlette", "uvicorn", "emulator", "pywbem._tupleparse",
                   "pywbem._cim_xml"),
     "storage": ("providers", "emulator", "fastapi", "starlette", "pywbem"),
