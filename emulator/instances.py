@@ -13,7 +13,7 @@ from pywbem import CIMClass, CIMError, CIMInstance, CIMInstanceName, CIMProperty
 from pywbem._cim_constants import CIM_ERR_FAILED
 
 from emulator.catalog import Catalog
-from providers.base import Record, Scope
+from providers.base import Embedded, Record, Scope
 
 
 class View(NamedTuple):
@@ -72,10 +72,24 @@ def build_embedded(catalog: Catalog, scope: Scope, classname: str,
     given = {k.lower(): v for k, v in values.items()}
     instance = CIMInstance(klass.classname)
     for prop in klass.properties.values():
-        typed = _typed_property(prop, given.get(prop.name.lower()), scope)
-        typed.class_origin, typed.propagated, typed.qualifiers = None, None, {}
+        value = given.get(prop.name.lower())
+        if value is not None and (prop.embedded_object or "EmbeddedInstance" in prop.qualifiers):
+            # Embedded instances inside this one (e.g. a summary's AsynchronousTasks).
+            nested = [_nested(catalog, scope, v) for v in value] if prop.is_array \
+                else _nested(catalog, scope, value)
+            typed = CIMProperty(prop.name, nested, type=prop.type, is_array=prop.is_array,
+                                embedded_object="instance")
+        else:
+            typed = _typed_property(prop, value, scope)
+            typed.class_origin, typed.propagated, typed.qualifiers = None, None, {}
         instance.properties[prop.name] = typed
     return instance
+
+
+def _nested(catalog: Catalog, scope: Scope, value: Any) -> Any:
+    if isinstance(value, Embedded):
+        return build_embedded(catalog, scope, value.classname, value.values)
+    return value
 
 
 def _typed_property(decl: CIMProperty, value: Any, scope: Scope) -> CIMProperty:

@@ -34,6 +34,7 @@ from providers.migration import request as req
 from providers.migration.engine import Engine, JobSpec
 from providers.migration.errors import MigrationError
 from providers.services import VSMS
+from providers.summary import KNOWN_CODES, summaries
 from providers.vm_settings import SETTINGS_ID, disk_setting_part, port_setting_part
 from storage.models import Host, Job, VirtualMachine
 
@@ -69,6 +70,7 @@ class ManagementServiceMethods(MethodProvider):
             "validateplannedsystem": self._validate_planned_system,
             "realizeplannedsystem": self._realize_planned_system,
             "formaterror": self._format_error,
+            "getsummaryinformation": self._summary_information,
         }
 
     def invoke(self, ctx: ProviderContext, call: MethodCall) -> MethodResult:
@@ -215,6 +217,19 @@ class ManagementServiceMethods(MethodProvider):
                 result
         raise Refused(A_NOT_SUPPORTED, f"{what}: changing {setting.classname} "
                                        f"{instance_id!r} is not emulated by hvsim")
+
+    # -------------------------------------------------------------------- summaries
+
+    def _summary_information(self, ctx: ProviderContext, call: MethodCall, host: Host
+                             ) -> MethodResult:
+        codes = [int(c) for c in call.param("RequestedInformation") or []]
+        unknown = sorted(set(codes) - KNOWN_CODES)
+        if unknown:
+            raise Refused(B_INVALID_PARAMETER, f"RequestedInformation {unknown} is not in the "
+                                               "value map")
+        paths = call.param("SettingData")
+        found = summaries(ctx.uow.session, host, paths, codes, ctx.now())
+        return MethodResult(OK, {"SummaryInformation": found})
 
     # ------------------------------------------------------------------------- errors
 
