@@ -9,6 +9,7 @@ time it happened, so the outcome does not depend on when (or by which process) i
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -90,8 +91,10 @@ def view(job: Any, now: datetime) -> JobView:
     else:
         state, since = RUNNING, job.started_at + timedelta(seconds=first_phase)
         boundary = None
-    changes: datetime | None = now + timedelta(seconds=max(wait, 0.01)) if wait is not None \
-        else None
+    # Rounded down to datetime's microsecond, never later than the change itself: a cache that
+    # keeps an answer until `changes_at` must not serve the old percent after it changed.
+    changes: datetime | None = None if wait is None else now + timedelta(
+        microseconds=max(1, math.floor(wait * 1e6)))
     if boundary is not None and (changes is None or boundary < changes):
         changes = boundary
     if job.due_at is not None and (changes is None or job.due_at < changes):
