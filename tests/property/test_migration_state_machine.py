@@ -369,6 +369,20 @@ class MigrationMachine(RuleBasedStateMachine):
         self.each_vm_on_exactly_one_host()
         self.active_counts_match_running_jobs()
         self.ended_migrations_left_the_world_consistent()
+        self.migrating_vms_say_so()
+
+    def migrating_vms_say_so(self) -> None:
+        """OperationalStatus {2, 32774} exactly while a move of the VM runs (§16.5)."""
+        moving = {t.guid for t in self.tracked if t.kind == "move" and t.last_state in (3, 4)
+                  and t.migration_type != STAGED}
+        for host in HOSTS:
+            for result in self.dispatcher.enumerate_instances(
+                    host, NS, "Msvm_ComputerSystem", property_list=["Name", "OperationalStatus"]):
+                vm = result.instance()
+                if vm["Name"] in HOSTS:
+                    continue
+                expected = [2, 32774] if vm["Name"] in moving else [2]
+                assert list(vm["OperationalStatus"]) == expected, (vm["Name"], expected)
 
     def each_vm_on_exactly_one_host(self) -> None:
         seen: dict[str, list[str]] = {}
@@ -435,6 +449,11 @@ class MigrationMachine(RuleBasedStateMachine):
             if job.verified or job.kind != "move" or job.last_state not in TERMINAL:
                 continue
             job.verified = True
+            if self._job(job) is not None:
+                rv, out = self.invoke(job.host, job.path, "GetErrorEx")
+                assert rv == 0
+                # Errors exactly when the job did not complete (§8.5, §9).
+                assert bool(out["Errors"]) == (job.last_state != 7), (job, out["Errors"])
             before = job.before
             assert before is not None
             after = self._snapshot(job.guid)
