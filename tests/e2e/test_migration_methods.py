@@ -244,8 +244,17 @@ def test_second_migration_is_32774_and_cancel_keeps_source(
 # -- destination refusals from tests/scenarios/refusals.toml --------------------------------
 
 
-@pytest.mark.parametrize("dest", ["UNREACHABLE", "DISABLED", "NONET", "SMALLMEM", "NOSWITCH",
-                                  "AMD", "OLDVERSION", "CREDSSP", "HASGUID", "NOSUCHHOST"])
+# Destination host -> the ProbableCause (reference §9.1) its refusal must carry.
+REFUSALS = {"UNREACHABLE": 5, "DISABLED": 8, "NONET": 8, "SMALLMEM": 33, "NOSWITCH": 8,
+            "AMD": 38, "OLDVERSION": 58, "CREDSSP": 117, "HASGUID": 79, "NOSUCHHOST": 5}
+
+
+def probable_causes(conn: pywbem.WBEMConnection, job_path: pywbem.CIMInstanceName) -> set[int]:
+    _, out = conn.InvokeMethod("GetErrorEx", job_path)
+    return {int(e["ProbableCause"]) for e in out.get("Errors") or []}
+
+
+@pytest.mark.parametrize("dest", sorted(REFUSALS))
 def test_destination_refusals_fail_the_job(refusals: HvsimServer, dest: str) -> None:
     c = wbem_connection(refusals.url("SRC"))
     vm = vm_named(c, "vm-a")
@@ -258,6 +267,7 @@ def test_destination_refusals_fail_the_job(refusals: HvsimServer, dest: str) -> 
     assert ids and all(ids)
     if dest == "NOSWITCH":
         assert "33012" in ids
+    assert REFUSALS[dest] in probable_causes(c, out["Job"])
     # The source is untouched.
     assert vm_named(c, "vm-a")["Name"].upper() == VM_A_GUID
 
@@ -269,3 +279,9 @@ def test_reference_destination_accepts(refusals: HvsimServer) -> None:
                              ComputerSystem=vm.path, DestinationHost="OK",
                              MigrationSettingData=template(c).tocimxmlstr())
     assert int(rv) == 0 and out["IsMigratable"] is True
+    # Run after the refusals (module order): the same VM does move to the reference host.
+    rv, out = migrate(c, vm, "OK")
+    assert rv == 4096
+    assert int(wait_job(c, out["Job"])["JobState"]) == 7
+    assert vm_named(wbem_connection(refusals.url("OK")), "vm-a")["Name"].upper() == VM_A_GUID
+    assert vms_named(c, "vm-a") == []
