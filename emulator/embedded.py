@@ -29,8 +29,10 @@ from emulator.catalog import Catalog
 # Same rule as for whole requests: no DTD, so no entity expansion.
 _DOCTYPE = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 MAX_EMBEDDED_CHARS = 1024 * 1024
-# pywbem serialises an instance that has a path as VALUE.INSTANCEWITHPATH; the path is ignored.
-_INSTANCE_ELEMENTS = ("INSTANCE", "VALUE.INSTANCEWITHPATH", "VALUE.NAMEDINSTANCE")
+# pywbem serialises an instance that has a path with one of the wrappers (which one depends on
+# whether the path has a host and namespace); the path is ignored.
+_INSTANCE_ELEMENTS = ("INSTANCE", "VALUE.INSTANCEWITHPATH", "VALUE.NAMEDINSTANCE",
+                      "VALUE.OBJECTWITHLOCALPATH", "VALUE.OBJECTWITHPATH")
 
 
 class EmbeddedInstanceError(ValueError):
@@ -62,6 +64,9 @@ def _from_cim_xml(text: str) -> CIMInstance:
         if tree[0] not in _INSTANCE_ELEMENTS:
             raise EmbeddedInstanceError(f"expected an INSTANCE element, not {tree[0]}")
         instance = TupleParser().parse_any(tree)
+        if isinstance(instance, tuple):
+            # VALUE.OBJECTWITH(LOCAL)PATH parse to (name, attributes, object).
+            instance = instance[2]
     except EmbeddedInstanceError:
         raise
     except (PywbemError, ValueError, TypeError, IndexError, AttributeError, LookupError) as error:

@@ -228,9 +228,6 @@ def test_powershell_compare_and_move_vm(demo: HvsimServer) -> None:
                ["MaximumActiveVirtualSystemMigration"]) == 5
 
 
-@pytest.mark.xfail(strict=True, reason="emulator/embedded.py rejects VALUE.OBJECTWITHLOCALPATH, "
-                   "which pywbem's tocimxmlstr() emits for an enumerated instance (path with "
-                   "namespace, no host)")
 def test_enumerated_instance_as_embedded_parameter(demo: HvsimServer) -> None:
     dst = wbem_connection(demo.url("HV-02"))
     settings = dst.EnumerateInstances("Msvm_VirtualSystemMigrationServiceSettingData")[0]

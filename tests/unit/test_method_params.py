@@ -59,12 +59,13 @@ def test_wmi_text_drops_system_properties(catalog: Catalog) -> None:
     assert instance["Bandwidth"] is None
 
 
-def test_pywbem_text_with_a_path_is_accepted(catalog: Catalog) -> None:
+@pytest.mark.parametrize("host", ["HV-01", None])  # VALUE.INSTANCEWITHPATH / OBJECTWITHLOCALPATH
+def test_pywbem_text_with_a_path_is_accepted(catalog: Catalog, host: str | None) -> None:
     original = CIMInstance("Msvm_VirtualSystemMigrationSettingData",
                            properties={"MigrationType": Uint16(32768)},
                            path=CIMInstanceName("Msvm_VirtualSystemMigrationSettingData",
                                                 {"InstanceID": "Microsoft:VirtualSystem"},
-                                                namespace=V2, host="HV-01"))
+                                                namespace=V2, host=host))
     instance = parse_embedded_instance(original.tocimxmlstr(), catalog, V2)
     assert instance.path is None and instance["MigrationType"] == 32768
 
