@@ -150,7 +150,8 @@ def _output(catalog: Catalog, scope: Scope, parameter: CIMParameter, host: str,
             value: Any) -> Any:
     if value is None:
         return None
-    if isinstance(value, list | tuple):
+    # Embedded is a NamedTuple: test it before taking a tuple for an array.
+    if isinstance(value, list | tuple) and not isinstance(value, Embedded):
         return [_output_scalar(catalog, scope, parameter, host, v) for v in value]
     return _output_scalar(catalog, scope, parameter, host, value)
 

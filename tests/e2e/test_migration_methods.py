@@ -341,9 +341,6 @@ def test_cluster_namespace_accepts_cim_setting_data(demo: HvsimServer) -> None:
     assert vm_named(wbem_connection(demo.url("HV-02")), "web-02")
 
 
-@pytest.mark.xfail(strict=True, reason="GetError on a failed/cancelled migration job answers "
-                   "CIM_ERR_FAILED: the scalar embedded Error output is not rendered "
-                   "instead of 0 with one embedded Msvm_Error")
 def test_get_error_of_a_failed_job(demo: HvsimServer) -> None:
     c = wbem_connection(demo.url("HV-01"))
     rv, out = migrate(c, vm_named(c, "web-01"), "NOSUCHHOST")

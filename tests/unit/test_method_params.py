@@ -150,3 +150,10 @@ def test_outputs_are_typed_and_completed(catalog: Catalog) -> None:
     out = finish_outputs(catalog, SCOPE, migrate, "HV-01", {
         "Job": CIMInstanceName("Msvm_MigrationJob", {"InstanceID": "X"})})
     assert out["Job"].host == "HV-01" and out["Job"].namespace == V2
+
+
+def test_a_single_embedded_output_is_not_taken_for_an_array(catalog: Catalog) -> None:
+    method = catalog.get_class(V2, "Msvm_MigrationJob").methods["GetError"]
+    out = finish_outputs(catalog, SCOPE, method, "HV-01",
+                         {"Error": Embedded("Msvm_Error", {"MessageID": "21502"})})
+    assert isinstance(out["Error"], CIMInstance) and out["Error"]["MessageID"] == "21502"
