@@ -25,6 +25,7 @@ COMPRESSION_FACTOR = 2.0
 SMB_FACTOR = 3.0
 # CPUCappingMagnitude (§5.5): 0 Normal, 1 Low, 2 High; throttling the guest slows dirtying.
 CPU_CAP_DIRTY_FACTOR = {0: 1.0, 1: 0.6, 2: 0.3}
+_ROUNDING = 1e-9
 
 
 @dataclass(frozen=True)
@@ -110,10 +111,13 @@ def progress_at(plan: list[list[object]], elapsed: float) -> tuple[int, str, flo
             value = start + (end - start) * fraction
             percent = int(value)
             if end > start:
-                next_at = offset + seconds * ((percent + 1 - start) / (end - start))
-                wait = max(0.0, min(next_at, offset + seconds) - elapsed)
+                next_at = min(offset + seconds * ((percent + 1 - start) / (end - start)),
+                              offset + seconds)
             else:
-                wait = offset + seconds - elapsed
+                next_at = offset + seconds
+            # Rounding in the interpolation above may reach the next percent a hair early;
+            # answering a little early only costs a recomputation, a little late a stale reply.
+            wait = max(0.0, next_at - elapsed - _ROUNDING * max(1.0, next_at))
             return percent, str(status), wait
         offset += seconds
     last = plan[-1] if plan else [0, 0, 99, ""]

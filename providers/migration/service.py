@@ -195,20 +195,25 @@ class MigrationServiceMethods(MethodProvider):
                                              f"already being migrated (job {busy})")
         problems = self._problems(ctx, move, disk_moves, check_only=check_only)
         job_type = (JOB_TYPES_CHECK if check_only else JOB_TYPES_MOVE)[request.migration_type]
-        phases = self._phases(move, disk_moves, check_only=check_only, failed=bool(problems))
+        phases = self._phases(move, disk_moves, check_only=check_only)
+        # A job that fails part-way shows the progress it had reached on the full plan, not a
+        # cut-down plan stretched to 99 percent.
+        plan = model.percent_plan(phases, self.engine.time_scale)
         failure = problems or None
         summary = None
-        if not problems and not check_only and request.cancel_if_blackout_exceeded:
+        if problems and not check_only:
+            plan = plan[:1]  # refused while setting up
+        elif not check_only and request.cancel_if_blackout_exceeded:
             blackout = phases[-2].seconds if len(phases) >= 2 else 0.0
             if _is_live(move) and blackout > model.BLACKOUT_LIMIT_SECONDS:
-                phases = phases[:-2]
+                plan = plan[:-2]
                 failure = [_blackout_error(move, blackout)]
                 summary = "The migration was cancelled: the blackout would exceed the threshold."
         description = JOB_TYPE_TEXT[job_type]
         spec = JobSpec(
             host=host, job_type=job_type, kind="check" if check_only else "move",
             description=description,
-            plan=model.percent_plan(phases, self.engine.time_scale),
+            plan=plan,
             migration_type=request.migration_type, vm=move.vm,
             destination=move.destination if request.migration_type != req.STORAGE else None,
             destination_name=move.destination_name if request.migration_type != req.STORAGE
@@ -331,8 +336,8 @@ class MigrationServiceMethods(MethodProvider):
             session, move, with_resources=migration_type != req.STAGED)
         return problems + checks.storage_errors(session, move, disk_moves)
 
-    def _phases(self, move: checks.Move, disk_moves: dict[int, str], *, check_only: bool,
-                failed: bool) -> list[model.Phase]:
+    def _phases(self, move: checks.Move, disk_moves: dict[int, str], *,
+                check_only: bool) -> list[model.Phase]:
         migration_type = move.request.migration_type
         if check_only:
             seconds = DEEP_CHECK_SECONDS if migration_type == req.STORAGE_DEEP_CHECK \
@@ -342,8 +347,6 @@ class MigrationServiceMethods(MethodProvider):
             setup = model.Phase(model.STORAGE_SWITCH_SECONDS, "Preparing storage migration")
         else:
             setup = model.Phase(model.SETUP_SECONDS, "Connecting to the destination host")
-        if failed:
-            return [setup]
         phases = [setup]
         source, target = move.source, move.destination or move.source
         copy_gb = sum(d.size_gb for d in move.vm.disks if d.id in disk_moves)
