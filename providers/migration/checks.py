@@ -259,10 +259,10 @@ def storage_errors(session: Session, move: Move, moves: dict[int, str]) -> list[
     if not moves or move.request.allow_overwrite:
         return []
     host_id = (move.destination or move.source).id
-    own = {d.id for d in move.vm.disks}
+    # The VM's own disks, and those of its planned copy (same GUID) it may migrate into.
     taken = {p.lower() for (p,) in session.execute(
         select(VirtualDisk.path).join(VirtualMachine, VirtualMachine.id == VirtualDisk.vm_id)
-        .where(VirtualMachine.host_id == host_id, VirtualDisk.id.not_in(own)))}
+        .where(VirtualMachine.host_id == host_id, VirtualMachine.guid != move.vm.guid))}
     problems = []
     for path in moves.values():
         if path.lower() in taken:
