@@ -30,7 +30,7 @@ from providers.base import (
     cim_interval,
     ref,
 )
-from providers.computer_system import CS
+from providers.computer_system import CS, PLANNED
 from providers.migration.engine import KILLED, TERMINATED, Engine, view
 from providers.migration.service import ERROR_CLASS
 from providers.services import migration_service_keys
@@ -42,7 +42,9 @@ JOB_CLASSES = (MIGRATION_JOB, CONCRETE_JOB)
 # Return codes of the job methods (§8.5).
 OK = 0
 B_NOT_SUPPORTED, B_INVALID_PARAMETER, B_INVALID_STATE = 32770, 32773, 32775
-A_NOT_SUPPORTED, A_FAILED, A_NOT_FOUND = 1, 4, 7
+A_NOT_SUPPORTED, A_FAILED = 1, 4
+# Msvm_ConcreteJob.JobType 140 (Validate Planned Virtual Machine) affects a planned VM.
+VALIDATE_PLANNED = 140
 RSC_INVALID_TRANSITION = 4097
 
 
@@ -133,8 +135,10 @@ class AffectedJobElementProvider(AssociationProvider):
     def enumerate(self, ctx: ProviderContext, scope: Scope, classname: str) -> Iterator[Record]:
         for job in world.jobs_in_scope(ctx, scope):
             if job.vm_guid:
-                yield _association(classname, AffectedElement=ref(CS, CreationClassName=CS,
-                                                                  Name=job.vm_guid),
+                system = PLANNED if job.job_type == VALIDATE_PLANNED else CS
+                yield _association(classname,
+                                   AffectedElement=ref(system, CreationClassName=system,
+                                                       Name=job.vm_guid),
                                    AffectingElement=job_ref(job))
 
 
