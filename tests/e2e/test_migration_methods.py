@@ -246,7 +246,8 @@ def test_second_migration_is_32774_and_cancel_keeps_source(
 
 # Destination host -> the ProbableCause (reference §9.1) its refusal must carry.
 REFUSALS = {"UNREACHABLE": 5, "DISABLED": 8, "NONET": 8, "SMALLMEM": 33, "NOSWITCH": 8,
-            "AMD": 38, "OLDVERSION": 58, "CREDSSP": 117, "HASGUID": 79, "NOSUCHHOST": 5}
+            "AMD": 38, "OLDVERSION": 58, "CREDSSP": 117, "HASGUID": 79, "NOSUCHHOST": 5,
+            "OLDCPU": 38}
 
 
 def probable_causes(conn: pywbem.WBEMConnection, job_path: pywbem.CIMInstanceName) -> set[int]:
@@ -349,3 +350,26 @@ def test_get_error_of_a_failed_job(demo: HvsimServer) -> None:
     assert error_ids(c, out["Job"])  # GetErrorEx works
     rv, result = c.InvokeMethod("GetError", out["Job"])
     assert int(rv) == 0 and result.get("Error") is not None
+
+
+def test_storage_path_conflict_and_overwrite(hvsim_server: Callable[..., HvsimServer]) -> None:
+    server = hvsim_server(scenario=SCENARIOS / "refusals.toml", time_scale=TIME_SCALE)
+    c = wbem_connection(server.url("SRC"))
+    vm = vm_named(c, "vm-a")
+    (disk,) = c.ExecQuery("WQL", "SELECT * FROM Msvm_StorageAllocationSettingData WHERE "
+                                 f"InstanceID LIKE 'Microsoft:{VM_A_GUID}%'")
+
+    def move(**props: object) -> pywbem.CIMInstance:
+        rv, out = c.InvokeMethod(
+            "MigrateVirtualSystemToHost", service(c), ComputerSystem=vm.path,
+            DestinationHost="FILECLASH", MigrationSettingData=template(
+                c, 32771, **props).tocimxmlstr(),
+            NewResourceSettingData=[disk.tocimxmlstr()])
+        assert int(rv) == 4096
+        return wait_job(c, out["Job"])
+
+    refused = move()
+    assert int(refused["JobState"]) == 10 and "already exists" in refused["ErrorDescription"]
+    assert vm_named(c, "vm-a")  # still on the source
+    assert int(move(AllowOverwriteExistingFile=True)["JobState"]) == 7
+    assert vms_named(wbem_connection(server.url("FILECLASH")), "vm-a")
