@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -33,6 +30,7 @@ from emulator.cimxml.request import (
 from emulator.dispatch import Dispatcher, track_expiry
 from emulator.endpoints import EndpointMap
 from emulator.enumerations import Enumerations
+from emulator.versioned_cache import VersionedCache
 
 log = logging.getLogger("hvsim.cimxml")
 CONTENT_TYPE = b'application/xml; charset="utf-8"'
@@ -53,7 +51,7 @@ CACHEABLE_OPERATIONS = frozenset(name.lower() for name in (
 REPLY_CACHE_BYTES = 512 * 1024 * 1024
 
 
-class ReplyCache:
+class ReplyCache(VersionedCache[bytes]):
     """Whole replies of read-only operations, each tagged with the world version it was
     computed at and the moment its clock-derived values move on.
 
@@ -62,36 +60,7 @@ class ReplyCache:
     """
 
     def __init__(self, capacity_bytes: int = REPLY_CACHE_BYTES) -> None:
-        self._entries: OrderedDict[Any, tuple[int, float, bytes]] = OrderedDict()
-        self._size = 0
-        self._capacity = capacity_bytes
-        self._lock = threading.Lock()
-
-    def get(self, key: Any, version: int) -> bytes | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry[0] != version or entry[1] <= time.time():
-                self._drop(key)
-                return None
-            self._entries.move_to_end(key)
-            return entry[2]
-
-    def put(self, key: Any, version: int, expires: float, payload: bytes) -> None:
-        if len(payload) > self._capacity // 4:
-            return
-        with self._lock:
-            self._drop(key)
-            self._entries[key] = (version, expires, payload)
-            self._size += len(payload)
-            while self._size > self._capacity:
-                self._drop(next(iter(self._entries)))
-
-    def _drop(self, key: Any) -> None:
-        entry = self._entries.pop(key, None)
-        if entry is not None:
-            self._size -= len(entry[2])
+        super().__init__(capacity_bytes, largest_share=4)
 
 
 @lru_cache(maxsize=4096)

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import replace
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
+from emulator.versioned_cache import VersionedCache
 from emulator.wsman.envelope import Request, parse_request
 
 _MESSAGE_ID = re.compile(rb"(<(?:[\w.-]+:)?MessageID\b[^>]*>)([^<]*)(</)")
@@ -51,38 +51,9 @@ class RequestCache:
         return request
 
 
-class BodyCache:
+class BodyCache(VersionedCache[str]):
     def __init__(self, capacity_bytes: int = 64 * 1024 * 1024) -> None:
-        self._entries: OrderedDict[Any, tuple[int, float, str]] = OrderedDict()
-        self._size = 0
-        self._capacity = capacity_bytes
-        self._lock = threading.Lock()
-
-    def get(self, key: Any, version: int) -> str | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry[0] != version or entry[1] <= time.time():
-                self._drop(key)
-                return None
-            self._entries.move_to_end(key)
-            return entry[2]
-
-    def put(self, key: Any, version: int, expires: float, body: str) -> None:
-        if len(body) > self._capacity // 16:
-            return
-        with self._lock:
-            self._drop(key)
-            self._entries[key] = (version, expires, body)
-            self._size += len(body)
-            while self._size > self._capacity:
-                self._drop(next(iter(self._entries)))
-
-    def _drop(self, key: Any) -> None:
-        entry = self._entries.pop(key, None)
-        if entry is not None:
-            self._size -= len(entry[2])
+        super().__init__(capacity_bytes, largest_share=16)
 
 
 class Listing(NamedTuple):
@@ -92,38 +63,9 @@ class Listing(NamedTuple):
     sizes: list[int]
 
 
-class ListingCache:
+class ListingCache(VersionedCache[Listing]):
     """Rendered enumeration results, reused while the world version is unchanged."""
 
     def __init__(self, capacity_bytes: int = 256 * 1024 * 1024) -> None:
-        self._entries: OrderedDict[Any, tuple[int, float, Listing, int]] = OrderedDict()
-        self._size = 0
-        self._capacity = capacity_bytes
-        self._lock = threading.Lock()
-
-    def get(self, key: Any, version: int) -> Listing | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry[0] != version or entry[1] <= time.time():
-                self._drop(key)
-                return None
-            self._entries.move_to_end(key)
-            return entry[2]
-
-    def put(self, key: Any, version: int, expires: float, listing: Listing) -> None:
-        total = sum(listing.sizes)
-        if total > self._capacity // 2:
-            return
-        with self._lock:
-            self._drop(key)
-            self._entries[key] = (version, expires, listing, total)
-            self._size += total
-            while self._size > self._capacity:
-                self._drop(next(iter(self._entries)))
-
-    def _drop(self, key: Any) -> None:
-        entry = self._entries.pop(key, None)
-        if entry is not None:
-            self._size -= entry[3]
+        super().__init__(capacity_bytes, largest_share=2,
+                         size=lambda listing: sum(listing.sizes))

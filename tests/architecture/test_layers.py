@@ -17,6 +17,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
                           "storage.models", "sqlalchemy"),
     "emulator.method_params": ("fastapi", "starlette", "uvicorn", "emulator.cimxml",
                                "emulator.wsman", "storage", "sqlalchemy"),
+    "emulator.versioned_cache": ("storage", "providers", "sqlalchemy", "emulator.cimxml",
+                                 "emulator.wsman"),
     "emulator.embedded": ("fastapi", "starlette", "uvicorn", "emulator.cimxml",
                           "emulator.wsman", "storage", "sqlalchemy"),
     "providers": ("fastapi", "starlette", "uvicorn", "emulator", "pywbem._tupleparse",
