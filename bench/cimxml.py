@@ -21,17 +21,14 @@ import re
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import psutil
 import pywbem
+from benchserver import BenchServer, measure
 
-ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "root/virtualization/v2"
 GETINSTANCE_BODY = (
     '<?xml version="1.0" encoding="utf-8" ?>\n<CIM CIMVERSION="2.0" DTDVERSION="2.0">'
@@ -46,60 +43,15 @@ GETINSTANCE_BODY = (
 )
 
 
-class Server:
-    def __init__(self, vms: int, workdir: Path) -> None:
-        self.endpoints_file = workdir / "endpoints.json"
-        self.log = (workdir / "server.log").open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "emulator", "serve", "--hosts", "1", "--vms-per-host",
-             str(vms), "--seed", "1", "--database", f"sqlite:///{workdir / 'bench.db'}",
-             "--port", "0", "--endpoints-file", str(self.endpoints_file),
-             "--log-level", "warning"],
-            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 600
-        while not self.endpoints_file.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start; see {workdir / 'server.log'}")
-            time.sleep(0.1)
-        self.url = json.loads(self.endpoints_file.read_text())["HV-01"]
-        self.ps = psutil.Process(self.process.pid)
-
-    def cpu_seconds(self) -> float:
-        total = 0.0
-        for proc in [self.ps, *self.ps.children(recursive=True)]:
-            try:
-                times = proc.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += times.user + times.system
-        return total
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
-
-
 def connection(url: str) -> pywbem.WBEMConnection:
     return pywbem.WBEMConnection(url, ("bench", "bench"), default_namespace=NAMESPACE,
                                  timeout=600)
 
 
-def measure(server: Server, operations: int, run: Callable[[], None]) -> tuple[float, float]:
-    """(wall seconds, server CPU ms per operation) of run()."""
-    cpu = server.cpu_seconds()
-    start = time.perf_counter()
-    run()
-    wall = time.perf_counter() - start
-    return wall, (server.cpu_seconds() - cpu) * 1000 / operations
-
-
 def bench_size(vms: int, rounds_scale: float, wrk_seconds: int) -> dict[str, float]:
     workdir = Path(tempfile.mkdtemp(prefix=f"hvsim-bench-{vms}-"))
-    server = Server(vms, workdir)
+    server = BenchServer(workdir, ["--hosts", "1", "--vms-per-host", str(vms), "--seed", "1"],
+                         startup_seconds=600)
     try:
         conn = connection(server.url)
         paths = conn.EnumerateInstanceNames("Msvm_ComputerSystem")
@@ -159,7 +111,7 @@ def bench_size(vms: int, rounds_scale: float, wrk_seconds: int) -> dict[str, flo
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def wrk(server: Server, name: str, seconds: int) -> dict[str, float]:
+def wrk(server: BenchServer, name: str, seconds: int) -> dict[str, float]:
     if shutil.which("wrk") is None:
         return {}
     body = GETINSTANCE_BODY.format(name=name)

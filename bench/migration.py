@@ -25,7 +25,6 @@ import argparse
 import heapq
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,56 +32,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pywbem
+from benchserver import ROOT, BenchServer
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from emulator.scenario import generated_scenario  # noqa: E402
-from providers.migration import model  # noqa: E402
+from emulator.scenario import generated_scenario
+from providers.migration import model
 
 NAMESPACE = "root/virtualization/v2"
 SERVICE = "Msvm_VirtualSystemMigrationService"
 TERMINAL = {7, 8, 9, 10}
-
-
-class Server:
-    def __init__(self, hosts: int, vms: int, seed: int, scale: float, workdir: Path) -> None:
-        self.endpoints_file = workdir / "endpoints.json"
-        self.log = (workdir / "server.log").open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "emulator", "serve", "--hosts", str(hosts), "--vms-per-host",
-             str(vms), "--seed", str(seed), "--time-scale", str(scale),
-             "--database", f"sqlite:///{workdir / 'bench.db'}", "--port", "0",
-             "--endpoints-file", str(self.endpoints_file), "--log-level", "warning"],
-            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 300
-        while not self.endpoints_file.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start; see {workdir / 'server.log'}")
-            time.sleep(0.1)
-        self.urls: dict[str, str] = json.loads(self.endpoints_file.read_text())
-        self.ps = psutil.Process(self.process.pid)
-
-    def cpu_seconds(self) -> float:
-        total = 0.0
-        for proc in [self.ps, *self.ps.children(recursive=True)]:
-            try:
-                times = proc.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += times.user + times.system
-        return total
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
 
 
 def connection(url: str) -> pywbem.WBEMConnection:
@@ -127,7 +87,9 @@ def percentile(values: list[float], q: float) -> float:
 
 def run_round(args: argparse.Namespace, limit: int | None) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="hvsim-bench-migration-"))
-    server = Server(args.hosts, args.vms_per_host, args.seed, args.time_scale, workdir)
+    server = BenchServer(workdir, ["--hosts", str(args.hosts), "--vms-per-host",
+                                   str(args.vms_per_host), "--seed", str(args.seed),
+                                   "--time-scale", str(args.time_scale)], startup_seconds=300)
     errors: dict[str, int] = {"non_4096": 0, "not_completed": 0, "exceptions": 0}
     try:
         hosts = sorted(server.urls)

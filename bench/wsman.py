@@ -30,14 +30,12 @@ import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psutil
+from benchserver import BenchServer, measure
 from pypsrp.wsman import NAMESPACES, SelectorSet, WSMan
 
-ROOT = Path(__file__).resolve().parent.parent
 V2 = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/"
 CS = V2 + "Msvm_ComputerSystem"
 NTLM_PASSWORD = "Hvsim-NTLM-1"
@@ -62,42 +60,10 @@ GET_BODY = (
     "<s:Body/></s:Envelope>")
 
 
-class Server:
+class Server(BenchServer):
     def __init__(self, vms: int, workdir: Path) -> None:
-        self.endpoints_file = workdir / "endpoints.json"
-        self.log = (workdir / "server.log").open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "emulator", "serve", "--hosts", "1", "--vms-per-host",
-             str(vms), "--seed", "1", "--database", f"sqlite:///{workdir / 'bench.db'}",
-             "--port", "0", "--endpoints-file", str(self.endpoints_file),
-             "--log-level", "warning"],
-            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 900
-        while not self.endpoints_file.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start; see {workdir / 'server.log'}")
-            time.sleep(0.1)
-        self.url = json.loads(self.endpoints_file.read_text())["HV-01"]
-        self.port = int(self.url.rsplit(":", 1)[1])
-        self.ps = psutil.Process(self.process.pid)
-
-    def cpu_seconds(self) -> float:
-        total = 0.0
-        for proc in [self.ps, *self.ps.children(recursive=True)]:
-            try:
-                times = proc.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += times.user + times.system
-        return total
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
+        super().__init__(workdir, ["--hosts", "1", "--vms-per-host", str(vms), "--seed", "1"],
+                         startup_seconds=900)
 
     def client(self, auth: str = "basic", **options: Any) -> WSMan:
         if auth == "basic":
@@ -107,15 +73,6 @@ class Server:
                          read_timeout=600, **options)
         return WSMan("127.0.0.1", port=self.port, ssl=False, auth=auth, username="bench",
                      password=NTLM_PASSWORD, operation_timeout=60, read_timeout=600, **options)
-
-
-def measure(server: Server, operations: int, run: Callable[[], Any]) -> tuple[float, float]:
-    """(wall seconds, server CPU ms per operation) of run()."""
-    cpu = server.cpu_seconds()
-    start = time.perf_counter()
-    run()
-    wall = time.perf_counter() - start
-    return wall, (server.cpu_seconds() - cpu) * 1000 / operations
 
 
 def selectors(name: str) -> SelectorSet:

@@ -1,0 +1,69 @@
+"""The `hvsim serve` process a benchmark measures, and its CPU time per operation.
+
+Imported by the bench scripts, which run with bench/ first on sys.path.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class BenchServer:
+    """One server with a fresh SQLite database in `workdir`; `options` are extra CLI flags."""
+
+    def __init__(self, workdir: Path, options: list[str], *, startup_seconds: float) -> None:
+        self.endpoints_file = workdir / "endpoints.json"
+        self.log = (workdir / "server.log").open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "emulator", "serve", *options,
+             "--database", f"sqlite:///{workdir / 'bench.db'}", "--port", "0",
+             "--endpoints-file", str(self.endpoints_file), "--log-level", "warning"],
+            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + startup_seconds
+        while not self.endpoints_file.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start; see {workdir / 'server.log'}")
+            time.sleep(0.1)
+        self.urls: dict[str, str] = json.loads(self.endpoints_file.read_text())
+        self.url = self.urls["HV-01"]
+        self.port = int(self.url.rsplit(":", 1)[1])
+        self.ps = psutil.Process(self.process.pid)
+
+    def cpu_seconds(self) -> float:
+        """User + system time of the server's process tree so far."""
+        total = 0.0
+        for proc in [self.ps, *self.ps.children(recursive=True)]:
+            try:
+                times = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+def measure(server: BenchServer, operations: int, run: Callable[[], Any]) -> tuple[float, float]:
+    """(wall seconds, server CPU ms per operation) of run()."""
+    cpu = server.cpu_seconds()
+    start = time.perf_counter()
+    run()
+    wall = time.perf_counter() - start
+    return wall, (server.cpu_seconds() - cpu) * 1000 / operations
