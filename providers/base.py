@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, NamedTuple, Protocol
 
-from pywbem import CIMClass, CIMClassName, CIMDateTime, CIMInstanceName
+from pywbem import CIMClass, CIMClassName, CIMDateTime, CIMInstance, CIMInstanceName
 
 from storage.db import UnitOfWork
 
@@ -172,6 +172,28 @@ class MethodProvider(abc.ABC):
     @abc.abstractmethod
     def invoke(self, ctx: ProviderContext, call: MethodCall) -> MethodResult:
         """Run the method in ctx's unit of work; the dispatcher commits afterwards."""
+
+
+class Refused(Exception):
+    """A method answers at once with `code` (already in its return-code family)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def key_value(keys: Mapping[str, Any], name: str) -> Any:
+    """A key binding by name, case-insensitive as WMI names are; None when absent."""
+    for key, value in keys.items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+def property_value(instance: CIMInstance, name: str) -> Any:
+    """A property's value, None when NULL or absent."""
+    prop = instance.properties.get(name)
+    return None if prop is None else prop.value
 
 
 def normalise_keys(keys: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:

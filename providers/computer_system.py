@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from providers import world
-from providers.base import CLUSTER, V2, InstanceProvider, ProviderContext, Record, Scope
+from providers.base import CLUSTER, V2, InstanceProvider, ProviderContext, Record, Scope, key_value
 from providers.world import HostRow, VMRow
 
 CS = "Msvm_ComputerSystem"
@@ -150,8 +150,8 @@ class ComputerSystemProvider(InstanceProvider):
 
     def get(self, ctx: ProviderContext, scope: Scope, classname: str,
             keys: Mapping[str, Any]) -> Record | None:
-        name = str(_key(keys, "Name") or "")
-        if str(_key(keys, "CreationClassName") or "").lower() != CS.lower():
+        name = str(key_value(keys, "Name") or "")
+        if str(key_value(keys, "CreationClassName") or "").lower() != CS.lower():
             return None
         if is_host_name(name):
             host = world.host_named(ctx, name)
@@ -171,9 +171,9 @@ class PlannedComputerSystemProvider(InstanceProvider):
 
     def get(self, ctx: ProviderContext, scope: Scope, classname: str,
             keys: Mapping[str, Any]) -> Record | None:
-        if str(_key(keys, "CreationClassName") or "").lower() != PLANNED.lower():
+        if str(key_value(keys, "CreationClassName") or "").lower() != PLANNED.lower():
             return None
-        vm = world.vm_by_guid(ctx, scope, str(_key(keys, "Name") or ""), planned=True)
+        vm = world.vm_by_guid(ctx, scope, str(key_value(keys, "Name") or ""), planned=True)
         return vm_record(ctx, vm) if vm is not None else None
 
 
@@ -185,9 +185,3 @@ class VirtualSwitchProvider(InstanceProvider):
             for switch_name in host.virtual_switches:
                 yield switch_record(host, switch_name)
 
-
-def _key(keys: Mapping[str, Any], name: str) -> Any:
-    for key, value in keys.items():
-        if key.lower() == name.lower():
-            return value
-    return None

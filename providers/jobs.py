@@ -28,6 +28,7 @@ from providers.base import (
     Record,
     Scope,
     cim_interval,
+    key_value,
     ref,
 )
 from providers.computer_system import CS, PLANNED
@@ -114,7 +115,7 @@ class JobProvider(InstanceProvider):
 
     def get(self, ctx: ProviderContext, scope: Scope, classname: str,
             keys: Mapping[str, Any]) -> Record | None:
-        wanted = str(_key(keys, "InstanceID") or "").lower()
+        wanted = str(key_value(keys, "InstanceID") or "").lower()
         for job in world.jobs_in_scope(ctx, scope):
             if job.instance_id.lower() == wanted and job.classname.lower() == classname.lower():
                 return job_record(ctx, job)
@@ -168,7 +169,7 @@ class JobMethods(MethodProvider):
     def invoke(self, ctx: ProviderContext, call: MethodCall) -> MethodResult:
         assert isinstance(call.target, CIMInstanceName)
         session = ctx.uow.session
-        instance_id = str(_key(call.target.keybindings, "InstanceID") or "")
+        instance_id = str(key_value(call.target.keybindings, "InstanceID") or "")
         job = session.scalars(select(Job).where(Job.instance_id == instance_id.upper())).first()
         assert job is not None  # the dispatcher resolved the target instance
         method = call.method.lower()
@@ -206,9 +207,3 @@ class JobMethods(MethodProvider):
 def _errors(job: Job) -> list[Embedded]:
     return [Embedded(ERROR_CLASS, error) for error in job.errors or []]
 
-
-def _key(keys: Mapping[str, Any], name: str) -> Any:
-    for key, value in keys.items():
-        if key.lower() == name.lower():
-            return value
-    return None

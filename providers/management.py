@@ -26,6 +26,9 @@ from providers.base import (
     MethodProvider,
     MethodResult,
     ProviderContext,
+    Refused,
+    key_value,
+    property_value,
     ref,
 )
 from providers.computer_system import CS, PLANNED, switch_guid
@@ -52,11 +55,6 @@ HYPER_V_METHODS = frozenset({"defineplannedsystem", "validateplannedsystem",
                              "exportsystemdefinition", "getsummaryinformation", "formaterror"})
 
 
-class Refused(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
 
 class ManagementServiceMethods(MethodProvider):
     classnames = (VSMS,)
@@ -75,7 +73,7 @@ class ManagementServiceMethods(MethodProvider):
 
     def invoke(self, ctx: ProviderContext, call: MethodCall) -> MethodResult:
         assert isinstance(call.target, CIMInstanceName)
-        name = str(_key(call.target.keybindings, "SystemName"))
+        name = str(key_value(call.target.keybindings, "SystemName"))
         row = world.host_named(ctx, name)
         assert row is not None  # the dispatcher resolved the target instance
         host = ctx.uow.session.get(Host, row.id)
@@ -104,7 +102,7 @@ class ManagementServiceMethods(MethodProvider):
         is_planned = classname == PLANNED.lower()
         if planned is not None and is_planned != planned:
             raise Refused(invalid, f"expected a {PLANNED if planned else CS} reference")
-        guid = str(_key(path.keybindings, "Name") or "").upper()
+        guid = str(key_value(path.keybindings, "Name") or "").upper()
         vm = ctx.uow.session.scalars(select(VirtualMachine).where(
             VirtualMachine.host_id == host.id, VirtualMachine.guid == guid,
             VirtualMachine.planned.is_(is_planned))).first()
@@ -178,7 +176,7 @@ class ManagementServiceMethods(MethodProvider):
 
     def _resource_change(self, ctx: ProviderContext, host: Host, setting: CIMInstance,
                          what: str) -> tuple[Callable[[], None], CIMInstanceName]:
-        instance_id = str(_property(setting, "InstanceID") or "")
+        instance_id = str(property_value(setting, "InstanceID") or "")
         match = SETTINGS_ID.match(instance_id)
         if match is None or match.group(2) is None:
             raise Refused(A_INVALID_PARAMETER, f"{what}.InstanceID {instance_id!r} does not "
@@ -189,7 +187,7 @@ class ManagementServiceMethods(MethodProvider):
         if vm is None:
             raise Refused(A_INVALID_PARAMETER, f"{what}: no virtual machine {guid} on "
                                                f"{host.name}")
-        resource = _property(setting, "HostResource")
+        resource = property_value(setting, "HostResource")
         target = str(resource[0]) if resource and resource[0] is not None else ""
         result = ref(setting.classname, InstanceID=instance_id)
         for adapter in vm.network_adapters:
@@ -207,7 +205,7 @@ class ManagementServiceMethods(MethodProvider):
                                                        "virtual hard disk file")
                 return (lambda d=disk, p=target: setattr(d, "path", p)), result
         if setting.classname.lower() == "msvm_processorsettingdata":
-            limit = _property(setting, "LimitProcessorFeatures")
+            limit = property_value(setting, "LimitProcessorFeatures")
             if limit is None:
                 return (lambda: None), result
             if not vm.planned and vm.enabled_state != 3:
@@ -244,7 +242,7 @@ class ManagementServiceMethods(MethodProvider):
                     "msvm_error", "cim_error"):
                 raise Refused(B_INVALID_PARAMETER, f"Errors[{index}] is not an embedded "
                                                    "Msvm_Error")
-            messages.append(str(_property(error, "Message") or ""))
+            messages.append(str(property_value(error, "Message") or ""))
         return MethodResult(OK, {"ErrorMessage": "\n\n".join(messages)})
 
 
@@ -267,13 +265,3 @@ def _switch_name(host: Host, path_text: str) -> str | None:
     return None
 
 
-def _property(instance: CIMInstance, name: str) -> Any:
-    prop = instance.properties.get(name)
-    return None if prop is None else prop.value
-
-
-def _key(keys: Any, name: str) -> Any:
-    for key, value in keys.items():
-        if key.lower() == name.lower():
-            return value
-    return None

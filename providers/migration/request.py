@@ -12,7 +12,7 @@ from typing import Any
 
 from pywbem import CIMInstance
 
-from providers.base import MalformedEmbedded
+from providers.base import MalformedEmbedded, property_value
 
 VIRTUAL_SYSTEM, STORAGE, STAGED, VIRTUAL_SYSTEM_AND_STORAGE, STORAGE_DEEP_CHECK = (
     32768, 32769, 32770, 32771, 32772)
@@ -64,10 +64,6 @@ class MigrationRequest:
     resource_texts: list[str] = field(default_factory=list)
 
 
-def _value(instance: CIMInstance, name: str) -> Any:
-    prop = instance.properties.get(name)
-    return None if prop is None else prop.value
-
 
 def _instance(value: Any, what: str, classes: tuple[str, ...]) -> CIMInstance:
     if isinstance(value, MalformedEmbedded):
@@ -81,19 +77,19 @@ def _instance(value: Any, what: str, classes: tuple[str, ...]) -> CIMInstance:
 
 
 def _int(instance: CIMInstance, name: str, default: int) -> int:
-    value = _value(instance, name)
+    value = property_value(instance, name)
     return default if value is None else int(value)
 
 
 def _bool(instance: CIMInstance, name: str) -> bool:
-    return bool(_value(instance, name))
+    return bool(property_value(instance, name))
 
 
 def parse_migration_settings(value: Any) -> MigrationRequest:
     if value is None:
         raise InvalidRequest("MigrationSettingData is required")
     settings = _instance(value, "MigrationSettingData", SETTING_CLASSES)
-    migration_type = _value(settings, "MigrationType")
+    migration_type = property_value(settings, "MigrationType")
     if migration_type is None or int(migration_type) not in MIGRATION_TYPE_NAMES:
         raise InvalidRequest(f"MigrationType {migration_type} is not one of "
                              f"{', '.join(str(t) for t in MIGRATION_TYPE_NAMES)}")
@@ -104,17 +100,17 @@ def parse_migration_settings(value: Any) -> MigrationRequest:
     cpu_capping = _int(settings, "CPUCappingMagnitude", 0)
     if cpu_capping not in (0, 1, 2):
         raise InvalidRequest(f"CPUCappingMagnitude {cpu_capping} is not one of 0, 1, 2")
-    addresses = _value(settings, "DestinationIPAddressList")
+    addresses = property_value(settings, "DestinationIPAddressList")
     for address in addresses or []:
         try:
             ipaddress.ip_address(str(address))
         except ValueError:
             raise InvalidRequest(f"DestinationIPAddressList: {address!r} is not an IP "
                                  "address") from None
-    planned = _value(settings, "DestinationPlannedVirtualSystemId")
+    planned = property_value(settings, "DestinationPlannedVirtualSystemId")
     request = MigrationRequest(
         migration_type=int(migration_type), transport=transport,
-        compression=_value(settings, "EnableCompression"),
+        compression=property_value(settings, "EnableCompression"),
         destination_addresses=[str(a) for a in addresses] if addresses else None,
         planned_system_id=str(planned).strip("{}") if planned else None,
         retain_vhd_copies=_bool(settings, "RetainVhdCopiesOnSource"),
@@ -125,16 +121,16 @@ def parse_migration_settings(value: Any) -> MigrationRequest:
         remove_source_unmanaged_vhds=_bool(settings, "RemoveSourceUnmanagedVhds"),
     )
     request.bandwidth_percent = _bandwidth_percent(settings)
-    for index, item in enumerate(_value(settings, "UnmanagedVhds") or []):
+    for index, item in enumerate(property_value(settings, "UnmanagedVhds") or []):
         request.unmanaged_vhds.append(_unmanaged_vhd(item, index))
     return request
 
 
 def _bandwidth_percent(settings: CIMInstance) -> int | None:
-    bandwidth = _value(settings, "Bandwidth")
+    bandwidth = property_value(settings, "Bandwidth")
     if bandwidth in (None, 0):
         return None
-    unit = str(_value(settings, "BandwidthUnit") or "percent").strip().lower()
+    unit = str(property_value(settings, "BandwidthUnit") or "percent").strip().lower()
     if unit != "percent":
         raise InvalidRequest(f"BandwidthUnit {unit!r} is not supported; use \"percent\"")
     if not 1 <= int(bandwidth) <= 100:
@@ -146,7 +142,8 @@ def _unmanaged_vhd(item: Any, index: int) -> UnmanagedVhd:
     if isinstance(item, str):
         raise InvalidRequest(f"UnmanagedVhds[{index}] is not a parsed embedded instance")
     vhd = _instance(item, f"UnmanagedVhds[{index}]", ("Msvm_MoveUnmanagedVhd",))
-    source, destination = _value(vhd, "VhdSourcePath"), _value(vhd, "VhdDestinationPath")
+    source = property_value(vhd, "VhdSourcePath")
+    destination = property_value(vhd, "VhdDestinationPath")
     if not source or not destination:
         raise InvalidRequest(f"UnmanagedVhds[{index}] needs VhdSourcePath and "
                              "VhdDestinationPath")
@@ -158,7 +155,7 @@ def apply_system_settings(request: MigrationRequest, value: Any) -> None:
         return
     system = _instance(value, "NewSystemSettingData", SYSTEM_SETTING_CLASSES)
     for name in ("ConfigurationDataRoot", "SnapshotDataRoot", "SwapFileDataRoot"):
-        root = _value(system, name)
+        root = property_value(system, name)
         if root is not None:
             if not _looks_like_path(str(root)):
                 raise InvalidRequest(f"NewSystemSettingData.{name} {root!r} is not an "
@@ -173,10 +170,10 @@ def apply_resource_settings(request: MigrationRequest, values: Any) -> None:
     for index, value in enumerate(values):
         what = f"NewResourceSettingData[{index}]"
         disk = _instance(value, what, DISK_SETTING_CLASSES)
-        instance_id = _value(disk, "InstanceID")
+        instance_id = property_value(disk, "InstanceID")
         if not instance_id:
             raise InvalidRequest(f"{what} has no InstanceID naming the disk it moves")
-        resource = _value(disk, "HostResource")
+        resource = property_value(disk, "HostResource")
         if isinstance(resource, list):
             path = str(resource[0]) if resource and resource[0] is not None else ""
         else:

@@ -28,7 +28,10 @@ from providers.base import (
     MethodProvider,
     MethodResult,
     ProviderContext,
+    Refused,
     Scope,
+    key_value,
+    property_value,
 )
 from providers.migration import checks, compat, model
 from providers.migration import errors as e
@@ -66,13 +69,6 @@ DEEP_CHECK_SECONDS = 3.0
 ERROR_CLASS = "Msvm_Error"
 VECTOR_CLASS = "Msvm_CompatibilityVector"
 
-
-class Refused(Exception):
-    """A synchronous refusal: the method returns `code` (already in its family)."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class Family:
@@ -126,7 +122,7 @@ class MigrationServiceMethods(MethodProvider):
     @staticmethod
     def _service_host(ctx: ProviderContext, call: MethodCall) -> Host:
         assert isinstance(call.target, CIMInstanceName)
-        name = str(_key(call.target.keybindings, "SystemName"))
+        name = str(key_value(call.target.keybindings, "SystemName"))
         row = world.host_named(ctx, name)
         assert row is not None  # the dispatcher resolved the target instance
         host = ctx.uow.session.get(Host, row.id)
@@ -176,7 +172,7 @@ class MigrationServiceMethods(MethodProvider):
             raise Refused(family.invalid_parameter,
                           f"DestinationSystem must be a host Msvm_ComputerSystem, not "
                           f"{path.classname}")
-        name = str(_key(path.keybindings, "Name") or "")
+        name = str(key_value(path.keybindings, "Name") or "")
         if world.host_named(ctx, name) is None:
             raise Refused(family.invalid_parameter,
                           f"DestinationSystem {name!r} is not a host of this cluster")
@@ -265,7 +261,7 @@ class MigrationServiceMethods(MethodProvider):
         path = call.param("ComputerSystem")
         if not isinstance(path, CIMInstanceName):
             raise Refused(family.invalid_parameter, "ComputerSystem is required")
-        guid = str(_key(path.keybindings, "Name") or "")
+        guid = str(key_value(path.keybindings, "Name") or "")
         if path.classname.lower() == "msvm_plannedcomputersystem":
             raise Refused(family.invalid_state, "a planned virtual machine cannot be migrated")
         if path.classname.lower() != "msvm_computersystem":
@@ -375,7 +371,7 @@ class MigrationServiceMethods(MethodProvider):
                 path.classname.lower() != "msvm_computersystem":
             raise Refused(B_INVALID_PARAMETER,
                           "ComputerSystem must reference an Msvm_ComputerSystem")
-        name = str(_key(path.keybindings, "Name") or "")
+        name = str(key_value(path.keybindings, "Name") or "")
         if name.lower() == host.name.lower():
             return host
         vm = ctx.uow.session.scalars(select(VirtualMachine).where(
@@ -469,7 +465,7 @@ class MigrationServiceMethods(MethodProvider):
         changes = []
         for index, value in enumerate(values):
             subnet, prefix, metric, tags = _network(value, index)
-            instance_id = str(_property(value, "InstanceID") or "")
+            instance_id = str(property_value(value, "InstanceID") or "")
             network = by_id.get(instance_id.lower())
             if network is None:
                 raise Refused(B_INVALID_PARAMETER, f"NetworkSettings[{index}]: no migration "
@@ -496,7 +492,7 @@ class MigrationServiceMethods(MethodProvider):
         by_id = {n.instance_id.lower(): n for n in host.networks}
         doomed = []
         for index, path in enumerate(paths):
-            instance_id = str(_key(path.keybindings, "InstanceID") or "") \
+            instance_id = str(key_value(path.keybindings, "InstanceID") or "") \
                 if isinstance(path, CIMInstanceName) else ""
             if not isinstance(path, CIMInstanceName) or \
                     path.classname.lower() != MIGRATION_NETWORK.lower() or \
@@ -518,25 +514,25 @@ class MigrationServiceMethods(MethodProvider):
                 "msvm_virtualsystemmigrationservicesettingdata", "cim_settingdata"):
             raise Refused(B_INVALID_PARAMETER, "ServiceSettingData must be an embedded "
                                                "Msvm_VirtualSystemMigrationServiceSettingData")
-        instance_id = _property(value, "InstanceID")
+        instance_id = property_value(value, "InstanceID")
         if instance_id and str(instance_id).lower() != settings_instance_id(host).lower():
             raise Refused(B_INVALID_PARAMETER, f"ServiceSettingData.InstanceID {instance_id!r} "
                                                f"is not the settings of {host.name}")
         limits = {}
         for name in ("MaximumActiveVirtualSystemMigration", "MaximumActiveStorageMigration"):
-            limit = _property(value, name)
+            limit = property_value(value, name)
             if limit is not None:
                 if not 1 <= int(limit) <= 512:
                     raise Refused(B_INVALID_PARAMETER, f"{name} must be between 1 and 512")
                 limits[name] = int(limit)
-        authentication = _property(value, "AuthenticationType")
+        authentication = property_value(value, "AuthenticationType")
         if authentication is not None and int(authentication) not in (0, 1):
             raise Refused(B_INVALID_PARAMETER, "AuthenticationType must be 0 (CredSSP) or "
                                                "1 (Kerberos)")
         for name, attribute in (("EnableVirtualSystemMigration", "migration_enabled"),
                                 ("EnableCompression", "migration_compression"),
                                 ("EnableSmbTransport", "migration_smb")):
-            flag = _property(value, name)
+            flag = property_value(value, name)
             if flag is not None:
                 setattr(host, attribute, bool(flag))
         if authentication is not None:
@@ -657,7 +653,7 @@ def _network(value: Any, index: int) -> tuple[str, int, int | None, list[str] | 
     if not isinstance(value, CIMInstance) or \
             value.classname.lower() != MIGRATION_NETWORK.lower():
         raise Refused(B_INVALID_PARAMETER, f"{what} must be an embedded {MIGRATION_NETWORK}")
-    subnet, prefix = _property(value, "SubnetNumber"), _property(value, "PrefixLength")
+    subnet, prefix = property_value(value, "SubnetNumber"), property_value(value, "PrefixLength")
     if subnet is None or prefix is None:
         raise Refused(B_INVALID_PARAMETER, f"{what} needs SubnetNumber and PrefixLength")
     try:
@@ -665,23 +661,13 @@ def _network(value: Any, index: int) -> tuple[str, int, int | None, list[str] | 
     except ValueError as error:
         raise Refused(B_INVALID_PARAMETER, f"{what}: {subnet}/{prefix} is not a subnet: "
                                            f"{error}") from None
-    metric = _property(value, "Metric")
-    tags = _property(value, "Tags")
+    metric = property_value(value, "Metric")
+    tags = property_value(value, "Tags")
     text = str(subnet) if str(subnet) in ("::0", "0.0.0.0") else str(network.network_address)
     return text, network.prefixlen, None if metric is None else int(metric), \
         None if tags is None else [str(t) for t in tags]
 
 
-def _property(instance: CIMInstance, name: str) -> Any:
-    prop = instance.properties.get(name)
-    return None if prop is None else prop.value
-
-
-def _key(keys: Any, name: str) -> Any:
-    for key, value in keys.items():
-        if key.lower() == name.lower():
-            return value
-    return None
 
 
 def _has_job(call: MethodCall) -> bool:
