@@ -467,7 +467,6 @@ class Dispatcher:
 
     def _run_method(self, provider: MethodProvider, scope: Scope,
                     target: CIMInstanceName | CIMClassName, call: MethodCall) -> MethodResult:
-        self.settle_due()
         with self._write_lock, self.store.unit_of_work() as uow:
             ctx = ProviderContext(uow=uow, clock=self.clock, classes=self.catalog)
             if self.engine is not None:
