@@ -150,8 +150,7 @@ def _output(catalog: Catalog, scope: Scope, parameter: CIMParameter, host: str,
             value: Any) -> Any:
     if value is None:
         return None
-    # Embedded is a NamedTuple: test it before taking a tuple for an array.
-    if isinstance(value, list | tuple) and not isinstance(value, Embedded):
+    if isinstance(value, list | tuple):
         return [_output_scalar(catalog, scope, parameter, host, v) for v in value]
     return _output_scalar(catalog, scope, parameter, host, value)
 

@@ -133,8 +133,12 @@ class MalformedEmbedded(NamedTuple):
     reason: str
 
 
-class Embedded(NamedTuple):
-    """An embedded instance a method returns; the dispatcher types it from the class model."""
+@dataclass(frozen=True, slots=True)
+class Embedded:
+    """An embedded instance a method returns; the dispatcher types it from the class model.
+
+    A dataclass rather than a NamedTuple, so that it is never mistaken for an array.
+    """
 
     classname: str
     values: Mapping[str, Any]
