@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import providers
 from emulator.auth import Authenticator, load_users
+from emulator.cache_budget import DEFAULT_BUDGET, CacheBudget
 from emulator.catalog import Catalog, load_catalog
 from emulator.cimxml.app import CimXmlEndpoint
 from emulator.clock import SystemClock
@@ -37,6 +38,8 @@ class Settings:
     port_hosts: dict[int, str] = field(default_factory=dict)
     time_scale: float = 1.0
     ntlm_password: str = DEFAULT_NTLM_PASSWORD
+    allow_unencrypted: bool = False
+    cache_budget: CacheBudget = DEFAULT_BUDGET
 
 
 @dataclass
@@ -89,6 +92,8 @@ def create_app(settings: Settings, world: World | None = None) -> ProtocolRouter
     fallback = FastAPI(title="hvsim", docs_url=None, redoc_url=None, openapi_url=None)
     fallback.state.world = world
     authenticator = Authenticator(users)
-    cimxml = CimXmlEndpoint(world.dispatcher, endpoints, authenticator)
-    wsman = WsmanEndpoint(world.dispatcher, endpoints, authenticator, settings.ntlm_password)
+    cimxml = CimXmlEndpoint(world.dispatcher, endpoints, authenticator, settings.cache_budget)
+    wsman = WsmanEndpoint(world.dispatcher, endpoints, authenticator, settings.ntlm_password,
+                          allow_unencrypted=settings.allow_unencrypted,
+                          budget=settings.cache_budget)
     return ProtocolRouter({"/cimom": cimxml, "/wsman": wsman}, fallback)

@@ -17,6 +17,7 @@ import uvicorn
 
 from emulator.app import Settings, create_app, open_world
 from emulator.auth import UsersFileError, load_users
+from emulator.cache_budget import DEFAULT_CACHE_MB, MIN_CACHE_MB, CacheBudget
 from emulator.catalog import CatalogError
 from emulator.scenario import ScenarioError, generated_scenario, load_scenario
 from emulator.seeding import ScenarioMismatch
@@ -60,11 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument("--ntlm-password", default=DEFAULT_NTLM_PASSWORD,
                      help="without --users: the password NTLM/Negotiate accept for any user "
                           f"(default {DEFAULT_NTLM_PASSWORD})")
+    net.add_argument("--allow-unencrypted", action="store_true",
+                     help="serve unsealed messages on connections that logged in with "
+                          "NTLM/Negotiate over http (WinRM's AllowUnencrypted; default: "
+                          "refused with 401)")
     net.add_argument("--https", action="store_true",
                      help="serve HTTPS on every endpoint (a self-signed certificate unless "
                           "--cert/--key are given)")
     net.add_argument("--cert", type=Path, help="PEM certificate (chain) for --https")
     net.add_argument("--key", type=Path, help="PEM private key for --https")
+    serve.add_argument("--cache-mb", type=int, default=DEFAULT_CACHE_MB,
+                       help="memory for cached requests and replies, in MB, keys included "
+                            f"(default {DEFAULT_CACHE_MB}, at least {MIN_CACHE_MB})")
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"])
     return parser
@@ -78,6 +86,13 @@ def _scenario(args: argparse.Namespace):
     if args.hosts:
         return generated_scenario(args.hosts, args.vms_per_host, args.seed)
     return None
+
+
+def _cache_budget(megabytes: int) -> CacheBudget:
+    try:
+        return CacheBudget.megabytes(megabytes)
+    except ValueError as error:
+        raise ScenarioError(f"--cache-mb: {error}") from None
 
 
 def _bind(address: str, port: int) -> socket.socket:
@@ -111,7 +126,9 @@ def serve(args: argparse.Namespace) -> int:
             raise ScenarioError("--cert and --key go together, and only with --https")
         settings = Settings(database_url=normalise_url(args.database), scenario=scenario,
                             reset=args.reset, users_file=args.users, time_scale=args.time_scale,
-                            ntlm_password=args.ntlm_password)
+                            ntlm_password=args.ntlm_password,
+                            allow_unencrypted=args.allow_unencrypted,
+                            cache_budget=_cache_budget(args.cache_mb))
         world = open_world(settings)
     except (ScenarioError, ScenarioMismatch, UsersFileError, CatalogError) as error:
         print(f"hvsim: {error}", file=sys.stderr)

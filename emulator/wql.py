@@ -856,7 +856,13 @@ def _case_variants(char: str) -> tuple[str, ...]:
 def _compile_like(pattern: object) -> tuple[tuple[str, _LikeElement], ...]:
     if not isinstance(pattern, str):
         raise WQLError("LIKE pattern must be a string")
+    if len(pattern) > MAX_CACHED_LIKE_PATTERN:
+        return _compile_like_text.__wrapped__(pattern)
     return _compile_like_text(pattern)
+
+
+# Patterns come from clients: only short ones are cached, so the cache stays small.
+MAX_CACHED_LIKE_PATTERN = 256
 
 
 @lru_cache(maxsize=512)

@@ -1,24 +1,28 @@
 """POST /cimom: the CIM-XML front end (DSP0200), and the only place its errors are translated.
 
 The endpoint is a plain ASGI application mounted in the FastAPI app: per-request framework cost
-matters when the target is a few hundred microseconds of CPU per GetInstance. Single-object
-operations are answered on the event loop; enumerations, queries and association traversals run
-on a small executor so that one large answer does not stall every other client.
+matters when the target is a few hundred microseconds of CPU per GetInstance. The event loop
+only reads requests, decodes small ones (bounded work, usually from the request cache) and
+writes replies: everything that reads the state store runs on worker threads, so a slow
+database or a large request delays only the requests that need them. Single-object operations
+go to the light pool; enumerations, queries, association traversals and large requests
+(decoded there too) to the heavy pool.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Hashable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 from typing import Any
 
 from pywbem import CIM_ERR_FAILED, CIMError
 
 from emulator.auth import Authenticator
-from emulator.cimxml import intrinsic
+from emulator.cache_budget import DEFAULT_BUDGET, CacheBudget
+from emulator.cimxml import encode, intrinsic
 from emulator.cimxml.encode import error_response, imethod_response, method_response
 from emulator.cimxml.request import (
     MAX_BODY_BYTES,
@@ -30,25 +34,30 @@ from emulator.cimxml.request import (
 from emulator.dispatch import Dispatcher, track_expiry
 from emulator.endpoints import EndpointMap
 from emulator.enumerations import Enumerations
-from emulator.versioned_cache import VersionedCache
+from emulator.versioned_cache import BoundedLRU, VersionedCache
 
 log = logging.getLogger("hvsim.cimxml")
 CONTENT_TYPE = b'application/xml; charset="utf-8"'
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-# Answered on the event loop: each touches one object and costs well under a millisecond.
-INLINE_OPERATIONS = frozenset(name.lower() for name in (
+# Answered on the light pool: each touches one object and costs well under a millisecond.
+LIGHT_OPERATIONS = frozenset(name.lower() for name in (
     "GetInstance", "GetClass", "GetQualifier", "GetProperty", "EnumerationCount",
     "CloseEnumeration"))
+LIGHT_WORKERS = 8
 HEAVY_WORKERS = 2
+# Requests up to this size are decoded on the event loop (a few milliseconds at worst) and
+# their decoding and replies cached; larger ones are decoded on the heavy pool, never cached.
+SMALL_REQUEST_BYTES = 16 * 1024
 # Read-only operations whose complete reply may be reused while the world is unchanged.
 CACHEABLE_OPERATIONS = frozenset(name.lower() for name in (
     "GetInstance", "EnumerateInstances", "EnumerateInstanceNames", "Associators",
     "AssociatorNames", "References", "ReferenceNames", "ExecQuery", "GetClass",
     "EnumerateClasses", "EnumerateClassNames", "GetQualifier", "EnumerateQualifiers",
     "GetProperty"))
-REPLY_CACHE_BYTES = 512 * 1024 * 1024
+# A decoded request holds its text several times over (tuple tree, CIM objects).
+DECODED_BYTES_PER_BODY_BYTE = 6
 
 
 class ReplyCache(VersionedCache[bytes]):
@@ -59,34 +68,56 @@ class ReplyCache(VersionedCache[bytes]):
     request, so every process sharing the database agrees) and before it expires.
     """
 
-    def __init__(self, capacity_bytes: int = REPLY_CACHE_BYTES) -> None:
+    def __init__(self, capacity_bytes: int = DEFAULT_BUDGET.share("cimxml.replies")) -> None:
         super().__init__(capacity_bytes, largest_share=4)
 
 
-@lru_cache(maxsize=4096)
-def decode_cached(body: bytes, method: str, cim_object: str) -> CimRequest:
-    """Decoding is a pure function of the request; clients repeat identical requests often
-    (polling a job, re-reading a VM). Callers must not mutate the result."""
-    return decode(body, method, cim_object)
+class RequestCache:
+    """Decoded small requests by a digest of their body: clients repeat identical requests
+    often (polling a job, re-reading a VM). Callers must not mutate what it returns."""
+
+    def __init__(self, capacity_bytes: int = DEFAULT_BUDGET.share("cimxml.requests")) -> None:
+        self._lru: BoundedLRU[tuple[CimRequest, int]] = BoundedLRU(
+            capacity_bytes, largest_share=64, size=lambda entry: entry[1])
+
+    def decode(self, key: Hashable, body: bytes, method: str, cim_object: str) -> CimRequest:
+        entry = self._lru.get(key)
+        if entry is not None:
+            return entry[0]
+        request = decode(body, method, cim_object)
+        self._lru.put(key, (request, len(body) * DECODED_BYTES_PER_BODY_BYTE))
+        return request
+
+
+def request_key(body: bytes, method: str, cim_object: str) -> tuple[str, str, bytes]:
+    """A request's identity without keeping its body: the digest is collision resistant."""
+    return method, cim_object, hashlib.blake2b(body, digest_size=20).digest()
 
 
 class CimXmlEndpoint:
     def __init__(self, dispatcher: Dispatcher, endpoints: EndpointMap,
-                 auth: Authenticator) -> None:
+                 auth: Authenticator, budget: CacheBudget = DEFAULT_BUDGET) -> None:
         self.dispatcher = dispatcher
         self.enumerations = Enumerations(dispatcher)
         self.endpoints = endpoints
         self.auth = auth
-        self.executor = ThreadPoolExecutor(HEAVY_WORKERS, thread_name_prefix="cimxml")
-        self.replies = ReplyCache()
+        self.light = ThreadPoolExecutor(LIGHT_WORKERS, thread_name_prefix="cimxml")
+        self.heavy = ThreadPoolExecutor(HEAVY_WORKERS, thread_name_prefix="cimxml-heavy")
+        self.replies = ReplyCache(budget.share("cimxml.replies"))
+        self.requests = RequestCache(budget.share("cimxml.requests"))
+        encode.CACHE.resize(budget.share("cimxml.fragments"))
 
-    def reply(self, host: str, request: CimRequest, cache_key: Any) -> bytes:
+    def reply(self, host: str, request: CimRequest, cache_key: Hashable | None) -> bytes:
         """The answer, reused from the reply cache when the world has not changed since."""
-        if not (request.intrinsic and request.name.lower() in CACHEABLE_OPERATIONS):
+        if cache_key is None or not (request.intrinsic
+                                     and request.name.lower() in CACHEABLE_OPERATIONS):
             return self.answer(host, request)
-        # Read the version before computing: a change racing with this request then makes
-        # the cached reply look older than it is, never newer.
-        version = self.dispatcher.world_version()
+        try:
+            # Read the version before computing: a change racing with this request then makes
+            # the cached reply look older than it is, never newer.
+            version = self.dispatcher.world_version()
+        except Exception as error:
+            return self.failure(request, error)
         cached = self.replies.get(cache_key, version)
         if cached is not None:
             return cached
@@ -104,16 +135,20 @@ class CimXmlEndpoint:
             rendered = intrinsic.materialise(body)
             text = "".join(imethod_response(request.message_id, request.name, rendered,
                                             out_params))
-        except CIMError as error:
-            text = error_response(request.message_id, request.name,
-                                  intrinsic=request.intrinsic, code=error.status_code,
-                                  description=error.status_description)
-        except Exception:
-            log.exception("unexpected failure answering %s", request.name)
-            text = error_response(request.message_id, request.name,
-                                  intrinsic=request.intrinsic, code=CIM_ERR_FAILED,
-                                  description="internal error")
+        except Exception as error:
+            return self.failure(request, error)
         return text.encode("utf-8")
+
+    @staticmethod
+    def failure(request: CimRequest, error: Exception) -> bytes:
+        """The one translation of a failed operation into an in-band CIM-XML ERROR."""
+        if isinstance(error, CIMError):
+            code, description = error.status_code, error.status_description
+        else:
+            log.exception("unexpected failure answering %s", request.name, exc_info=error)
+            code, description = CIM_ERR_FAILED, "internal error"
+        return error_response(request.message_id, request.name, intrinsic=request.intrinsic,
+                              code=code, description=description).encode("utf-8")
 
     def method(self, host: str, request: CimRequest) -> bytes:
         return_value, out = self.dispatcher.invoke_method(
@@ -124,6 +159,15 @@ class CimXmlEndpoint:
                  for name, value in out.items()}
         return method_response(request.message_id, declaration.name, return_value,
                                declaration.return_type, typed).encode("utf-8")
+
+    def decode_and_answer(self, host: str, body: bytes, method: str,
+                          cim_object: str) -> bytes | CimXmlHttpError:
+        """A large request, decoded and answered on the heavy pool; never cached."""
+        try:
+            request = decode(body, method, cim_object)
+        except CimXmlHttpError as error:
+            return error
+        return self.reply(host, request, None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -140,23 +184,28 @@ class CimXmlEndpoint:
                           [(k.encode(), v.encode()) for k, v in denied.headers.items()
                            if k.lower() == "www-authenticate"])
             return
+        host = self.endpoints.host_for(scope)
+        loop = asyncio.get_running_loop()
+        outcome: bytes | CimXmlHttpError
         try:
             method, cim_object = check_headers(headers)
             body = await read_body(receive)
-            request = decode_cached(body, method, cim_object)
+            if len(body) <= SMALL_REQUEST_BYTES:
+                key = request_key(body, method, cim_object)
+                request = self.requests.decode(key, body, method, cim_object)
+                light = request.intrinsic and request.name.lower() in LIGHT_OPERATIONS
+                outcome = await loop.run_in_executor(self.light if light else self.heavy,
+                                                     self.reply, host, request, (host, *key))
+            else:
+                outcome = await loop.run_in_executor(self.heavy, self.decode_and_answer,
+                                                     host, body, method, cim_object)
         except CimXmlHttpError as error:
-            await respond(send, error.status, (error.detail + "\n").encode(),
-                          [(b"cimerror", error.cim_error.encode())])
+            outcome = error
+        if isinstance(outcome, CimXmlHttpError):
+            await respond(send, outcome.status, (outcome.detail + "\n").encode(),
+                          [(b"cimerror", outcome.cim_error.encode())])
             return
-        host = self.endpoints.host_for(scope)
-        cache_key = (host, body, method, cim_object)
-        if request.intrinsic and request.name.lower() in INLINE_OPERATIONS:
-            payload = self.reply(host, request, cache_key)
-        else:
-            loop = asyncio.get_running_loop()
-            payload = await loop.run_in_executor(self.executor, self.reply, host, request,
-                                                 cache_key)
-        await respond(send, 200, payload, [(b"content-type", CONTENT_TYPE),
+        await respond(send, 200, outcome, [(b"content-type", CONTENT_TYPE),
                                            (b"cimoperation", b"MethodResponse")])
 
 

@@ -7,8 +7,6 @@ twice is serialised once, in any process, since the tag comes from the store.
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -23,8 +21,10 @@ from pywbem import (
     tocimxml,
 )
 
+from emulator.cache_budget import DEFAULT_BUDGET
 from emulator.cimxml import writer
 from emulator.dispatch import InstanceResult
+from emulator.versioned_cache import BoundedLRU
 
 XML_DECLARATION = '<?xml version="1.0" encoding="utf-8" ?>\n'
 # sblim wbemcli's parser rejects empty-element tags for these (wire/README.md), so write
@@ -40,30 +40,8 @@ def xml_text(element: Any) -> str:
     return _SELF_CLOSED.sub(r"<\1\2></\1>", element.toxml())
 
 
-class RenderCache:
-    """A bounded LRU of serialised fragments."""
-
-    def __init__(self, capacity: int = 50_000) -> None:
-        self._items: OrderedDict[Any, str] = OrderedDict()
-        self._capacity = capacity
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> str | None:
-        value = self._items.get(key)
-        if value is not None:
-            with self._lock:
-                if key in self._items:
-                    self._items.move_to_end(key)
-        return value
-
-    def put(self, key: Any, value: str) -> None:
-        with self._lock:
-            self._items[key] = value
-            if len(self._items) > self._capacity:
-                self._items.popitem(last=False)
-
-
-CACHE = RenderCache()
+# Serialised instances and paths, reused while their record is unchanged.
+CACHE: BoundedLRU[str] = BoundedLRU(DEFAULT_BUDGET.share("cimxml.fragments"), largest_share=16)
 
 
 _SPECS: dict[tuple[str, str], tuple[tuple[writer.PropertySpec, ...], dict[str, str]]] = {}

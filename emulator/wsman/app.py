@@ -20,9 +20,10 @@ from xml.sax.saxutils import escape
 from pywbem import CIMError
 
 from emulator.auth import Authenticator
+from emulator.cache_budget import DEFAULT_BUDGET, CacheBudget
 from emulator.dispatch import Dispatcher, track_expiry
 from emulator.endpoints import EndpointMap
-from emulator.wsman import faults, operations, xmlns
+from emulator.wsman import faults, operations, render, xmlns
 from emulator.wsman.cache import BodyCache, ListingCache, RequestCache
 from emulator.wsman.connection import ConnectionState, connection_of
 from emulator.wsman.enumeration import Contexts
@@ -53,10 +54,14 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 # The largest request accepted: MaxEnvelopeSizekb plus room for the encryption framing.
 MAX_REQUEST_BYTES = operations.MAX_ENVELOPE_BYTES + 4096
-WORKERS = 4
+HEAVY_WORKERS = 4
+LIGHT_WORKERS = 8
 DEFAULT_TIMEOUT = 60.0
-# Answered on the event loop: each touches one object.
-INLINE_ACTIONS = frozenset({xmlns.GET, xmlns.RELEASE})
+# Answered on the light pool: each touches one object. Everything that may read the state
+# store runs on a worker thread, so a slow database delays only the requests that need it.
+LIGHT_ACTIONS = frozenset({xmlns.GET})
+# Answered on the event loop: no database work.
+INLINE_ACTIONS = frozenset({xmlns.RELEASE})
 CHALLENGE = [(b"www-authenticate", b"Negotiate"),
              (b"www-authenticate", b'Basic realm="WSMAN"')]
 
@@ -68,15 +73,21 @@ class RequestTooLarge(Exception):
 class WsmanEndpoint:
     def __init__(self, dispatcher: Dispatcher, endpoints: EndpointMap,
                  authenticator: Authenticator,
-                 ntlm_password: str = DEFAULT_NTLM_PASSWORD) -> None:
+                 ntlm_password: str = DEFAULT_NTLM_PASSWORD, *,
+                 allow_unencrypted: bool = False, budget: CacheBudget = DEFAULT_BUDGET) -> None:
         self.dispatcher = dispatcher
         self.endpoints = endpoints
         self.auth = Authentication(authenticator, ntlm_password)
+        # WinRM's AllowUnencrypted: may a connection that logged in with NTLM/Negotiate over
+        # http send messages without sealing them?
+        self.allow_unencrypted = allow_unencrypted
         self.contexts = Contexts()
-        self.executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="wsman")
-        self.requests = RequestCache()
-        self.bodies = BodyCache()
-        self.listings = ListingCache()
+        self.light = ThreadPoolExecutor(LIGHT_WORKERS, thread_name_prefix="wsman")
+        self.heavy = ThreadPoolExecutor(HEAVY_WORKERS, thread_name_prefix="wsman-heavy")
+        self.requests = RequestCache(budget.share("wsman.requests"))
+        self.bodies = BodyCache(budget.share("wsman.bodies"))
+        self.listings = ListingCache(budget.share("wsman.listings"))
+        render.CACHE.resize(budget.share("wsman.fragments"))
 
     # ------------------------------------------------------------------ SOAP processing
 
@@ -123,7 +134,8 @@ class WsmanEndpoint:
                 return 200, self.answer(host, request)
             loop = asyncio.get_running_loop()
             timeout = request.operation_timeout or DEFAULT_TIMEOUT
-            future = loop.run_in_executor(self.executor, self.answer, host, request)
+            pool = self.light if request.action in LIGHT_ACTIONS else self.heavy
+            future = loop.run_in_executor(pool, self.answer, host, request)
             try:
                 return 200, await asyncio.wait_for(future, timeout)
             except TimeoutError:
@@ -180,6 +192,7 @@ class WsmanEndpoint:
             return
         extra: list[tuple[bytes, bytes]] = []
         handshake = False
+        basic = False
         authorization = headers.get("authorization", "").strip()
         security = connection.security if connection is not None else None
         if authorization:
@@ -187,6 +200,7 @@ class WsmanEndpoint:
             try:
                 if scheme.lower() == "basic":
                     self.auth.basic(token)
+                    basic = True
                 elif scheme.lower() in ("negotiate", "ntlm") and connection is not None:
                     security, out = self.auth.step(connection.security, scheme, token)
                     connection.security = security
@@ -216,15 +230,26 @@ class WsmanEndpoint:
             # pypsrp and pywinrm authenticate with empty POSTs before the first message.
             await respond(send, 200, b"", extra)
             return
-        await self.dispatch_body(send, host, headers, body, connection, extra)
+        # Over http, a session key from NTLM/Negotiate is the message's only integrity
+        # protection: WinRM (AllowUnencrypted=false) serves such a connection only sealed.
+        seal_required = (not basic and scope.get("scheme") == "http"
+                         and not self.allow_unencrypted)
+        await self.dispatch_body(send, host, headers, body, connection, extra,
+                                 seal_required=seal_required)
 
     async def dispatch_body(self, send: Send, host: str, headers: dict[str, str], body: bytes,
                             connection: ConnectionState | None,
-                            extra: list[tuple[bytes, bytes]]) -> None:
+                            extra: list[tuple[bytes, bytes]], *, seal_required: bool) -> None:
         content_type = headers.get("content-type", "")
         media = content_type.split(";", 1)[0].strip().lower()
         security = connection.security if connection is not None else None
         sealed = media == "multipart/encrypted"
+        if not sealed and seal_required and isinstance(security, SecurityContext):
+            log.info("unencrypted message refused on %s: the connection logged in with %s "
+                     "over http (start with --allow-unencrypted to accept)", host,
+                     security.scheme)
+            await respond(send, 401, b"", CHALLENGE)
+            return
         if sealed:
             if not isinstance(security, SecurityContext) or not security.complete:
                 await respond(send, 401, b"", CHALLENGE)

@@ -11,12 +11,11 @@ is unchanged and its clock-derived values have not moved on (as the CIM-XML repl
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import replace
 from typing import NamedTuple
 
-from emulator.versioned_cache import VersionedCache
+from emulator.cache_budget import DEFAULT_BUDGET
+from emulator.versioned_cache import BoundedLRU, VersionedCache
 from emulator.wsman.envelope import Request, parse_request
 
 _MESSAGE_ID = re.compile(rb"(<(?:[\w.-]+:)?MessageID\b[^>]*>)([^<]*)(</)")
@@ -24,10 +23,10 @@ MAX_CACHED_REQUEST = 8192
 
 
 class RequestCache:
-    def __init__(self, capacity: int = 4096) -> None:
-        self._entries: OrderedDict[bytes, Request] = OrderedDict()
-        self._capacity = capacity
-        self._lock = threading.Lock()
+    def __init__(self, capacity_bytes: int = DEFAULT_BUDGET.share("wsman.requests")) -> None:
+        # A parsed request (without a body element) costs a few times its masked text.
+        self._lru: BoundedLRU[Request] = BoundedLRU(
+            capacity_bytes, largest_share=64, size=lambda _request: 4 * MAX_CACHED_REQUEST)
 
     def parse(self, data: bytes) -> Request:
         match = _MESSAGE_ID.search(data) if len(data) <= MAX_CACHED_REQUEST else None
@@ -35,24 +34,18 @@ class RequestCache:
             return parse_request(data)
         key = data[:match.start(2)] + data[match.end(2):]
         text = match.group(2).decode("utf-8", "replace").strip()
-        with self._lock:
-            cached = self._entries.get(key)
-            if cached is not None:
-                self._entries.move_to_end(key)
+        cached = self._lru.get(key)
         if cached is not None:
             return replace(cached, message_id=text)
         request = parse_request(data)
         # Only requests without a body element: lxml trees are not shared between threads.
         if request.body is None and request.message_id == text and not request.identify:
-            with self._lock:
-                self._entries[key] = request
-                if len(self._entries) > self._capacity:
-                    self._entries.popitem(last=False)
+            self._lru.put(key, request)
         return request
 
 
 class BodyCache(VersionedCache[str]):
-    def __init__(self, capacity_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, capacity_bytes: int = DEFAULT_BUDGET.share("wsman.bodies")) -> None:
         super().__init__(capacity_bytes, largest_share=16)
 
 
@@ -66,6 +59,6 @@ class Listing(NamedTuple):
 class ListingCache(VersionedCache[Listing]):
     """Rendered enumeration results, reused while the world version is unchanged."""
 
-    def __init__(self, capacity_bytes: int = 256 * 1024 * 1024) -> None:
+    def __init__(self, capacity_bytes: int = DEFAULT_BUDGET.share("wsman.listings")) -> None:
         super().__init__(capacity_bytes, largest_share=2,
                          size=lambda listing: sum(listing.sizes))

@@ -29,6 +29,7 @@ from pywbem import (
     CIMError,
 )
 
+from emulator.unavailable import ServiceUnavailable
 from emulator.wsman import xmlns
 
 
@@ -172,6 +173,9 @@ class WsmanFault(Exception):
         super().__init__(self.message)
 
 
+# "The resource, typically a remote server, is not currently available."
+WBEM_E_NOT_AVAILABLE = 0x80041009
+WBEM_E_TIMED_OUT = 0x80041069
 # CIM status → the HRESULT WMI gives for it (WBEM_E_*).
 _WMI_CODES = {
     CIM_ERR_FAILED: 0x80041001,
@@ -197,6 +201,14 @@ def from_cim_error(error: CIMError, *, filtering: bool = False) -> WsmanFault:
     """
     status = error.status_code
     text = error.status_description or ""
+    if isinstance(error, ServiceUnavailable):
+        if error.timed_out:
+            return WsmanFault(TIMED_OUT, f"{TIMED_OUT.message} {text}".strip(), cim=error,
+                              wmi_code=WBEM_E_TIMED_OUT)
+        # WinRM's WMI plugin passes on the provider's HRESULT when it cannot serve.
+        return WsmanFault(INTERNAL_ERROR, text or INTERNAL_ERROR.message,
+                          wsman_code=WBEM_E_NOT_AVAILABLE, cim=error,
+                          wmi_code=WBEM_E_NOT_AVAILABLE)
     wmi = _WMI_CODES.get(status, 0x80041001)
     if status == CIM_ERR_NOT_FOUND:
         kind = RESOURCE_NOT_FOUND

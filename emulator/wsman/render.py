@@ -9,15 +9,15 @@ unchanged instance is written once.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from pywbem import CIMClass, CIMDateTime, CIMInstance, CIMInstanceName
 
+from emulator.cache_budget import DEFAULT_BUDGET
 from emulator.dispatch import InstanceResult
+from emulator.versioned_cache import BoundedLRU
 from emulator.wsman import xmlns
 from emulator.wsman.resources import class_uri, epr_xml
 
@@ -41,23 +41,8 @@ class Spec(NamedTuple):
     convert: Convert
 
 
-class _Cache:
-    def __init__(self, capacity: int = 50_000) -> None:
-        self._items: OrderedDict[Any, str] = OrderedDict()
-        self._capacity = capacity
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> str | None:
-        return self._items.get(key)
-
-    def put(self, key: Any, value: str) -> None:
-        with self._lock:
-            self._items[key] = value
-            if len(self._items) > self._capacity:
-                self._items.popitem(last=False)
-
-
-_CACHE = _Cache()
+# Serialised instances and EPRs, reused while their record is unchanged.
+CACHE: BoundedLRU[str] = BoundedLRU(DEFAULT_BUDGET.share("wsman.fragments"), largest_share=16)
 _SPECS: dict[tuple[str, str], tuple[Spec, ...]] = {}
 
 
@@ -197,21 +182,21 @@ def instance_body(classname: str, specs: Iterable[Spec], values: Mapping[str, An
 
 def instance_xml(result: InstanceResult) -> str:
     key = ("wsman-instance", result.cache_key())
-    cached = _CACHE.get(key)
+    cached = CACHE.get(key)
     if cached is None:
         cached = instance_body(result.record.classname, _specs(result), result.values(),
                                result.allowed_properties(), result.scope.host,
                                result.scope.namespace)
-        _CACHE.put(key, cached)
+        CACHE.put(key, cached)
     return cached
 
 
 def result_epr(result: InstanceResult) -> str:
     key = ("wsman-epr", result.cache_key()[:3])
-    cached = _CACHE.get(key)
+    cached = CACHE.get(key)
     if cached is None:
         cached = epr_xml(result.path, result.scope.host, result.scope.namespace)
-        _CACHE.put(key, cached)
+        CACHE.put(key, cached)
     return cached
 
 

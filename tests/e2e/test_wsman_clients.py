@@ -57,13 +57,42 @@ def web01_keys() -> SelectorSet:
 # -- pypsrp --------------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def unencrypted_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HvsimServer]:
+    with HvsimServer({"scenario": DEMO_SCENARIO, "allow-unencrypted": True},
+                     workdir=tmp_path_factory.mktemp("wsman-unencrypted")) as started:
+        yield started
+
+
 @pytest.mark.parametrize(("auth", "encryption"), [
-    ("basic", "never"), ("ntlm", "auto"), ("ntlm", "never"), ("negotiate", "auto"),
-    ("negotiate", "never")])
+    ("basic", "never"), ("ntlm", "auto"), ("negotiate", "auto")])
 def test_pypsrp_authentication_and_sealing(server: HvsimServer, auth: str,
                                            encryption: str) -> None:
     wsman = wsman_client(server.url("HV-01"), auth=auth, encryption=encryption,
                          user="Administrator")
+    check_pypsrp_session(wsman)
+
+
+@pytest.mark.parametrize("auth", ["ntlm", "negotiate"])
+def test_unsealed_messages_after_ntlm_are_refused_by_default(server: HvsimServer,
+                                                             auth: str) -> None:
+    """WinRM's AllowUnencrypted=false: a session key over http must seal every message."""
+    wsman = wsman_client(server.url("HV-01"), auth=auth, encryption="never",
+                         user="Administrator")
+    with pytest.raises(AuthenticationError):
+        wsman.get(CS, selector_set=web01_keys())  # type: ignore[attr-defined]
+    assert "unencrypted message refused" in server.log_text()
+
+
+@pytest.mark.parametrize("auth", ["ntlm", "negotiate"])
+def test_unsealed_messages_after_ntlm_with_allow_unencrypted(unencrypted_server: HvsimServer,
+                                                             auth: str) -> None:
+    wsman = wsman_client(unencrypted_server.url("HV-01"), auth=auth, encryption="never",
+                         user="Administrator")
+    check_pypsrp_session(wsman)
+
+
+def check_pypsrp_session(wsman: object) -> None:
     body = wsman.enumerate(CS, ET.fromstring(ENUMERATE))  # type: ignore[attr-defined]
     assert vm_names(body) == {"HV-01", "web-01", "web-02", "db-01"}
     # Several requests on one authenticated connection.

@@ -185,8 +185,12 @@ def test_sealed_round_trip_on_one_connection(url: str) -> None:
         assert reply.status_code == 200
         assert reply.headers["Content-Type"].startswith("multipart/encrypted")
         assert b"<p:ElementName>web-01</p:ElementName>" in connection.open(reply)
-    # A plain request on the authenticated connection is accepted too (AllowUnencrypted).
-    assert connection.send(get_envelope(), SOAP).status_code == 200
+    # Over http the session key is the only integrity protection: without
+    # --allow-unencrypted a plain request on the authenticated connection is refused.
+    refused = connection.send(get_envelope(), SOAP)
+    assert refused.status_code == 401 and not refused.content
+    # The connection's login stays valid for sealed messages.
+    assert connection.send(connection.sealed(get_envelope())).status_code == 200
 
 
 def test_tampered_sealed_message_gets_401_and_ends_the_context(url: str) -> None:
