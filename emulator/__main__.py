@@ -1,3 +1,5 @@
 from emulator.cli import main
 
-raise SystemExit(main())
+# Guarded: worker processes started with "spawn" import this module as __mp_main__.
+if __name__ == "__main__":
+    raise SystemExit(main())

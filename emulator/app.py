@@ -84,6 +84,13 @@ class ProtocolRouter:
         endpoint = self.endpoints.get(scope.get("path", "")) if scope["type"] == "http" else None
         await (endpoint or self.fallback)(scope, receive, send)
 
+    def close(self) -> None:
+        """Release what the endpoints hold besides memory (worker processes)."""
+        for endpoint in self.endpoints.values():
+            close = getattr(endpoint, "close", None)
+            if close is not None:
+                close()
+
 
 def create_app(settings: Settings, world: World | None = None) -> ProtocolRouter:
     world = world or open_world(settings)

@@ -168,6 +168,7 @@ def serve(args: argparse.Namespace) -> int:
                      daemon=True).start()
     # Server.run sets up the event loop uvicorn chose (uvloop when installed).
     server.run(sockets=sockets)
+    app.close()
     world.store.dispose()
     return 0
 

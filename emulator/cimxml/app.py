@@ -6,7 +6,7 @@ only reads requests, decodes small ones (bounded work, usually from the request 
 writes replies: everything that reads the state store runs on worker threads, so a slow
 database or a large request delays only the requests that need them. Single-object operations
 go to the light pool; enumerations, queries, association traversals and large requests
-(decoded there too) to the heavy pool.
+(decoded in a child process, see isolated_decode) to the heavy pool.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from emulator.auth import Authenticator
 from emulator.cache_budget import DEFAULT_BUDGET, CacheBudget
 from emulator.cimxml import encode, intrinsic
 from emulator.cimxml.encode import error_response, imethod_response, method_response
+from emulator.cimxml.isolated_decode import ISOLATED_REQUEST_BYTES, IsolatedDecoder
 from emulator.cimxml.request import (
     MAX_BODY_BYTES,
     CimRequest,
@@ -47,9 +48,6 @@ LIGHT_OPERATIONS = frozenset(name.lower() for name in (
     "CloseEnumeration"))
 LIGHT_WORKERS = 8
 HEAVY_WORKERS = 2
-# Requests up to this size are decoded on the event loop (a few milliseconds at worst) and
-# their decoding and replies cached; larger ones are decoded on the heavy pool, never cached.
-SMALL_REQUEST_BYTES = 16 * 1024
 # Read-only operations whose complete reply may be reused while the world is unchanged.
 CACHEABLE_OPERATIONS = frozenset(name.lower() for name in (
     "GetInstance", "EnumerateInstances", "EnumerateInstanceNames", "Associators",
@@ -105,7 +103,11 @@ class CimXmlEndpoint:
         self.heavy = ThreadPoolExecutor(HEAVY_WORKERS, thread_name_prefix="cimxml-heavy")
         self.replies = ReplyCache(budget.share("cimxml.replies"))
         self.requests = RequestCache(budget.share("cimxml.requests"))
+        self.isolated = IsolatedDecoder()
         encode.CACHE.resize(budget.share("cimxml.fragments"))
+
+    def close(self) -> None:
+        self.isolated.shutdown()
 
     def reply(self, host: str, request: CimRequest, cache_key: Hashable | None) -> bytes:
         """The answer, reused from the reply cache when the world has not changed since."""
@@ -162,9 +164,9 @@ class CimXmlEndpoint:
 
     def decode_and_answer(self, host: str, body: bytes, method: str,
                           cim_object: str) -> bytes | CimXmlHttpError:
-        """A large request, decoded and answered on the heavy pool; never cached."""
+        """A large request, decoded in a child process and answered on the heavy pool."""
         try:
-            request = decode(body, method, cim_object)
+            request = self.isolated.decode(body, method, cim_object)
         except CimXmlHttpError as error:
             return error
         return self.reply(host, request, None)
@@ -190,7 +192,9 @@ class CimXmlEndpoint:
         try:
             method, cim_object = check_headers(headers)
             body = await read_body(receive)
-            if len(body) <= SMALL_REQUEST_BYTES:
+            # Small requests are decoded here (a few milliseconds at worst) and their decoding
+            # and replies cached; larger ones in a child process, never cached.
+            if len(body) <= ISOLATED_REQUEST_BYTES:
                 key = request_key(body, method, cim_object)
                 request = self.requests.decode(key, body, method, cim_object)
                 light = request.intrinsic and request.name.lower() in LIGHT_OPERATIONS

@@ -19,6 +19,7 @@ from pywbem._tupleparse import TupleParser
 from pywbem._tupletree import xml_to_tupletree_sax
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
+MAX_DETAIL_CHARS = 1024
 # A DTD may declare entities; CIM-XML needs none, so any DOCTYPE is refused before parsing.
 _DOCTYPE = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
@@ -27,6 +28,9 @@ class CimXmlHttpError(Exception):
     """A request rejected at the HTTP level: status code plus DSP0200 CIMError header value."""
 
     def __init__(self, status: int, cim_error: str, detail: str) -> None:
+        # Parser messages can quote a request at length; the reply needs only the start.
+        if len(detail) > MAX_DETAIL_CHARS:
+            detail = detail[:MAX_DETAIL_CHARS] + "..."
         super().__init__(detail)
         self.status = status
         self.cim_error = cim_error

@@ -94,3 +94,43 @@ def test_strict_users_file(hvsim_server, tmp_path: Path) -> None:  # type: ignor
     bad = wbem_connection(server.url("HV-01"), user="admin", password="wrong")
     with pytest.raises(pywbem.AuthError):
         bad.EnumerateInstanceNames("Msvm_ComputerSystem")
+
+
+# -- large requests: decoded in a child process ---------------------------------------------
+
+
+def large_query_body(literal: str, attribute: str = "1") -> bytes:
+    query = f"SELECT * FROM Msvm_ComputerSystem WHERE ElementName = '{literal}'"
+    return (f'<?xml version="1.0" encoding="utf-8" ?><CIM CIMVERSION="2.0" DTDVERSION="2.0">'
+            f'<MESSAGE ID="{attribute}" PROTOCOLVERSION="1.0"><SIMPLEREQ>'
+            '<IMETHODCALL NAME="ExecQuery"><LOCALNAMESPACEPATH><NAMESPACE NAME="root"/>'
+            '<NAMESPACE NAME="virtualization"/><NAMESPACE NAME="v2"/></LOCALNAMESPACEPATH>'
+            '<IPARAMVALUE NAME="QueryLanguage"><VALUE>WQL</VALUE></IPARAMVALUE>'
+            f'<IPARAMVALUE NAME="Query"><VALUE>{query}</VALUE></IPARAMVALUE>'
+            "</IMETHODCALL></SIMPLEREQ></MESSAGE></CIM>").encode()
+
+
+def post_query(server: HvsimServer, body: bytes) -> httpx.Response:
+    return post(server, body, headers("ExecQuery"))
+
+
+def test_a_large_valid_request_is_answered(demo_server: HvsimServer) -> None:
+    reply = post_query(demo_server, large_query_body("x" * 200_000))
+    assert reply.status_code == 200
+    assert b"<IMETHODRESPONSE NAME=\"ExecQuery\">" in reply.content
+    reply = post_query(demo_server, large_query_body("web-01", attribute="2" * 20_000))
+    assert reply.status_code == 200 and b"web-01" in reply.content
+
+
+def test_a_huge_attribute_is_refused_without_echoing_it(demo_server: HvsimServer) -> None:
+    reply = post_query(demo_server, large_query_body("web-01", attribute="9" * 100_000))
+    assert reply.status_code == 400
+    assert reply.headers["CIMError"] == "request-not-valid"
+    assert len(reply.content) < 2_000
+
+
+def test_a_malformed_large_request_gets_a_short_error(demo_server: HvsimServer) -> None:
+    attributes = "".join(f' a{i}="1"' for i in range(50_000))
+    body = large_query_body("web-01").replace(b"<SIMPLEREQ>", f"<SIMPLEREQ{attributes}>".encode())
+    reply = post_query(demo_server, body)
+    assert reply.status_code == 400 and len(reply.content) < 2_000
