@@ -128,8 +128,11 @@ def wrk(server: BenchServer, name: str, seconds: int) -> dict[str, float]:
     out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", "-s", str(script),
                           f"{server.url}/cimom"], capture_output=True, text=True, check=True)
     cpu = server.cpu_seconds() - cpu
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out.stdout).group(1))
-    total = int(re.search(r"(\d+) requests in", out.stdout).group(1))
+    rate_match = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
+    total_match = re.search(r"(\d+) requests in", out.stdout)
+    assert rate_match and total_match, f"unexpected wrk output: {out.stdout}"
+    rate = float(rate_match.group(1))
+    total = int(total_match.group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out.stdout)
     return {"wrk_ops_s": rate, "wrk_cpu_ms": cpu * 1000 / max(total, 1),
             "wrk_errors": int(bad.group(1)) if bad else 0}

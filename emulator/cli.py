@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -19,7 +20,7 @@ from emulator.app import Settings, create_app, open_world
 from emulator.auth import UsersFileError, load_users
 from emulator.cache_budget import DEFAULT_CACHE_MB, MIN_CACHE_MB, CacheBudget
 from emulator.catalog import CatalogError
-from emulator.scenario import ScenarioError, generated_scenario, load_scenario
+from emulator.scenario import Scenario, ScenarioError, generated_scenario, load_scenario
 from emulator.seeding import ScenarioMismatch
 from emulator.wsman.connection import protocol_class
 from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
@@ -78,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _scenario(args: argparse.Namespace):
+def _scenario(args: argparse.Namespace) -> Scenario | None:
     if args.scenario and args.hosts:
         raise ScenarioError("give either --scenario or --hosts, not both")
     if args.scenario:
@@ -147,7 +148,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"hvsim: cannot listen on {args.bind}: {error.strerror}", file=sys.stderr)
         return 2
     app = create_app(settings, world)
-    tls: dict[str, str] = {}
+    tls: dict[str, Any] = {}
     if args.https:
         cert, key = args.cert, args.key
         if cert is None:

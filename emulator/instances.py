@@ -115,7 +115,7 @@ def shape_instance(instance: CIMInstance, klass: CIMClass | None, view: View,
     `requested_class` limits properties to those of the class named in an EnumerateInstances
     with DeepInheritance=False (DSP0200 §5.3.2.11).
     """
-    allowed = None
+    allowed: set[str] | frozenset[str] | None = None
     if requested_class is not None:
         allowed = {name.lower() for name in requested_class.properties}
     if view.properties is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, TypeAlias
 
 from pywbem import CIMClassName, CIMDateTime, CIMInstanceName
 
@@ -31,7 +31,7 @@ __all__ = [
     "paths_equal",
 ]
 
-KeyValue = str | int | float | bool | CIMInstanceName
+KeyValue: TypeAlias = str | int | float | bool | CIMInstanceName
 
 _IDENT_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Namespace segments in the wild are plain words (root, virtualization, v2, PG_InterOp); '-'
@@ -274,10 +274,10 @@ class _PathParser:
                 if not math.isfinite(as_float):
                     raise self.error("number out of range", pos)
                 return as_float, number.end()
-            value = int(literal) if len(literal) <= 40 else _INT_LIMIT + 1
-            if abs(value) > _INT_LIMIT:
+            integer = int(literal) if len(literal) <= 40 else _INT_LIMIT + 1
+            if abs(integer) > _INT_LIMIT:
                 raise self.error("integer key value out of range", pos)
-            return value, number.end()
+            return integer, number.end()
         word = _IDENT_RE.match(text, pos)
         if word is not None and word.end() <= end and word.group().upper() in ("TRUE", "FALSE"):
             return word.group().upper() == "TRUE", word.end()

@@ -31,7 +31,7 @@ def scenario_digest(scenario: Scenario) -> str:
 
 
 def is_seeded(uow: UnitOfWork) -> bool:
-    return uow.session.scalar(select(func.count()).select_from(models.Cluster)) > 0
+    return uow.session.execute(select(func.count()).select_from(models.Cluster)).scalar_one() > 0
 
 
 def prepare_store(store: Store, scenario: Scenario, now: datetime, *, reset: bool) -> bool:
@@ -105,12 +105,12 @@ def seed(uow: UnitOfWork, scenario: Scenario, now: datetime) -> None:
     # Bulk inserts: a generated cluster may hold tens of thousands of VMs.
     vm_rows = []
     for vm in scenario.vms:
-        host = hosts_by_name[vm.host]
-        features, xsave = host.processor_features, host.processor_xsave
+        host_spec = hosts_by_name[vm.host]
+        features, xsave = host_spec.processor_features, host_spec.processor_xsave
         if vm.limit_processor_features:
             features &= BASELINE_MASK
             xsave &= BASELINE_XSAVE
-        config_root = f"{host.default_external_data_root}"
+        config_root = f"{host_spec.default_external_data_root}"
         vm_rows.append({
             "guid": vm.guid, "host_id": host_ids[vm.host], "planned": vm.planned,
             "element_name": vm.name, "enabled_state": vm.state, "health_state": 5,
@@ -120,8 +120,8 @@ def seed(uow: UnitOfWork, scenario: Scenario, now: datetime) -> None:
             "memory_min_mb": 512 if vm.dynamic_memory else vm.memory_mb,
             "memory_max_mb": 1048576 if vm.dynamic_memory else vm.memory_mb,
             "processors": vm.processors, "limit_processor_features": vm.limit_processor_features,
-            "processor_vendor": host.processor_vendor, "processor_features": features,
-            "processor_xsave": xsave, "cache_line_flush_size": host.cache_line_flush_size,
+            "processor_vendor": host_spec.processor_vendor, "processor_features": features,
+            "processor_xsave": xsave, "cache_line_flush_size": host_spec.cache_line_flush_size,
             "dirty_rate_mbps": vm.dirty_rate_mbps, "notes": list(vm.notes),
             "config_root": config_root, "snapshot_root": config_root, "swap_root": config_root,
             "created_at": now, "state_changed_at": now, "version_id": 1,

@@ -253,8 +253,8 @@ def _lex(text: str) -> list[_Token]:
             tokens.append(_Token("IDENT", match.group(), pos))
             pos = match.end()
         elif char.isascii() and char.isdigit():
-            value, end = _lex_number(text, pos)
-            tokens.append(_Token("NUMBER", value, pos))
+            number, end = _lex_number(text, pos)
+            tokens.append(_Token("NUMBER", number, pos))
             pos = end
         elif char in "-+":
             tokens.append(_Token("SIGN", char, pos))

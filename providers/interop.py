@@ -42,7 +42,8 @@ class NamespaceProvider(InstanceProvider):
                     "CreationClassName": "CIM_Namespace", "Name": name}
             values = {**keys, "ElementName": name, "ClassInfo": 0,
                       "Caption": f"Namespace {name}", "Description": "CIM namespace"}
-            yield Record("CIM_Namespace", keys, "ns", lambda values=values: values)
+            # The default binds this iteration's dict; mypy cannot type a lambda's defaults.
+            yield Record("CIM_Namespace", keys, "ns", lambda values=values: values)  # type: ignore[misc]
 
 
 class ObjectManagerProvider(InstanceProvider):
@@ -73,7 +74,8 @@ class RegisteredProfileProvider(InstanceProvider):
             values = {**keys, "RegisteredOrganization": 2, "RegisteredName": name,
                       "RegisteredVersion": version, "AdvertiseTypes": [3],
                       "ElementName": name, "Caption": f"DMTF {name} profile"}
-            yield Record("CIM_RegisteredProfile", keys, "rp", lambda values=values: values)
+            # The default binds this iteration's dict; mypy cannot type a lambda's defaults.
+            yield Record("CIM_RegisteredProfile", keys, "rp", lambda values=values: values)  # type: ignore[misc]
 
 
 class ProfileConformanceProvider(InstanceProvider):

@@ -303,7 +303,7 @@ class ResourceSettingsProvider(InstanceProvider):
         found = vm_from_settings_id(ctx, scope, _instance_id(keys))
         if found is None or found[1] is None:
             return None
-        vm, part = found
+        vm, part = found[0], found[1]  # indexed: keeps the narrowing of found[1] above
         for device in vm_devices(ctx, vm):
             if device.setting_class == classname and device.part.lower() == part.lower():
                 return setting_record(scope, vm, device)

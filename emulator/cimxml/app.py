@@ -153,6 +153,7 @@ class CimXmlEndpoint:
                               code=code, description=description).encode("utf-8")
 
     def method(self, host: str, request: CimRequest) -> bytes:
+        assert request.target is not None  # the parser gives every extrinsic call a target
         return_value, out = self.dispatcher.invoke_method(
             host, request.namespace, request.target, request.name, request.params)
         declaration = self.dispatcher.method_declaration(host, request.namespace,

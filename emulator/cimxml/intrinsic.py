@@ -84,7 +84,8 @@ def _param(params: NocaseDict, name: str, kind: str, default: Any = None,
 def _accept(params: NocaseDict, allowed: tuple[str, ...], operation: str) -> None:
     allowed_lower = {a.lower() for a in allowed}
     for name in params:
-        if name.lower() not in allowed_lower:
+        # nocasedict types keys as Optional; the request parser only ever stores names.
+        if name.lower() not in allowed_lower:  # type: ignore[union-attr]
             raise CIMError(CIM_ERR_INVALID_PARAMETER,
                            f"{operation} has no parameter {name!r}")
 
@@ -192,10 +193,10 @@ def _association_op(call: Call, p: NocaseDict, *, references: bool,
         return (encode.class_with_path(c, call.host, call.namespace) for c in classes), {}
     source = _local_path(source, call.namespace)
     if names_only:
-        method = call.dispatcher.reference_names if references \
+        names = call.dispatcher.reference_names if references \
             else call.dispatcher.associator_names
-        return (encode.full_path_xml(path) for path in method(call.host, call.namespace, source,
-                                                               **kwargs)), {}
+        return (encode.full_path_xml(path) for path in names(call.host, call.namespace, source,
+                                                              **kwargs)), {}
     kwargs.update(include_qualifiers=_param(p, "IncludeQualifiers", "bool", False),
                   include_class_origin=_param(p, "IncludeClassOrigin", "bool", False),
                   property_list=_param(p, "PropertyList", "stringlist"))

@@ -144,9 +144,9 @@ class WsmanEndpoint:
             return 500, faults.render(fault, request.message_id if request else None, host)
         except Exception:
             log.exception("unexpected failure answering a WS-Management request")
-            fault = WsmanFault(INTERNAL_ERROR, "The WS-Management service cannot process the "
-                                               "request: internal error.")
-            return 500, faults.render(fault, request.message_id if request else None, host)
+            internal = WsmanFault(INTERNAL_ERROR, "The WS-Management service cannot process the "
+                                                  "request: internal error.")
+            return 500, faults.render(internal, request.message_id if request else None, host)
 
     # ------------------------------------------------------------------------ HTTP layer
 

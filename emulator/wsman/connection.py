@@ -39,12 +39,14 @@ def protocol_class() -> type:
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
     except ImportError:  # pragma: no cover - uvicorn[standard] brings httptools
-        from uvicorn.protocols.http.h11_impl import H11Protocol as base
+        # Both take the same constructor arguments, and the subclass relies on nothing more.
+        from uvicorn.protocols.http.h11_impl import H11Protocol as base  # type: ignore[assignment]
 
-    class ConnectionTrackingProtocol(base):  # type: ignore[misc, valid-type]
+    class ConnectionTrackingProtocol(base):
         def __init__(self, *args: Any, app_state: dict[str, Any], **kwargs: Any) -> None:
             self.hvsim_connection = ConnectionState()
-            super().__init__(*args, app_state={**app_state,
+            # app_state is keyword-only here, so *args cannot hold it a second time.
+            super().__init__(*args, app_state={**app_state,  # type: ignore[misc]
                                                CONNECTION_KEY: self.hvsim_connection}, **kwargs)
 
         def connection_lost(self, exc: Exception | None) -> None:

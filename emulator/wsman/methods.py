@@ -8,7 +8,7 @@ ReturnValue among them), references as EPRs and embedded instances as escaped CI
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pywbem import CIMClass, CIMInstanceName, CIMMethod
@@ -83,7 +83,7 @@ def _value(child: Any, cim_type: str, resolve_epr: ResolveEPR) -> Any:
 
 
 def write_output(method: CIMMethod, classname: str, namespace: str, host: str,
-                 return_value: Any, out_params: dict[str, Any]) -> str:
+                 return_value: Any, out_params: Mapping[str, Any]) -> str:
     declared = {p.name.lower(): p for p in method.parameters.values()}
     entries: list[tuple[str, Any, str, bool]] = [
         ("ReturnValue", return_value, method.return_type or "uint32", False)]

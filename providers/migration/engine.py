@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.orm import Session
 
 from providers.migration import request as req
@@ -47,7 +47,7 @@ class JobSpec:
     job_type: int
     kind: str  # "move" or "check"
     description: str
-    plan: list[list[object]]
+    plan: list[list[float | str]]
     migration_type: int | None = None
     vm: VirtualMachine | None = None
     destination: Host | None = None
@@ -133,7 +133,8 @@ class Engine:
             self._finish(session, job, moment)
             self.start_queued(session, job.host_id, moment)
             applied += 1
-        removed = session.execute(delete(Job).where(Job.remove_at <= now)).rowcount or 0
+        deleted = cast(CursorResult[Any], session.execute(delete(Job).where(Job.remove_at <= now)))
+        removed = deleted.rowcount or 0
         if removed:
             # A bulk delete bypasses the flush hook; jobs vanishing is still a world change.
             bump_world_version(session)
@@ -220,7 +221,7 @@ class Engine:
         if outcome is None:
             self._end(job, at, state=COMPLETED, percent=100, error_code=0)
         else:
-            last = job.plan[-1] if job.plan else [0, 0, 0, ""]
+            last: list[float | str] = job.plan[-1] if job.plan else [0, 0, 0, ""]
             self._end(job, at, state=int(outcome["state"]), percent=int(float(last[2])),
                       error_code=int(outcome["error_code"]), summary=outcome["summary"],
                       description=outcome.get("description"), errors=outcome["errors"])

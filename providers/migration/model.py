@@ -80,14 +80,14 @@ def storage_copy_seconds(total_gb: float, storage_bandwidth_mbps: float) -> floa
     return total_gb * 1024.0 / storage_bandwidth_mbps
 
 
-def percent_plan(phases: list[Phase], time_scale: float) -> list[list[object]]:
+def percent_plan(phases: list[Phase], time_scale: float) -> list[list[float | str]]:
     """[[wall seconds, percent at start, percent at end, status], ...] for the job record.
 
     Percent follows simulated time and stops at 99: 100 is reached only when the job
     completes, so PercentComplete never goes down and never claims success early.
     """
     total = sum(p.seconds for p in phases) or 1.0
-    plan: list[list[object]] = []
+    plan: list[list[float | str]] = []
     elapsed = 0.0
     for phase in phases:
         start = 99.0 * elapsed / total
@@ -97,15 +97,15 @@ def percent_plan(phases: list[Phase], time_scale: float) -> list[list[object]]:
     return plan
 
 
-def plan_seconds(plan: list[list[object]]) -> float:
-    return sum(float(step[0]) for step in plan)  # type: ignore[arg-type]
+def plan_seconds(plan: list[list[float | str]]) -> float:
+    return sum(float(step[0]) for step in plan)
 
 
-def progress_at(plan: list[list[object]], elapsed: float) -> tuple[int, str, float | None]:
+def progress_at(plan: list[list[float | str]], elapsed: float) -> tuple[int, str, float | None]:
     """(percent, status, wall seconds until the percent next changes) after `elapsed` seconds."""
     offset = 0.0
     for seconds, start, end, status in plan:
-        seconds, start, end = float(seconds), float(start), float(end)  # type: ignore[arg-type]
+        seconds, start, end = float(seconds), float(start), float(end)
         if elapsed < offset + seconds:
             fraction = (elapsed - offset) / seconds if seconds > 0 else 1.0
             value = start + (end - start) * fraction
@@ -120,5 +120,5 @@ def progress_at(plan: list[list[object]], elapsed: float) -> tuple[int, str, flo
             wait = max(0.0, next_at - elapsed - _ROUNDING * max(1.0, next_at))
             return percent, str(status), wait
         offset += seconds
-    last = plan[-1] if plan else [0, 0, 99, ""]
-    return int(float(last[2])), str(last[3]), None  # type: ignore[arg-type]
+    last: list[float | str] = plan[-1] if plan else [0, 0, 99, ""]
+    return int(float(last[2])), str(last[3]), None
