@@ -10,6 +10,8 @@ subclass made here adds to uvicorn's httptools protocol:
 - a body rate floor: a request body must bring at least `body_min_rate` bytes per second in
   every window of `body_timeout` seconds (the first window is the grace period); then 408 and
   close;
+- a bound on the request line and headers (`MAX_HEADER_BYTES`; httptools has none, so a client
+  could otherwise fill memory within the header deadline); then 400 and close;
 - a cap on open connections per process: a connection beyond it gets 503 to its first request
   and is closed, as WinRM answers when it has more than MaxConnections.
 
@@ -35,6 +37,8 @@ DEFAULT_HEADER_TIMEOUT = 30.0
 DEFAULT_BODY_TIMEOUT = 30.0
 DEFAULT_BODY_MIN_RATE = 1024
 DEFAULT_MAX_CONNECTIONS = 300  # WinRM's MaxConnections default
+# HTTP.sys allows 16 KB and is commonly raised for large Kerberos tickets; 64 KB fits those.
+MAX_HEADER_BYTES = 65536
 
 # What the connection is reading; deadlines exist only in the two reading phases.
 _IDLE, _HEADERS, _BODY = 0, 1, 2
@@ -88,6 +92,16 @@ def _plain_response(status: bytes, text: str, extra: bytes = b"") -> bytes:
             + extra + b"\r\n" + body)
 
 
+async def headers_too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    """The application a request with oversized headers gets: 400, then the connection closes."""
+    body = f"hvsim: request line and headers exceed {MAX_HEADER_BYTES} bytes\n".encode()
+    await send({"type": "http.response.start", "status": 400,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
 async def refuse_connection(scope: Scope, receive: Receive, send: Send) -> None:
     """The application a connection beyond the cap gets: 503 with `connection: close`."""
     body = b"hvsim: too many open connections; retry later\n"
@@ -111,6 +125,11 @@ class HvsimHttpProtocol(HttpToolsProtocol):
         self.hvsim_admitted = False
         self._phase = _IDLE
         self._since = 0.0  # when the current header wait began
+        # _received at the end and at the start of the chunk the current header wait began in:
+        # header bytes are at least _received - _header_mark, at most _received - _header_floor.
+        self._header_mark = 0
+        self._header_floor = 0
+        self._chunk_start = 0
         self._received = 0  # bytes received on this connection
         self._window_mark = 0  # _received when the current body window began
         self._messages = 0  # requests begun on this connection
@@ -138,11 +157,19 @@ class HvsimHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        self._chunk_start = self._received
         self._received += len(data)
         ends_keep_alive_wait = self.timeout_keep_alive_task is not None
         messages = self._messages
         super().data_received(data)
-        if self._deadline is not None or self.transport.is_closing():
+        if self.transport.is_closing():
+            return
+        if self._phase == _HEADERS and self._received - self._header_mark > MAX_HEADER_BYTES:
+            # Never too early, and memory stays bounded; on_headers_complete checks exactly.
+            self._refuse(b"400 Bad Request",
+                         f"request line and headers exceed {MAX_HEADER_BYTES} bytes")
+            return
+        if self._deadline is not None:
             return
         if self._phase == _IDLE and ends_keep_alive_wait and self._messages == messages:
             # Bytes after a keep-alive wait that begin no request (blank lines): without this
@@ -161,6 +188,10 @@ class HvsimHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._cancel_deadline()
         self._phase = _BODY
+        if self._received - self._header_floor > MAX_HEADER_BYTES and (
+                len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+                > MAX_HEADER_BYTES):
+            self.app = headers_too_large
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
@@ -173,6 +204,8 @@ class HvsimHttpProtocol(HttpToolsProtocol):
     def _start_header_wait(self) -> None:
         self._phase = _HEADERS
         self._since = self.loop.time()
+        self._header_mark = self._received
+        self._header_floor = self._chunk_start
 
     def _arm_deadline(self) -> None:
         if self._phase == _HEADERS and self.limits.header_timeout:
@@ -200,16 +233,20 @@ class HvsimHttpProtocol(HttpToolsProtocol):
             return
         limits = self.limits
         if self._phase == _HEADERS:
-            self._time_out(f"request headers not complete within {limits.header_timeout:g} s")
+            self._refuse(b"408 Request Timeout",
+                         f"request headers not complete within {limits.header_timeout:g} s")
         elif self._phase == _BODY:
             needed = max(1, round(limits.body_min_rate * limits.body_timeout))
             if self._received - self._window_mark >= needed:
                 self._arm_deadline()
             else:
-                self._time_out(f"request body slower than {limits.body_min_rate} bytes/s "
-                               f"over {limits.body_timeout:g} s")
+                self._refuse(b"408 Request Timeout",
+                             f"request body slower than {limits.body_min_rate} bytes/s over "
+                             f"{limits.body_timeout:g} s")
 
-    def _time_out(self, reason: str) -> None:
+    def _refuse(self, status: bytes, reason: str) -> None:
+        """Answer `status` if no reply is under way, and close the connection."""
+        self._cancel_deadline()
         client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
         log.info("closing the connection of %s: %s", client, reason)
         cycle = self.cycle
@@ -222,7 +259,7 @@ class HvsimHttpProtocol(HttpToolsProtocol):
                 # Whatever the application still sends for this request goes nowhere.
                 cycle.disconnected = True
         if answer:
-            self.transport.write(_plain_response(b"408 Request Timeout", f"hvsim: {reason}"))
+            self.transport.write(_plain_response(status, f"hvsim: {reason}"))
         self.transport.close()
 
 
