@@ -199,6 +199,11 @@ class HvsimHttpProtocol(HttpToolsProtocol):
         self._phase = _IDLE
         super().on_message_complete()
 
+    def _unsupported_upgrade_warning(self) -> None:
+        # hvsim serves no WebSockets (ws="none", so every connection stays under this class's
+        # deadlines and cap); uvicorn's advice to install a WebSocket library would mislead.
+        log.debug("Upgrade header ignored: the request is served as plain HTTP")
+
     # -- deadlines ---------------------------------------------------------------------------
 
     def _start_header_wait(self) -> None:
