@@ -16,13 +16,15 @@ from typing import Any
 
 import uvicorn
 
+from emulator import http_connection
 from emulator.app import Settings, create_app, open_world
 from emulator.auth import UsersFileError, load_users
+from emulator.bind_address import sandbox_exposure_warning
 from emulator.cache_budget import DEFAULT_CACHE_MB, MIN_CACHE_MB, CacheBudget
 from emulator.catalog import CatalogError
 from emulator.scenario import Scenario, ScenarioError, generated_scenario, load_scenario
 from emulator.seeding import ScenarioMismatch
-from emulator.wsman.connection import protocol_class
+from emulator.wsman.connection import CONNECTION_KEY, ConnectionState
 from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
 from storage.db import normalise_url
 
@@ -71,12 +73,45 @@ def build_parser() -> argparse.ArgumentParser:
                           "--cert/--key are given)")
     net.add_argument("--cert", type=Path, help="PEM certificate (chain) for --https")
     net.add_argument("--key", type=Path, help="PEM private key for --https")
+    net.add_argument("--header-timeout", type=_seconds, metavar="SECONDS",
+                     default=http_connection.DEFAULT_HEADER_TIMEOUT,
+                     help="close a connection whose request headers are not complete this long "
+                          "after it opened or the request began, with 408 (default "
+                          f"{http_connection.DEFAULT_HEADER_TIMEOUT:g}; 0: no limit)")
+    net.add_argument("--body-timeout", type=_seconds, metavar="SECONDS",
+                     default=http_connection.DEFAULT_BODY_TIMEOUT,
+                     help="close a connection, with 408, whose request body brings fewer than "
+                          "--body-min-rate bytes per second over any such window (default "
+                          f"{http_connection.DEFAULT_BODY_TIMEOUT:g}; 0: no limit)")
+    net.add_argument("--body-min-rate", type=_count, metavar="BYTES",
+                     default=http_connection.DEFAULT_BODY_MIN_RATE,
+                     help="bytes per second a request body must keep up (default "
+                          f"{http_connection.DEFAULT_BODY_MIN_RATE}; 0: any progress)")
+    net.add_argument("--max-connections", type=_count, metavar="N",
+                     default=http_connection.DEFAULT_MAX_CONNECTIONS,
+                     help="open connections per process, all ports together; beyond them a "
+                          "connection gets 503 (default "
+                          f"{http_connection.DEFAULT_MAX_CONNECTIONS}; 0: no limit)")
     serve.add_argument("--cache-mb", type=int, default=DEFAULT_CACHE_MB,
                        help="memory for cached requests and replies, in MB, keys included "
                             f"(default {DEFAULT_CACHE_MB}, at least {MIN_CACHE_MB})")
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"])
     return parser
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is below 0")
+    return value
 
 
 def _scenario(args: argparse.Namespace) -> Scenario | None:
@@ -147,6 +182,10 @@ def serve(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"hvsim: cannot listen on {args.bind}: {error.strerror}", file=sys.stderr)
         return 2
+    exposure = sandbox_exposure_warning(args.bind, strict=args.users is not None)
+    if exposure:
+        print(f"hvsim: WARNING: {exposure}", file=sys.stderr, flush=True)
+        log.warning(exposure)
     app = create_app(settings, world)
     tls: dict[str, Any] = {}
     if args.https:
@@ -157,10 +196,15 @@ def serve(args: argparse.Namespace) -> int:
                                     world.host_names, args.bind)
             print(f"hvsim: self-signed certificate {cert}", flush=True)
         tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
-    # The connection-tracking protocol lets NTLM/Negotiate authenticate a connection.
+    # Per-connection state lets NTLM/Negotiate authenticate a connection; no WebSockets, so
+    # every connection stays on that protocol and under its deadlines.
+    limits = http_connection.ConnectionLimits(
+        header_timeout=args.header_timeout, body_timeout=args.body_timeout,
+        body_min_rate=args.body_min_rate, max_connections=args.max_connections)
+    protocol = http_connection.protocol_class(limits, {CONNECTION_KEY: ConnectionState})
     config = uvicorn.Config(app, log_level=args.log_level, access_log=False,
                             timeout_keep_alive=30, lifespan="off", proxy_headers=False,
-                            server_header=False, http=protocol_class(), **tls)
+                            server_header=False, http=protocol, ws="none", **tls)
     server = uvicorn.Server(config)
     auth = ("users from " + str(args.users) if args.users else
             f"Basic: any user and password; NTLM/Negotiate: any user with password "
