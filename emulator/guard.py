@@ -22,7 +22,7 @@ from typing import Any, ParamSpec, TypeVar
 from pywbem import CIM_ERR_FAILED, CIMError
 
 from emulator.unavailable import ServiceUnavailable
-from storage.db import CommitWatch, Store, watch_commits
+from storage.db import CommitWatch, Store
 from storage.errors import StaleWrite, StoreUnavailable, classify
 
 log = logging.getLogger("hvsim.dispatch")
@@ -33,7 +33,7 @@ T = TypeVar("T")
 RETRY_DELAYS = (0.1, 0.3, 0.9)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Attempt:
     writes: bool
     watch: CommitWatch
@@ -95,32 +95,32 @@ def _run(method: Callable[..., T], args: Any, kwargs: Any, *, writes: bool,
          store: Store | None) -> T:
     attempt = 1
     while True:
-        with watch_commits() as watch:
-            token = _ATTEMPT.set(_Attempt(writes, watch))
-            try:
-                return method(*args, **kwargs)
-            except CIMError:
-                raise
-            except StaleWrite as error:
-                raise CIMError(CIM_ERR_FAILED, "the object was changed by another request; "
-                                               "retry the operation") from error
-            except Exception as error:
-                failure = store.failure(error) if store is not None else classify(error)
-                if failure is None:
-                    log.exception("internal error in %s", method.__name__)
-                    raise CIMError(CIM_ERR_FAILED,
-                                   f"internal error: {type(error).__name__}") from error
-                if may_retry(failure, attempt, writes=writes, changed=watch.changed):
-                    # Expected while the database restarts; the health log says so once.
-                    log.debug("%s: attempt %d failed (%s); retrying", method.__name__,
-                              attempt, failure.reason, exc_info=True)
-                else:
-                    log.debug("%s failed: %s", method.__name__, failure.explanation(),
-                              exc_info=True)
-                    if failure.timed_out and store is not None:
-                        store.health.waited_too_long(method.__name__, failure.explanation())
-                    raise unavailable(failure, attempt) from error
-            finally:
-                _ATTEMPT.reset(token)
+        watch = CommitWatch()
+        token = _ATTEMPT.set(_Attempt(writes, watch))
+        try:
+            return method(*args, **kwargs)
+        except CIMError:
+            raise
+        except StaleWrite as error:
+            raise CIMError(CIM_ERR_FAILED, "the object was changed by another request; "
+                                           "retry the operation") from error
+        except Exception as error:
+            failure = store.failure(error) if store is not None else classify(error)
+            if failure is None:
+                log.exception("internal error in %s", method.__name__)
+                raise CIMError(CIM_ERR_FAILED,
+                               f"internal error: {type(error).__name__}") from error
+            if not may_retry(failure, attempt, writes=writes, changed=watch.changed):
+                log.debug("%s failed: %s", method.__name__, failure.explanation(),
+                          exc_info=True)
+                if failure.timed_out and store is not None:
+                    store.health.waited_too_long(method.__name__, failure.explanation())
+                raise unavailable(failure, attempt) from error
+            # Expected while the database restarts; the health log says so once.
+            log.debug("%s: attempt %d failed (%s); retrying", method.__name__, attempt,
+                      failure.reason, exc_info=True)
+        finally:
+            _ATTEMPT.reset(token)
+            watch.close()
         time.sleep(RETRY_DELAYS[attempt - 1])
         attempt += 1

@@ -182,12 +182,17 @@ def _reset_bump_flag(session: Session, *_args: object) -> None:
     session.info.pop("world_bumped", None)
 
 
-@dataclass
 class CommitWatch:
-    """Whether a block of work may have changed the database (see watch_commits)."""
+    """Notes whether work done from now until close() commits (or may have: a COMMIT whose
+    answer was lost). Work that committed nothing was rolled back as a whole, so running it
+    again is safe. Watches nest: a commit is seen by every open watch of the context."""
 
-    parent: CommitWatch | None = None
-    changed: bool = False
+    __slots__ = ("_token", "changed", "parent")
+
+    def __init__(self) -> None:
+        self.parent = _WATCH.get()
+        self.changed = False
+        self._token = _WATCH.set(self)
 
     def mark(self) -> None:
         watch: CommitWatch | None = self
@@ -195,23 +200,12 @@ class CommitWatch:
             watch.changed = True
             watch = watch.parent
 
+    def close(self) -> None:
+        _WATCH.reset(self._token)
+
 
 _WATCH: contextvars.ContextVar[CommitWatch | None] = contextvars.ContextVar(
     "hvsim_commit_watch", default=None)
-
-
-@contextlib.contextmanager
-def watch_commits() -> Iterator[CommitWatch]:
-    """Note whether anything inside commits (or may have: a COMMIT whose answer was lost).
-
-    Work that committed nothing was rolled back as a whole, so running it again is safe.
-    """
-    watch = CommitWatch(_WATCH.get())
-    token = _WATCH.set(watch)
-    try:
-        yield watch
-    finally:
-        _WATCH.reset(token)
 
 
 def _note_commit() -> None:
