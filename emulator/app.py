@@ -23,7 +23,8 @@ from emulator.seeding import prepare_store
 from emulator.wsman.app import WsmanEndpoint
 from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
 from providers.migration.engine import Engine
-from storage.db import Store
+from storage.db import Store, Timeouts
+from storage.errors import classify
 from storage.models import Host
 
 log = logging.getLogger("hvsim")
@@ -40,6 +41,7 @@ class Settings:
     ntlm_password: str = DEFAULT_NTLM_PASSWORD
     allow_unencrypted: bool = False
     cache_budget: CacheBudget = DEFAULT_BUDGET
+    db_timeouts: Timeouts = field(default_factory=Timeouts)
 
 
 @dataclass
@@ -53,15 +55,23 @@ class World:
 
 
 def open_world(settings: Settings, catalog: Catalog | None = None) -> World:
+    """Raises storage.errors.StoreUnavailable when the database cannot be used now."""
     catalog = catalog or load_catalog()
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, settings.db_timeouts)
     clock = SystemClock()
-    seeded = prepare_store(store, settings.scenario or demo_scenario(), clock.now(),
-                           reset=settings.reset)
+    try:
+        seeded = prepare_store(store, settings.scenario or demo_scenario(), clock.now(),
+                               reset=settings.reset)
+        with store.unit_of_work() as uow:
+            host_names = list(uow.session.scalars(select(Host.name).order_by(Host.ordinal)))
+    except Exception as error:
+        store.dispose()
+        failure = classify(error)
+        if failure is None:
+            raise
+        raise failure from error
     if not seeded:
         log.info("store already holds a world; the scenario was not applied (use --reset)")
-    with store.unit_of_work() as uow:
-        host_names = list(uow.session.scalars(select(Host.name).order_by(Host.ordinal)))
     engine = Engine(settings.time_scale)
     dispatcher = Dispatcher(catalog, store, clock,
                             [cls() for cls in providers.INSTANCE_PROVIDERS],

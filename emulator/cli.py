@@ -26,7 +26,8 @@ from emulator.scenario import Scenario, ScenarioError, generated_scenario, load_
 from emulator.seeding import ScenarioMismatch
 from emulator.wsman.connection import CONNECTION_KEY, ConnectionState
 from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
-from storage.db import normalise_url
+from storage.db import Timeouts, describe_url, normalise_url
+from storage.errors import StoreUnavailable
 
 log = logging.getLogger("hvsim")
 DEFAULT_PORT = 5988
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="discard the world already in the database and seed anew")
     world.add_argument("--time-scale", type=float, default=1.0,
                        help="simulated seconds per real second for long operations")
+    _add_db_timeout_flags(world)
     net = serve.add_argument_group("network")
     net.add_argument("--bind", default="127.0.0.1", help="address to listen on")
     net.add_argument("--port", type=int, default=DEFAULT_PORT,
@@ -98,6 +100,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"])
     return parser
+
+
+def _add_db_timeout_flags(group: argparse._ArgumentGroup) -> None:
+    defaults = Timeouts()
+    for name, default, meaning in (
+            ("connect", defaults.connect, "opening a database connection (PostgreSQL)"),
+            ("lock", defaults.lock, "a wait for a database lock or a free connection"),
+            ("statement", defaults.statement, "one database statement (PostgreSQL)")):
+        group.add_argument(f"--db-{name}-timeout", type=_seconds, default=default,
+                           metavar="SECONDS",
+                           help=f"bound on {meaning}; past it the request fails with a "
+                                f"retryable error (default {default:g}, 0: no bound)")
 
 
 def _seconds(text: str) -> float:
@@ -164,11 +178,19 @@ def serve(args: argparse.Namespace) -> int:
                             reset=args.reset, users_file=args.users, time_scale=args.time_scale,
                             ntlm_password=args.ntlm_password,
                             allow_unencrypted=args.allow_unencrypted,
-                            cache_budget=_cache_budget(args.cache_mb))
+                            cache_budget=_cache_budget(args.cache_mb),
+                            db_timeouts=Timeouts(args.db_connect_timeout, args.db_lock_timeout,
+                                                 args.db_statement_timeout))
         world = open_world(settings)
     except (ScenarioError, ScenarioMismatch, UsersFileError, CatalogError) as error:
         print(f"hvsim: {error}", file=sys.stderr)
         return 2
+    except StoreUnavailable as error:
+        print(f"hvsim: cannot use the database {describe_url(args.database)}: {error.reason}",
+              file=sys.stderr)
+        return 2
+    print(f"hvsim: database {world.store.where()}, schema revision "
+          f"{world.store.schema_revision()}, reachable", flush=True)
     scheme = "https" if args.https else "http"
     sockets: list[socket.socket] = []
     endpoints: dict[str, str] = {}

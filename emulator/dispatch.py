@@ -1,27 +1,26 @@
 """The protocol-neutral core: validate an operation against the class model, run providers.
 
 Front ends call one method per CIM operation and get CIM objects (or lazily rendered instance
-results) back; every failure is a `pywbem.CIMError`. Unexpected exceptions are logged here and
-become CIM_ERR_FAILED, so no front end ever answers with a traceback.
+results) back; every failure is a `pywbem.CIMError` (see emulator.guard): a database that cannot
+serve now is `ServiceUnavailable`, an unexpected exception CIM_ERR_FAILED, so no front end ever
+answers with a traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
 import logging
 import math
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from nocasedict import NocaseDict
 from pywbem import (
-    CIM_ERR_FAILED,
     CIM_ERR_INVALID_CLASS,
     CIM_ERR_INVALID_NAMESPACE,
     CIM_ERR_INVALID_PARAMETER,
@@ -43,6 +42,7 @@ from pywbem import (
 
 from emulator import wql
 from emulator.catalog import Catalog
+from emulator.guard import guarded, guarded_write
 from emulator.instances import FULL_VIEW, View, build_instance, record_path, shape_instance
 from emulator.method_params import coerce_inputs, finish_outputs
 from emulator.objectpath import ObjectPathError, format_wmi_path, parse_object_path
@@ -61,7 +61,7 @@ from providers.base import (
 )
 from providers.migration.engine import Engine
 from storage.db import Store
-from storage.errors import StaleWrite
+from storage.errors import FailureKind, StaleWrite, StoreTimeout
 
 log = logging.getLogger("hvsim.dispatch")
 # The earliest `expires` of any record an answer was computed from (see track_expiry).
@@ -86,8 +86,6 @@ def _noted(records: Iterable[Record]) -> Iterator[Record]:
         if box is not None and record.expires is not None and record.expires < box[0]:
             box[0] = record.expires
         yield record
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 @dataclass
@@ -141,24 +139,6 @@ class InstanceResult:
         return shape_instance(full, klass, self.view, requested_class=requested)
 
 
-def guarded(method: Callable[P, T]) -> Callable[P, T]:
-    """The one place where an unexpected exception becomes CIM_ERR_FAILED."""
-
-    @functools.wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return method(*args, **kwargs)
-        except CIMError:
-            raise
-        except StaleWrite as error:
-            raise CIMError(CIM_ERR_FAILED, "the object was changed by another request; "
-                                           "retry the operation") from error
-        except Exception as error:
-            log.exception("internal error in %s", method.__name__)
-            raise CIMError(CIM_ERR_FAILED, f"internal error: {type(error).__name__}") from error
-    return wrapper
-
-
 class Dispatcher:
     def __init__(self, catalog: Catalog, store: Store, clock: Clock,
                  providers: Iterable[InstanceProvider],
@@ -190,6 +170,7 @@ class Dispatcher:
                                        f"{namespace}, which the class model lacks")
                 table[(served.lower(), classname.lower())] = provider
 
+    @guarded_write
     def world_version(self) -> int:
         """Changes whenever any answer may change other than by the clock (see Record.expires).
 
@@ -198,6 +179,7 @@ class Dispatcher:
         """
         return self.settle_due()
 
+    @guarded_write
     def settle_due(self) -> int:
         """Apply job events due by now (see providers.migration.engine); the world version."""
         version = self.store.world_version()
@@ -211,7 +193,7 @@ class Dispatcher:
         moment = due[1]
         if moment is None or self.clock.now() < moment:
             return version
-        with self._write_lock, self.store.unit_of_work() as uow:
+        with self._write_turn(), self.store.unit_of_work() as uow:
             try:
                 self.engine.settle(uow.session, self.clock.now())
                 uow.commit()
@@ -219,6 +201,22 @@ class Dispatcher:
                 log.info("another process settled the same jobs first")
         self._due = None
         return self.store.world_version()
+
+    @contextlib.contextmanager
+    def _write_turn(self) -> Iterator[None]:
+        """This process's turn to write, waited for no longer than the database lock timeout.
+
+        Writers queue here before they queue for the database's own lock; without a bound,
+        one write stuck on a database lock would hold every later one past the timeout.
+        """
+        bound = self.store.timeouts.lock
+        if not self._write_lock.acquire(timeout=bound if bound > 0 else -1):
+            raise StoreTimeout(FailureKind.LOCK_TIMEOUT, "another write of this process held "
+                               "the write turn", bound=bound)
+        try:
+            yield
+        finally:
+            self._write_lock.release()
 
     # ----------------------------------------------------------------- validation helpers
 
@@ -416,7 +414,7 @@ class Dispatcher:
 
     # --------------------------------------------------------------------------- methods
 
-    @guarded
+    @guarded_write
     def invoke_method(self, host: str, namespace: str, target: CIMInstanceName | CIMClassName,
                       method: str, params: Mapping[str, Any]) -> tuple[Any, NocaseDict]:
         """Run an extrinsic method: (return value, output parameters), typed for the wire."""
@@ -467,7 +465,7 @@ class Dispatcher:
 
     def _run_method(self, provider: MethodProvider, scope: Scope,
                     target: CIMInstanceName | CIMClassName, call: MethodCall) -> MethodResult:
-        with self._write_lock, self.store.unit_of_work() as uow:
+        with self._write_turn(), self.store.unit_of_work() as uow:
             ctx = ProviderContext(uow=uow, clock=self.clock, classes=self.catalog)
             if self.engine is not None:
                 # Same transaction: settle what is due and hold the write lock for the call.

@@ -22,9 +22,11 @@ from pywbem import (
 )
 from sqlalchemy import delete, func, insert, select
 
-from emulator.dispatch import Dispatcher, InstanceResult, guarded
+from emulator.dispatch import Dispatcher, InstanceResult
+from emulator.guard import guarded, guarded_write
 from emulator.instances import View
 from emulator.objectpath import format_wmi_path, parse_object_path
+from emulator.unavailable import ServiceUnavailable
 from storage.models import EnumerationContext, EnumerationItem
 
 DEFAULT_TIMEOUT_SECONDS = 60
@@ -43,6 +45,7 @@ class Batch:
 class Enumerations:
     def __init__(self, dispatcher: Dispatcher) -> None:
         self.dispatcher = dispatcher
+        self.store = dispatcher.store  # for emulator.guard
 
     @staticmethod
     def check_open_args(operation_timeout: int | None, max_object_count: int | None,
@@ -57,7 +60,7 @@ class Enumerations:
                            f"seconds, not {timeout}")
         return timeout, check_count(max_object_count)
 
-    @guarded
+    @guarded_write
     def open(self, host: str, namespace: str, operation: str, *, results: list[InstanceResult]
              | None = None, paths: list[CIMInstanceName] | None = None,
              view: View | None = None, operation_timeout: int | None = None,
@@ -123,7 +126,7 @@ class Enumerations:
                            "this enumeration context returns instances: pull instances")
         return context
 
-    @guarded
+    @guarded_write
     def pull(self, host: str, namespace: str, context_id: Any, max_object_count: Any,
              family: str) -> Batch:
         count = check_count(max_object_count, required=True)
@@ -161,12 +164,14 @@ class Enumerations:
                     include_qualifiers=view.include_qualifiers,
                     include_class_origin=view.include_class_origin,
                     property_list=request["properties"])
+            except ServiceUnavailable:
+                raise
             except CIMError:
                 continue  # the instance went away since the Open
             results.append(result)
         return Batch(results, [], finished, next_context)
 
-    @guarded
+    @guarded_write
     def close(self, host: str, namespace: str, context_id: Any) -> None:
         with self.dispatcher.store.unit_of_work() as uow:
             context = self._context(uow, host, namespace, context_id, "any")

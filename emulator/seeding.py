@@ -11,7 +11,14 @@ from sqlalchemy import delete, func, insert, select
 
 from emulator.scenario import COMPATIBILITY_BASELINE, PROCESSOR_FEATURES, Scenario, feature_mask
 from storage import models
-from storage.db import Store, UnitOfWork, bump_world_version, setup_lock, upgrade_schema
+from storage.db import (
+    Store,
+    UnitOfWork,
+    bump_world_version,
+    setup_lock,
+    upgrade_schema,
+    without_timeouts,
+)
 
 BASELINE_MASK = feature_mask(COMPATIBILITY_BASELINE, PROCESSOR_FEATURES, "baseline")
 # The XSAVE state every x64 guest may use (x87, SSE) — what compatibility mode leaves.
@@ -43,6 +50,7 @@ def prepare_store(store: Store, scenario: Scenario, now: datetime, *, reset: boo
     with setup_lock(store.engine):
         upgrade_schema(store.engine)
         with store.unit_of_work() as uow:
+            without_timeouts(uow.session)
             if reset:
                 wipe(uow)
             elif is_seeded(uow):

@@ -15,6 +15,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "emulator.wsman": ("storage", "providers", "sqlalchemy"),
     "emulator.dispatch": ("fastapi", "starlette", "uvicorn", "emulator.cimxml", "emulator.wsman",
                           "storage.models", "sqlalchemy"),
+    "emulator.guard": ("fastapi", "starlette", "uvicorn", "emulator.cimxml", "emulator.wsman",
+                       "storage.models", "sqlalchemy", "providers"),
     "emulator.method_params": ("fastapi", "starlette", "uvicorn", "emulator.cimxml",
                                "emulator.wsman", "storage", "sqlalchemy"),
     "emulator.versioned_cache": ("storage", "providers", "sqlalchemy", "emulator.cimxml",

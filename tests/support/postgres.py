@@ -174,8 +174,7 @@ class PostgresCluster:
                     "-t",
                     "60",
                     "-o",
-                    f"-c listen_addresses=127.0.0.1 -p {self.port} "
-                    f"-k {self.socket_dir} {SERVER_SETTINGS}",
+                    self._server_options(),
                     "start",
                 )
                 break
@@ -186,6 +185,24 @@ class PostgresCluster:
         self.url = f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{TEST_DATABASE}"
         with _admin_connection(with_database(self.url, "postgres")) as conn:
             conn.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
+
+    def _server_options(self) -> str:
+        return (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.socket_dir} "
+                f"{SERVER_SETTINGS}")
+
+    # Fault injection: the server goes away and comes back on the same port and data.
+
+    def restart_server(self) -> None:
+        """pg_ctl restart -m fast: every session is terminated, then the server starts again."""
+        self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_path), "-m", "fast",
+                  "-w", "-t", "60", "-o", self._server_options(), "restart")
+
+    def stop_server(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "60", "stop")
+
+    def start_server(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_path), "-w", "-t",
+                  "60", "-o", self._server_options(), "start")
 
     def _run(self, program: str, *args: str) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
