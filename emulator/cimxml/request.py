@@ -104,7 +104,7 @@ def decode(body: bytes, cim_method: str, cim_object: str) -> CimRequest:
         # expat looks up the encoding an XML declaration names; an unknown one lands here.
         raise CimXmlHttpError(400, "request-not-well-formed", f"bad XML declaration: {error}") \
             from None
-    except (ValueError, TypeError, IndexError, AttributeError) as error:
+    except (ValueError, TypeError, IndexError, AttributeError, RecursionError) as error:
         raise CimXmlHttpError(400, "request-not-valid",
                               f"not a valid CIM-XML request: {error}") from None
     message_id = message_attrs.get("ID", "")
