@@ -21,8 +21,8 @@ from tests.support.server import HvsimServer
 
 pytestmark = pytest.mark.e2e
 HOSTS, VMS_PER_HOST = 2, 12  # 24 migrations, two running per host at a time, the rest queued
-# A migration takes a few simulated seconds, the queue a minute: about 6 s of real time.
-TIME_SCALE = 10
+# A migration takes a few simulated seconds, the queue about a minute: some 12 s of real time.
+TIME_SCALE = 5
 RUNNING_STATES = frozenset({3, 4})
 CLUSTER = "root/HyperVCluster/v2"
 
