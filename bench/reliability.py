@@ -102,10 +102,21 @@ def cache_budget_flag() -> tuple[bool, str | None]:
     """Whether `hvsim serve` has --cache-mb, and the default its help names, if any."""
     help_text = subprocess.run([sys.executable, "-m", "emulator", "serve", "--help"], cwd=ROOT,
                                capture_output=True, text=True, check=True).stdout
-    if "--cache-mb" not in help_text:
+    return cache_budget_in(help_text)
+
+
+def cache_budget_in(help_text: str) -> tuple[bool, str | None]:
+    lines = help_text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip().startswith("--cache-mb")),
+                 None)
+    if start is None:
         return False, None
-    after = help_text[help_text.index("--cache-mb"):]
-    default = re.search(r"default:?\s*(\d+)", " ".join(after.split()[:40]))
+    block = [lines[start]]
+    for line in lines[start + 1:]:
+        if line.strip().startswith("-") or not line.strip():
+            break
+        block.append(line)
+    default = re.search(r"default:?\s*(\d+)", " ".join(" ".join(block).split()))
     return True, default.group(1) if default else None
 
 

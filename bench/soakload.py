@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sys
 import tempfile
 import threading
@@ -37,7 +38,7 @@ from wsman import CS, V2, enumerate_all, names_of, selectors
 
 sys.path.insert(0, str(ROOT))
 
-from tests.support.postgres import PostgresCluster
+from tests.support.postgres import PostgresCluster, PostgresUnavailable
 
 NAMESPACE = "root/virtualization/v2"
 SERVICE = "Msvm_VirtualSystemMigrationService"
@@ -364,8 +365,12 @@ def consistency(world: World, clients: list[Client]) -> dict[str, int]:
 
 
 def soak(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        cluster = PostgresCluster.start()
+    except PostgresUnavailable as error:
+        raise SystemExit(f"the soak needs PostgreSQL: {error}") from None
     workdir = Path(tempfile.mkdtemp(prefix="hvsim-bench-soak-"))
-    cluster = PostgresCluster.start()
+    keep_logs = False
     servers: list[BenchServer] = []
     try:
         options = ["--hosts", str(args.hosts), "--vms-per-host", str(args.vms_per_host),
@@ -398,6 +403,10 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         growth_from = min(args.growth_from, args.minutes / 2)
         at_from = next(row for row in minutes if row["minute"] >= growth_from)
         end = minutes[-1]
+        errors = sum(tally.errors.values()) + sum(checked.values())
+        if errors:
+            keep_logs = True
+            print(f"server logs kept in {workdir}")
         return {
             "benchmark": "soak", "minutes_run": round((time.monotonic() - started) / 60, 2),
             "threads": args.threads, "hosts": args.hosts, "vms_per_host": args.vms_per_host,
@@ -405,16 +414,22 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
             "operations": dict(tally.operations), "errors": dict(tally.errors),
             "error_samples": tally.samples, "refusals": dict(tally.refusals),
             "consistency": checked,
-            "error_total": sum(tally.errors.values()) + sum(checked.values()),
+            "error_total": errors,
             "rss_growth": {
                 "from_minute": at_from["minute"],
                 "a_percent": round((end["rss_a_mb"] / at_from["rss_a_mb"] - 1) * 100, 1),
                 "b_percent": round((end["rss_b_mb"] / at_from["rss_b_mb"] - 1) * 100, 1)},
         }
+    except BaseException:
+        keep_logs = True
+        print(f"server logs kept in {workdir}")
+        raise
     finally:
         for server in servers:
             server.stop()
         cluster.stop()
+        if not keep_logs:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def minute_row(minute: float, servers: list[BenchServer], totals: tuple[int, int, int],
