@@ -19,14 +19,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class BenchServer:
-    """One server with a fresh SQLite database in `workdir`; `options` are extra CLI flags."""
+    """One server with a fresh SQLite database in `workdir` (or the given `database` URL);
+    `options` are extra CLI flags."""
 
-    def __init__(self, workdir: Path, options: list[str], *, startup_seconds: float) -> None:
+    def __init__(self, workdir: Path, options: list[str], *, startup_seconds: float,
+                 database: str | None = None) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
         self.endpoints_file = workdir / "endpoints.json"
         self.log = (workdir / "server.log").open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "emulator", "serve", *options,
-             "--database", f"sqlite:///{workdir / 'bench.db'}", "--port", "0",
+             "--database", database or f"sqlite:///{workdir / 'bench.db'}", "--port", "0",
              "--endpoints-file", str(self.endpoints_file), "--log-level", "warning"],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + startup_seconds
@@ -48,6 +51,16 @@ class BenchServer:
             except psutil.NoSuchProcess:
                 continue
             total += times.user + times.system
+        return total
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the server's process tree."""
+        total = 0
+        for proc in [self.ps, *self.ps.children(recursive=True)]:
+            try:
+                total += proc.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue
         return total
 
     def stop(self) -> None:

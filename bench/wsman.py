@@ -82,7 +82,7 @@ def selectors(name: str) -> SelectorSet:
     return keys
 
 
-def envelope(action: str, body: str, message_id: int) -> bytes:
+def envelope(action: str, body: str, message_id: int, resource_uri: str = CS) -> bytes:
     return (
         '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
         'xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
@@ -90,7 +90,7 @@ def envelope(action: str, body: str, message_id: int) -> bytes:
         'xmlns:wsman="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Header>'
         f'<wsa:Action s:mustUnderstand="true">{action}</wsa:Action>'
         f"<wsa:MessageID>uuid:00000000-0000-0000-0000-{message_id:012d}</wsa:MessageID>"
-        f'<wsman:ResourceURI s:mustUnderstand="true">{CS}</wsman:ResourceURI>'
+        f'<wsman:ResourceURI s:mustUnderstand="true">{resource_uri}</wsman:ResourceURI>'
         '<wsman:MaxEnvelopeSize s:mustUnderstand="true">512000</wsman:MaxEnvelopeSize>'
         f"<wsman:OperationTimeout>PT60S</wsman:OperationTimeout></s:Header><s:Body>{body}"
         "</s:Body></s:Envelope>").encode()
