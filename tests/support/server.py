@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -100,7 +100,9 @@ class HvsimServer:
         options.setdefault("endpoints_file", self.workdir / "endpoints.json")
         options.setdefault("database", sqlite_url(self.workdir / "hvsim.db"))
         self.options = options
-        self.endpoints_file = Path(os.fspath(options["endpoints_file"]))  # type: ignore[arg-type]
+        endpoints_file = options["endpoints_file"]
+        assert isinstance(endpoints_file, str | os.PathLike)
+        self.endpoints_file = Path(endpoints_file)
         self.argv = [*command, *cli_arguments(options)]
         self.log_path = self.workdir / "server.log"
         self.startup_timeout = startup_timeout
@@ -301,7 +303,7 @@ def wsman_client(
         encryption = "never" if auth == "basic" and not ssl else "auto"
     if password is None:
         password = TEST_PASSWORD if auth == "basic" else NTLM_PASSWORD
-    options: dict[str, object] = {"cert_validation": False} if ssl else {}
+    options: dict[str, Any] = {"cert_validation": False} if ssl else {}
     options.update(kwargs)
     return WSMan(parts.hostname or "127.0.0.1", port=parts.port, ssl=ssl, auth=auth,
                  encryption=encryption, username=user, password=password, **options)
