@@ -92,13 +92,18 @@ def _plain_response(status: bytes, text: str, extra: bytes = b"") -> bytes:
             + extra + b"\r\n" + body)
 
 
+# Before routing the endpoint is unknown: DSP0200 clients need the header on a 400, and
+# WS-Management clients ignore it.
+CIM_REQUEST_NOT_VALID = (b"cimerror", b"request-not-valid")
+
+
 async def headers_too_large(scope: Scope, receive: Receive, send: Send) -> None:
     """The application a request with oversized headers gets: 400, then the connection closes."""
     body = f"hvsim: request line and headers exceed {MAX_HEADER_BYTES} bytes\n".encode()
     await send({"type": "http.response.start", "status": 400,
                 "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                             (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+                            (b"connection", b"close"), CIM_REQUEST_NOT_VALID]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -169,7 +174,8 @@ class HvsimHttpProtocol(HttpToolsProtocol):
         if self._phase == _HEADERS and self._received - self._header_mark > MAX_HEADER_BYTES:
             # Never too early, and memory stays bounded; on_headers_complete checks exactly.
             self._refuse(b"400 Bad Request",
-                         f"request line and headers exceed {MAX_HEADER_BYTES} bytes")
+                         f"request line and headers exceed {MAX_HEADER_BYTES} bytes",
+                         b"cimerror: request-not-valid\r\n")
             return
         if self._deadline is not None:
             return
@@ -251,7 +257,7 @@ class HvsimHttpProtocol(HttpToolsProtocol):
                              f"request body slower than {limits.body_min_rate} bytes/s over "
                              f"{limits.body_timeout:g} s")
 
-    def _refuse(self, status: bytes, reason: str) -> None:
+    def _refuse(self, status: bytes, reason: str, extra: bytes = b"") -> None:
         """Answer `status` if no reply is under way, and close the connection."""
         self._cancel_deadline()
         client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
@@ -266,7 +272,7 @@ class HvsimHttpProtocol(HttpToolsProtocol):
                 # Whatever the application still sends for this request goes nowhere.
                 cycle.disconnected = True
         if answer:
-            self.transport.write(_plain_response(status, f"hvsim: {reason}"))
+            self.transport.write(_plain_response(status, f"hvsim: {reason}", extra))
         self.transport.close()
 
 

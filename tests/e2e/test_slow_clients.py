@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import http.client
+import re
 import select
 import socket
 import threading
@@ -222,9 +223,19 @@ def test_bystander_is_served_while_slow_senders_hold_connections(server: HvsimSe
 
 
 def served(sock: socket.socket) -> bytes:
+    """One whole response (headers and Content-Length body), or what came before a close."""
     sock.sendall(b"GET /nothing HTTP/1.1\r\nHost: hv-01\r\n\r\n")
     sock.settimeout(10)
-    return sock.recv(65536)
+    answer = b""
+    while True:
+        head, _, body = answer.partition(b"\r\n\r\n")
+        length = re.search(rb"(?i)content-length: *(\d+)", head) if _ else None
+        if length and len(body) >= int(length.group(1)):
+            return answer
+        data = sock.recv(65536)
+        if not data:
+            return answer
+        answer += data
 
 
 def test_connection_cap_refuses_with_503_and_serves_again_below_it(server: HvsimServer) -> None:
