@@ -31,6 +31,10 @@ from storage.errors import StoreUnavailable
 
 log = logging.getLogger("hvsim")
 DEFAULT_PORT = 5988
+# http.sys's idle connection timeout on a Windows host. Clients such as pywbem do not resend a
+# POST whose kept-alive connection the server closed as they reused it: the longer a
+# connection may idle, the rarer that race.
+KEEP_ALIVE_SECONDS = 120
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -225,8 +229,9 @@ def serve(args: argparse.Namespace) -> int:
         body_min_rate=args.body_min_rate, max_connections=args.max_connections)
     protocol = http_connection.protocol_class(limits, {CONNECTION_KEY: ConnectionState})
     config = uvicorn.Config(app, log_level=args.log_level, access_log=False,
-                            timeout_keep_alive=30, lifespan="off", proxy_headers=False,
-                            server_header=False, http=protocol, ws="none", **tls)
+                            timeout_keep_alive=KEEP_ALIVE_SECONDS, lifespan="off",
+                            proxy_headers=False, server_header=False, http=protocol, ws="none",
+                            **tls)
     server = uvicorn.Server(config)
     auth = ("users from " + str(args.users) if args.users else
             f"Basic: any user and password; NTLM/Negotiate: any user with password "

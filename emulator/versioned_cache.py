@@ -2,7 +2,10 @@
 
 `BoundedLRU` is the one LRU of the process: every cache a front end keeps (parsed requests,
 serialised fragments, whole replies) is one, sized from the process's cache budget (see
-emulator/cache_budget.py), so no stream of distinct requests can grow memory past it.
+emulator/cache_budget.py), so no stream of distinct requests can grow memory past it. Entries
+nobody read for `idle_seconds` leave as well: while migrations run, most keys (a job's
+progress, a VM's previous state) are never asked for again, and without this the caches would
+fill their budget with them however small the working set is.
 
 `VersionedCache` keeps rendered answers computed at a world version (see
 Dispatcher.world_version) together with the moment their clock-derived values move on (see
@@ -22,6 +25,9 @@ V = TypeVar("V")
 # What an entry costs besides its key's and value's payload: the dict slot, the list node
 # of the order, the entry tuple and the objects' headers (measured: ~300 bytes on CPython 3.11).
 ENTRY_OVERHEAD = 320
+DEFAULT_IDLE_SECONDS = 120.0
+# Idle entries removed per put at most: the sweep's cost stays constant per request.
+SWEEP_PER_PUT = 8
 
 
 def payload_size(value: object) -> int:
@@ -49,9 +55,14 @@ class BoundedLRU(Generic[V]):
 
     def __init__(self, capacity_bytes: int, *, largest_share: int,
                  size: Callable[[V], int] = _length,
-                 key_size: Callable[[Hashable], int] = payload_size) -> None:
-        self._entries: OrderedDict[Hashable, tuple[V, int]] = OrderedDict()
+                 key_size: Callable[[Hashable], int] = payload_size,
+                 idle_seconds: float = DEFAULT_IDLE_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        # key -> (value, cost, last used); least recently used first.
+        self._entries: OrderedDict[Hashable, tuple[V, int, float]] = OrderedDict()
         self._used = 0
+        self._idle = idle_seconds
+        self._clock = clock
         self._largest_share = largest_share
         self._capacity = capacity_bytes
         self._size = size
@@ -79,16 +90,19 @@ class BoundedLRU(Generic[V]):
             entry = self._entries.get(key)
             if entry is None:
                 return None
+            self._entries[key] = (entry[0], entry[1], self._clock())
             self._entries.move_to_end(key)
             return entry[0]
 
     def put(self, key: Hashable, value: V) -> None:
         cost = self._size(value) + self._key_size(key) + ENTRY_OVERHEAD
+        now = self._clock()
         with self._lock:
             self._drop(key)
+            self._sweep_idle(now)
             if cost > self._capacity // self._largest_share:
                 return
-            self._entries[key] = (value, cost)
+            self._entries[key] = (value, cost, now)
             self._used += cost
             self._evict()
 
@@ -103,8 +117,18 @@ class BoundedLRU(Generic[V]):
 
     def _evict(self) -> None:
         while self._used > self._capacity and self._entries:
-            _, (_, cost) = self._entries.popitem(last=False)
+            _, (_, cost, _) = self._entries.popitem(last=False)
             self._used -= cost
+
+    def _sweep_idle(self, now: float) -> None:
+        oldest = now - self._idle
+        for _ in range(SWEEP_PER_PUT):
+            if not self._entries:
+                return
+            key = next(iter(self._entries))
+            if self._entries[key][2] > oldest:
+                return
+            self._drop(key)
 
     def _drop(self, key: Hashable) -> None:
         entry = self._entries.pop(key, None)

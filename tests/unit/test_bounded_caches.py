@@ -81,7 +81,21 @@ def test_used_bytes_never_exceed_capacity(puts: list[tuple[bytes, bytes]]) -> No
         cache.put(key, value)
         assert cache.used_bytes <= cache.capacity_bytes
     assert cache.used_bytes == sum(len(value) + payload_size(key) + ENTRY_OVERHEAD
-                                   for key, (value, _cost) in cache._entries.items())
+                                   for key, (value, _cost, _used) in cache._entries.items())
+
+
+def test_entries_unread_for_the_idle_time_leave() -> None:
+    now = [0.0]
+    cache: BoundedLRU[bytes] = BoundedLRU(1_000_000, largest_share=4, idle_seconds=120,
+                                          clock=lambda: now[0])
+    for index in range(5):
+        cache.put(f"old{index}", b"x" * 100)
+    now[0] = 100.0
+    assert cache.get("old0") == b"x" * 100  # read: stays
+    now[0] = 130.0
+    cache.put("new", b"y")
+    assert len(cache) == 2 and cache.get("old0") is not None and cache.get("old1") is None
+    assert cache.used_bytes == sum(cost for _value, cost, _used in cache._entries.values())
 
 
 def test_request_keys_do_not_hold_the_body() -> None:
