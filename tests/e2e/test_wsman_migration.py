@@ -294,10 +294,16 @@ def migration_server(hvsim_server: Any) -> HvsimServer:
 
 
 @pytest.mark.parametrize(("auth", "encryption"), [
-    ("basic", None), ("ntlm", "auto"), ("negotiate", "auto"), ("negotiate", "never")])
+    ("basic", None), ("ntlm", "auto"), ("negotiate", "auto")])
 def test_migration_with_pypsrp(migration_server: HvsimServer, auth: str,
                                encryption: str | None) -> None:
     migrate_story(Pypsrp(migration_server, auth, encryption), migration_server)
+
+
+def test_migration_with_unsealed_negotiate_where_allowed(hvsim_server: Any) -> None:
+    server: HvsimServer = hvsim_server(scenario=DEMO_SCENARIO, time_scale=200,
+                                       allow_unencrypted=True)
+    migrate_story(Pypsrp(server, "negotiate", "never"), server)
 
 
 @pytest.mark.parametrize("transport", ["basic", "ntlm"])

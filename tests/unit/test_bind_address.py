@@ -58,7 +58,8 @@ def test_warning_only_for_a_sandbox_beyond_loopback() -> None:
 def _serve_without_listening(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> int:
     """`hvsim serve` down to the server's start, with the world, the app and listening faked:
     the listening socket is on loopback whatever --bind says."""
-    store = SimpleNamespace(dispose=lambda: None)
+    store = SimpleNamespace(dispose=lambda: None, where=lambda: "sqlite at test.db",
+                            schema_revision=lambda: "0003")
     monkeypatch.setattr(cli, "open_world", lambda settings: SimpleNamespace(
         host_names=["HV-01"], store=store))
     monkeypatch.setattr(cli, "create_app", lambda settings, world: FakeApp())
