@@ -35,6 +35,7 @@ from emulator.cimxml.request import (
 from emulator.dispatch import Dispatcher, track_expiry
 from emulator.endpoints import EndpointMap
 from emulator.enumerations import Enumerations
+from emulator.request_body import BodyTooLarge, ClientGone, read_body
 from emulator.versioned_cache import BoundedLRU, VersionedCache
 
 log = logging.getLogger("hvsim.cimxml")
@@ -192,7 +193,7 @@ class CimXmlEndpoint:
         outcome: bytes | CimXmlHttpError
         try:
             method, cim_object = check_headers(headers)
-            body = await read_body(receive)
+            body = await read_body(receive, MAX_BODY_BYTES)
             # Small requests are decoded here (a few milliseconds at worst) and their decoding
             # and replies cached; larger ones in a child process, never cached.
             if len(body) <= ISOLATED_REQUEST_BYTES:
@@ -206,27 +207,17 @@ class CimXmlEndpoint:
                                                      host, body, method, cim_object)
         except CimXmlHttpError as error:
             outcome = error
+        except BodyTooLarge:
+            outcome = CimXmlHttpError(413, "request-not-valid",
+                                      f"request body exceeds {MAX_BODY_BYTES} bytes")
+        except ClientGone:
+            return
         if isinstance(outcome, CimXmlHttpError):
             await respond(send, outcome.status, (outcome.detail + "\n").encode(),
                           [(b"cimerror", outcome.cim_error.encode())])
             return
         await respond(send, 200, outcome, [(b"content-type", CONTENT_TYPE),
                                            (b"cimoperation", b"MethodResponse")])
-
-
-async def read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise CimXmlHttpError(413, "request-not-valid",
-                                  f"request body exceeds {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)
 
 
 async def respond(send: Send, status: int, body: bytes,

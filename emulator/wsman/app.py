@@ -23,6 +23,7 @@ from emulator.auth import Authenticator
 from emulator.cache_budget import DEFAULT_BUDGET, CacheBudget
 from emulator.dispatch import Dispatcher, track_expiry
 from emulator.endpoints import EndpointMap
+from emulator.request_body import BodyTooLarge, ClientGone, read_body
 from emulator.wsman import faults, operations, render, xmlns
 from emulator.wsman.cache import BodyCache, ListingCache, RequestCache
 from emulator.wsman.connection import ConnectionState, connection_of
@@ -64,10 +65,6 @@ LIGHT_ACTIONS = frozenset({xmlns.GET})
 INLINE_ACTIONS = frozenset({xmlns.RELEASE})
 CHALLENGE = [(b"www-authenticate", b"Negotiate"),
              (b"www-authenticate", b'Basic realm="WSMAN"')]
-
-
-class RequestTooLarge(Exception):
-    pass
 
 
 class WsmanEndpoint:
@@ -183,7 +180,9 @@ class WsmanEndpoint:
         connection = connection_of(scope)
         try:
             body = await read_body(receive, MAX_REQUEST_BYTES)
-        except RequestTooLarge:
+        except ClientGone:
+            return
+        except BodyTooLarge:
             fault = WsmanFault(ENCODING_LIMIT, f"{ENCODING_LIMIT.message} The request exceeds "
                                                f"{MAX_REQUEST_BYTES} bytes.")
             await respond(send, 500, faults.render(fault, None, host),
@@ -299,20 +298,6 @@ def envelope(action: str, body: str, relates_to: str | None) -> bytes:
             f"<a:MessageID>{faults.new_message_id()}</a:MessageID>"
             f"<a:To>{xmlns.ANONYMOUS}</a:To>{relates}</s:Header>"
             f"<s:Body>{body}</s:Body></s:Envelope>").encode()
-
-
-async def read_body(receive: Receive, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise RequestTooLarge
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)
 
 
 async def respond(send: Send, status: int, body: bytes,
