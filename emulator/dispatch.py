@@ -40,12 +40,12 @@ from pywbem import (
     cimvalue,
 )
 
-from emulator import wql
 from emulator.catalog import Catalog
+from emulator.cim import wql
+from emulator.cim.objectpath import ObjectPathError, format_wmi_path, parse_object_path
 from emulator.guard import guarded, guarded_write
 from emulator.instances import FULL_VIEW, View, build_instance, record_path, shape_instance
 from emulator.method_params import coerce_inputs, finish_outputs
-from emulator.objectpath import ObjectPathError, format_wmi_path, parse_object_path
 from providers.base import (
     AssociationProvider,
     Clock,

@@ -22,10 +22,10 @@ from pywbem import (
 )
 from sqlalchemy import delete, func, insert, select
 
+from emulator.cim.objectpath import format_wmi_path, parse_object_path
 from emulator.dispatch import Dispatcher, InstanceResult
 from emulator.guard import guarded, guarded_write
 from emulator.instances import View
-from emulator.objectpath import format_wmi_path, parse_object_path
 from emulator.unavailable import ServiceUnavailable
 from storage.models import EnumerationContext, EnumerationItem
 

@@ -24,9 +24,9 @@ from pywbem import (
 )
 
 from emulator.catalog import Catalog
+from emulator.cim.objectpath import ObjectPathError, parse_object_path
 from emulator.embedded import EmbeddedInstanceError, parse_embedded_instance
 from emulator.instances import build_embedded, complete_path
-from emulator.objectpath import ObjectPathError, parse_object_path
 from providers.base import Embedded, MalformedEmbedded, Scope
 
 # Embedded instances inside embedded instances (e.g. UnmanagedVhds, §5.2).

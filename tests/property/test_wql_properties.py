@@ -14,14 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pywbem import CIMClassName, CIMInstanceName
 
-from emulator.objectpath import (
+from emulator.cim.objectpath import (
     ObjectPathError,
     canonical_path_key,
     format_wmi_path,
     parse_object_path,
     paths_equal,
 )
-from emulator.wql import (
+from emulator.cim.wql import (
     COMPARISON_OPERATORS,
     And,
     AssociatorsQuery,

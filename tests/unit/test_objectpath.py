@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pywbem import CIMClassName, CIMDateTime, CIMInstanceName, Uint16, Uint32
 
-from emulator.objectpath import (
+from emulator.cim.objectpath import (
     ObjectPathError,
     canonical_path_key,
     format_wmi_path,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 from pywbem import CIMDateTime, CIMInstanceName, Uint16, Uint64
 
-from emulator.wql import (
+from emulator.cim.wql import (
     And,
     AssociatorsQuery,
     Comparison,

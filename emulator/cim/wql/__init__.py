@@ -19,7 +19,7 @@ from typing import Any, Final, Protocol, TypeAlias
 
 from pywbem import CIMClassName, CIMDateTime, CIMInstanceName
 
-from emulator.objectpath import (
+from emulator.cim.objectpath import (
     ObjectPathError,
     format_wmi_path,
     parse_object_path,
