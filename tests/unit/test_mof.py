@@ -1,6 +1,6 @@
 """Compile the hvsim MOF class definitions and check them against the reference.
 
-The reference is /work/shared/reference/hyperv-migration-wmi.md (sections 1-14, 17).
+The reference is docs/hyperv-reference.md (sections 1-14, 17).
 Each namespace manifest under mof/namespaces/ is compiled into a pywbem_mock
 repository, the way the emulator's loader does it.
 """
