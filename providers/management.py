@@ -174,8 +174,7 @@ class ManagementServiceMethods(HostServiceMethods):
             VirtualMachine.host_id == host.id, VirtualMachine.guid == guid)).first()
         if vm is None:
             raise Refused(DmtfReturnCode.INVALID_PARAMETER,
-                          f"{what}: no virtual machine {guid} on "
-                          f"{host.name}")
+                          f"{what}: no virtual machine {guid} on {host.name}")
         resource = property_value(setting, "HostResource")
         target = str(resource[0]) if resource and resource[0] is not None else ""
         result = ref(setting.classname, InstanceID=instance_id)
@@ -191,8 +190,7 @@ class ManagementServiceMethods(HostServiceMethods):
             if disk_setting_part(disk).lower() == part:
                 if not target:
                     raise Refused(DmtfReturnCode.INVALID_PARAMETER,
-                                  f"{what}.HostResource must name the "
-                                  "virtual hard disk file")
+                                  f"{what}.HostResource must name the virtual hard disk file")
                 return (lambda d=disk, p=target: setattr(d, "path", p)), result
         if setting.classname.lower() == "msvm_processorsettingdata":
             limit = property_value(setting, "LimitProcessorFeatures")
@@ -216,8 +214,7 @@ class ManagementServiceMethods(HostServiceMethods):
         unknown = sorted(set(codes) - KNOWN_CODES)
         if unknown:
             raise Refused(ReturnCode.INVALID_PARAMETER,
-                          f"RequestedInformation {unknown} is not in the "
-                          "value map")
+                          f"RequestedInformation {unknown} is not in the value map")
         paths = call.param("SettingData")
         found = summaries(ctx.uow.session, host, paths, codes, ctx.now())
         return MethodResult(ReturnCode.COMPLETED, {"SummaryInformation": found})
@@ -234,8 +231,7 @@ class ManagementServiceMethods(HostServiceMethods):
             if not isinstance(error, CIMInstance) or error.classname.lower() not in (
                     "msvm_error", "cim_error"):
                 raise Refused(ReturnCode.INVALID_PARAMETER,
-                              f"Errors[{index}] is not an embedded "
-                              "Msvm_Error")
+                              f"Errors[{index}] is not an embedded Msvm_Error")
             messages.append(str(property_value(error, "Message") or ""))
         return MethodResult(ReturnCode.COMPLETED, {"ErrorMessage": "\n\n".join(messages)})
 

@@ -338,8 +338,7 @@ class MigrationServiceMethods(HostServiceMethods):
             VirtualMachine.guid == name.upper())).first()
         if vm is None:
             raise Refused(ReturnCode.INVALID_PARAMETER,
-                          f"{name!r} is neither {host.name} nor one of "
-                          "its virtual machines")
+                          f"{name!r} is neither {host.name} nor one of its virtual machines")
         return vm
 
     def _get_compatibility_info(self, ctx: ProviderContext, call: MethodCall, host: Host
@@ -461,8 +460,7 @@ class MigrationServiceMethods(HostServiceMethods):
                     path.classname.lower() != MIGRATION_NETWORK.lower() or \
                     instance_id.lower() not in by_id:
                 raise Refused(ReturnCode.INVALID_PARAMETER,
-                              f"NetworkSettings[{index}] is not a "
-                              f"migration network of {host.name}")
+                              f"NetworkSettings[{index}] is not a migration network of {host.name}")
             doomed.append(by_id[instance_id.lower()])
         for network in doomed:
             if network in host.networks:
@@ -627,8 +625,7 @@ def _network(value: Any, index: int) -> tuple[str, int, int | None, list[str] | 
         network = ipaddress.ip_network(f"{subnet}/{int(prefix)}", strict=True)
     except ValueError as error:
         raise Refused(ReturnCode.INVALID_PARAMETER,
-                      f"{what}: {subnet}/{prefix} is not a subnet: "
-                      f"{error}") from None
+                      f"{what}: {subnet}/{prefix} is not a subnet: {error}") from None
     metric = property_value(value, "Metric")
     tags = property_value(value, "Tags")
     text = str(subnet) if str(subnet) in ("::0", "0.0.0.0") else str(network.network_address)
