@@ -35,9 +35,7 @@ from pywbem import (
     CIMError,
     CIMInstance,
     CIMInstanceName,
-    CIMMethod,
     CIMQualifierDeclaration,
-    cimvalue,
 )
 
 from emulator.catalog import Catalog
@@ -45,7 +43,7 @@ from emulator.cim import wql
 from emulator.cim.objectpath import ObjectPathError, format_wmi_path, parse_object_path
 from emulator.guard import guarded, guarded_write
 from emulator.instances import FULL_VIEW, View, build_instance, record_path, shape_instance
-from emulator.method_params import coerce_inputs, finish_outputs
+from emulator.method_params import MethodOutcome, coerce_inputs, finish_call
 from providers.base import (
     AssociationProvider,
     Clock,
@@ -416,8 +414,9 @@ class Dispatcher:
 
     @guarded_write
     def invoke_method(self, host: str, namespace: str, target: CIMInstanceName | CIMClassName,
-                      method: str, params: Mapping[str, Any]) -> tuple[Any, NocaseDict]:
-        """Run an extrinsic method: (return value, output parameters), typed for the wire."""
+                      method: str, params: Mapping[str, Any]) -> MethodOutcome:
+        """Run an extrinsic method: its return value and output parameters, typed for the wire
+        together with their declared types."""
         scope = self.scope(host, namespace)
         klass = self.klass(scope, target.classname)
         if method not in klass.methods:
@@ -455,13 +454,7 @@ class Dispatcher:
             except StaleWrite:
                 if attempt == 2:
                     raise
-        out = finish_outputs(self.catalog, scope, declaration, host, result.out)
-        return cimvalue(result.return_value, declaration.return_type), out
-
-    def method_declaration(self, host: str, namespace: str, classname: str,
-                           method: str) -> CIMMethod:
-        klass = self.klass(self.scope(host, namespace), classname)
-        return klass.methods[method]
+        return finish_call(self.catalog, scope, declaration, host, result)
 
     def _run_method(self, provider: MethodProvider, scope: Scope,
                     target: CIMInstanceName | CIMClassName, call: MethodCall) -> MethodResult:

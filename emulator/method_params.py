@@ -10,6 +10,7 @@ instances built from their classes.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from nocasedict import NocaseDict
@@ -27,7 +28,7 @@ from emulator.catalog import Catalog
 from emulator.cim.objectpath import ObjectPathError, parse_object_path
 from emulator.embedded import EmbeddedInstanceError, parse_embedded_instance
 from emulator.instances import build_embedded, complete_path
-from providers.base import Embedded, MalformedEmbedded, Scope
+from providers.base import Embedded, MalformedEmbedded, MethodResult, Scope
 
 # Embedded instances inside embedded instances (e.g. UnmanagedVhds, §5.2).
 _EMBEDDED_QUALIFIERS = ("EmbeddedInstance", "EmbeddedObject", "HyperVEmbeddedInstance")
@@ -134,6 +135,41 @@ def _parse_nested(catalog: Catalog, scope: Scope, instance: CIMInstance) -> CIMI
         elif isinstance(prop.value, str):
             prop.value = _embedded(catalog, scope, prop.value)
     return instance
+
+
+@dataclass(frozen=True, slots=True)
+class OutputParameter:
+    """One output parameter as the wire carries it: declared name and type, typed value."""
+
+    name: str
+    cim_type: str
+    is_array: bool
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class MethodOutcome:
+    """A method's answer typed by its declaration, so a front end never looks the method up."""
+
+    method: str  # the declared name, e.g. "MigrateVirtualSystemToHost"
+    return_value: Any  # typed as return_type, e.g. Uint32(4096)
+    return_type: str
+    outputs: tuple[OutputParameter, ...]
+
+    def output_values(self) -> NocaseDict:
+        """The output values by parameter name (case-insensitive)."""
+        return NocaseDict((out.name, out.value) for out in self.outputs)
+
+
+def finish_call(catalog: Catalog, scope: Scope, method: CIMMethod, host: str,
+                result: MethodResult) -> MethodOutcome:
+    """A provider's answer typed for the wire, each value with its declared type."""
+    values = finish_outputs(catalog, scope, method, host, result.out)
+    outputs = tuple(OutputParameter(name, method.parameters[name].type,
+                                    bool(method.parameters[name].is_array), value)
+                    for name, value in values.items())
+    return MethodOutcome(method.name, cimvalue(result.return_value, method.return_type),
+                         method.return_type, outputs)
 
 
 def finish_outputs(catalog: Catalog, scope: Scope, method: CIMMethod, host: str,

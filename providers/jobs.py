@@ -7,6 +7,7 @@ answers expire exactly then.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
@@ -22,7 +23,6 @@ from providers.base import (
     Embedded,
     InstanceProvider,
     MethodCall,
-    MethodProvider,
     MethodResult,
     ProviderContext,
     Record,
@@ -32,21 +32,18 @@ from providers.base import (
     ref,
 )
 from providers.computer_system import CS, PLANNED
+from providers.method_table import MethodTable
 from providers.migration.engine import KILLED, TERMINATED, Engine, view
 from providers.migration.service import ERROR_CLASS
+from providers.return_codes import ReturnCode, StateChangeCode
 from providers.services import migration_service_keys
 from storage.models import Job
 
 MIGRATION_JOB = "Msvm_MigrationJob"
 CONCRETE_JOB = "Msvm_ConcreteJob"
 JOB_CLASSES = (MIGRATION_JOB, CONCRETE_JOB)
-# Return codes of the job methods (§8.5).
-OK = 0
-B_NOT_SUPPORTED, B_INVALID_PARAMETER, B_INVALID_STATE = 32770, 32773, 32775
-A_NOT_SUPPORTED, A_FAILED = 1, 4
 # Msvm_ConcreteJob.JobType 140 (Validate Planned Virtual Machine) affects a planned VM.
 VALIDATE_PLANNED = 140
-RSC_INVALID_TRANSITION = 4097
 
 
 def job_ref(job: Any) -> CIMInstanceName:
@@ -157,35 +154,50 @@ class OwningJobElementProvider(AssociationProvider):
                                OwnedElement=job_ref(job))
 
 
-class JobMethods(MethodProvider):
+class JobMethods(MethodTable[Job]):
     """GetError, GetErrorEx, RequestStateChange and KillJob on jobs (§8.5)."""
 
     classnames = JOB_CLASSES
     namespaces = (V2, CLUSTER)
+    log = logging.getLogger("hvsim.jobs")
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        super().__init__({
+            "geterror": self._get_error,
+            "geterrorex": self._get_error_ex,
+            "killjob": self._kill_job,
+            "requeststatechange": self._request_state_change,
+        })
 
-    def invoke(self, ctx: ProviderContext, call: MethodCall) -> MethodResult:
+    def target(self, ctx: ProviderContext, call: MethodCall) -> Job:
         assert isinstance(call.target, CIMInstanceName)
-        session = ctx.uow.session
         instance_id = str(key_value(call.target.keybindings, "InstanceID") or "")
-        job = session.scalars(select(Job).where(Job.instance_id == instance_id.upper())).first()
+        job = ctx.uow.session.scalars(
+            select(Job).where(Job.instance_id == instance_id.upper())).first()
         assert job is not None  # the dispatcher resolved the target instance
-        method = call.method.lower()
-        if method == "geterror":
-            errors = _errors(job)
-            return MethodResult(OK, {"Error": errors[0] if errors else None})
-        if method == "geterrorex":
-            return MethodResult(OK, {"Errors": _errors(job) or None})
-        if method == "killjob":
-            if job.job_state is not None:
-                return MethodResult(A_FAILED, {})
-            self.engine.cancel(session, job, KILLED, ctx.now())
-            if call.param("DeleteOnKill"):
-                session.delete(job)
-            return MethodResult(OK, {})
-        return self._request_state_change(ctx, call, job)
+        return job
+
+    def describe(self, target: Job) -> str:
+        return target.instance_id
+
+    @staticmethod
+    def _get_error(ctx: ProviderContext, call: MethodCall, job: Job) -> MethodResult:
+        errors = _errors(job)
+        return MethodResult(ReturnCode.COMPLETED, {"Error": errors[0] if errors else None})
+
+    @staticmethod
+    def _get_error_ex(ctx: ProviderContext, call: MethodCall, job: Job) -> MethodResult:
+        return MethodResult(ReturnCode.COMPLETED, {"Errors": _errors(job) or None})
+
+    def _kill_job(self, ctx: ProviderContext, call: MethodCall, job: Job) -> MethodResult:
+        if job.job_state is not None:
+            return MethodResult(StateChangeCode.FAILED, {})
+        session = ctx.uow.session
+        self.engine.cancel(session, job, KILLED, ctx.now())
+        if call.param("DeleteOnKill"):
+            session.delete(job)
+        return MethodResult(StateChangeCode.COMPLETED, {})
 
     def _request_state_change(self, ctx: ProviderContext, call: MethodCall,
                               job: Job) -> MethodResult:
@@ -194,14 +206,17 @@ class JobMethods(MethodProvider):
         dmtf = job.classname == CONCRETE_JOB and not call.scope.cluster_view
         requested = call.param("RequestedState")
         if requested is None or int(requested) not in (2, 3, 4, 5, 6):
-            return MethodResult(A_NOT_SUPPORTED if dmtf else B_INVALID_PARAMETER, {})
+            return MethodResult(StateChangeCode.NOT_SUPPORTED if dmtf
+                                else ReturnCode.INVALID_PARAMETER, {})
         if int(requested) not in (4, 5):
-            return MethodResult(A_NOT_SUPPORTED if dmtf else B_NOT_SUPPORTED, {})
+            return MethodResult(StateChangeCode.NOT_SUPPORTED if dmtf
+                                else ReturnCode.NOT_SUPPORTED, {})
         if job.job_state is not None:
-            return MethodResult(RSC_INVALID_TRANSITION if dmtf else B_INVALID_STATE, {})
+            return MethodResult(StateChangeCode.INVALID_STATE_TRANSITION if dmtf
+                                else ReturnCode.INVALID_STATE, {})
         self.engine.cancel(ctx.uow.session, job, TERMINATED if int(requested) == 4 else KILLED,
                            ctx.now())
-        return MethodResult(OK, {})
+        return MethodResult(ReturnCode.COMPLETED, {})
 
 
 def _errors(job: Job) -> list[Embedded]:

@@ -17,13 +17,11 @@ from typing import Any
 from pywbem import CIMInstance, CIMInstanceName
 from sqlalchemy import select
 
-from providers import world
 from providers.base import (
     CLUSTER,
     V2,
     MalformedEmbedded,
     MethodCall,
-    MethodProvider,
     MethodResult,
     ProviderContext,
     Refused,
@@ -32,10 +30,12 @@ from providers.base import (
     ref,
 )
 from providers.computer_system import CS, PLANNED, switch_guid
+from providers.method_table import HostServiceMethods
 from providers.migration import checks, model
 from providers.migration import request as req
 from providers.migration.engine import Engine, JobSpec
 from providers.migration.errors import MigrationError
+from providers.return_codes import DMTF, HYPER_V, DmtfReturnCode, ReturnCode
 from providers.services import VSMS
 from providers.summary import KNOWN_CODES, summaries
 from providers.vm_settings import SETTINGS_ID, disk_setting_part, port_setting_part
@@ -43,9 +43,6 @@ from storage.models import Host, Job, VirtualMachine
 
 log = logging.getLogger("hvsim.management")
 
-OK, JOB_STARTED = 0, 4096
-A_NOT_SUPPORTED, A_FAILED, A_INVALID_PARAMETER, A_INVALID_STATE = 1, 2, 4, 5
-B_FAILED, B_NOT_SUPPORTED, B_INVALID_PARAMETER = 32768, 32770, 32773
 VALIDATE_JOB_TYPE = 140
 VALIDATE_SECONDS = 1.0
 CONCRETE_JOB = "Msvm_ConcreteJob"
@@ -55,40 +52,25 @@ HYPER_V_METHODS = frozenset({"defineplannedsystem", "validateplannedsystem",
                              "exportsystemdefinition", "getsummaryinformation", "formaterror"})
 
 
-
-class ManagementServiceMethods(MethodProvider):
+class ManagementServiceMethods(HostServiceMethods):
     classnames = (VSMS,)
     namespaces = (V2, CLUSTER)
+    log = log
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._handlers: dict[str, Callable[[ProviderContext, MethodCall, Host], MethodResult]] = {
+        super().__init__({
             "destroysystem": self._destroy_system,
             "modifyresourcesettings": self._modify_resource_settings,
             "validateplannedsystem": self._validate_planned_system,
             "realizeplannedsystem": self._realize_planned_system,
             "formaterror": self._format_error,
             "getsummaryinformation": self._summary_information,
-        }
+        })
 
-    def invoke(self, ctx: ProviderContext, call: MethodCall) -> MethodResult:
-        assert isinstance(call.target, CIMInstanceName)
-        name = str(key_value(call.target.keybindings, "SystemName"))
-        row = world.host_named(ctx, name)
-        assert row is not None  # the dispatcher resolved the target instance
-        host = ctx.uow.session.get(Host, row.id)
-        assert host is not None
-        method = call.method.lower()
-        handler = self._handlers.get(method)
-        if handler is None:
-            code = B_NOT_SUPPORTED if method in HYPER_V_METHODS else A_NOT_SUPPORTED
-            log.info("%s is not emulated by hvsim; returned %d", call.method, code)
-            return MethodResult(code, {})
-        try:
-            return handler(ctx, call, host)
-        except Refused as refusal:
-            log.info("%s on %s returned %d: %s", call.method, host.name, refusal.code, refusal)
-            return MethodResult(refusal.code, {})
+    def not_emulated(self, method: str) -> int:
+        family = HYPER_V if method.lower() in HYPER_V_METHODS else DMTF
+        return family.not_supported
 
     # ------------------------------------------------------------------------ systems
 
@@ -114,19 +96,20 @@ class ManagementServiceMethods(MethodProvider):
     def _destroy_system(self, ctx: ProviderContext, call: MethodCall, host: Host
                         ) -> MethodResult:
         vm = self._system(ctx, host, call.param("AffectedSystem"), planned=None,
-                          invalid=A_INVALID_PARAMETER)
+                          invalid=DmtfReturnCode.INVALID_PARAMETER)
         session = ctx.uow.session
         busy = session.scalar(select(Job.instance_id).where(
             Job.vm_id == vm.id, Job.kind == "move", Job.job_state.is_(None)))
         if busy is not None:
-            raise Refused(A_INVALID_STATE, f"{vm.element_name} is being migrated (job {busy})")
+            raise Refused(DmtfReturnCode.INVALID_STATE,
+                          f"{vm.element_name} is being migrated (job {busy})")
         session.delete(vm)
-        return MethodResult(OK, {"Job": None})
+        return MethodResult(DmtfReturnCode.COMPLETED, {"Job": None})
 
     def _validate_planned_system(self, ctx: ProviderContext, call: MethodCall, host: Host
                                  ) -> MethodResult:
         vm = self._system(ctx, host, call.param("PlannedSystem"), planned=True,
-                          invalid=B_INVALID_PARAMETER)
+                          invalid=ReturnCode.INVALID_PARAMETER)
         problems = planned_problems(vm, host)
         spec = JobSpec(
             host=host, job_type=VALIDATE_JOB_TYPE, kind="check",
@@ -137,20 +120,22 @@ class ManagementServiceMethods(MethodProvider):
             failure_summary="The planned virtual machine cannot be realized.",
             classname=CONCRETE_JOB)
         job = self.engine.submit(ctx.uow.session, spec, str(uuid.uuid4()).upper(), ctx.now())
-        return MethodResult(JOB_STARTED, {"Job": ref(CONCRETE_JOB, InstanceID=job.instance_id)})
+        return MethodResult(ReturnCode.JOB_STARTED,
+                            {"Job": ref(CONCRETE_JOB, InstanceID=job.instance_id)})
 
     def _realize_planned_system(self, ctx: ProviderContext, call: MethodCall, host: Host
                                 ) -> MethodResult:
         vm = self._system(ctx, host, call.param("PlannedSystem"), planned=True,
-                          invalid=B_INVALID_PARAMETER)
+                          invalid=ReturnCode.INVALID_PARAMETER)
         problems = planned_problems(vm, host)
         if problems:
-            raise Refused(B_FAILED, "; ".join(p.Message for p in problems))
+            raise Refused(ReturnCode.FAILED, "; ".join(p.Message for p in problems))
         vm.planned = False
         vm.enabled_state = 3
         vm.state_changed_at = ctx.now()
-        return MethodResult(OK, {"ResultingSystem": ref(CS, CreationClassName=CS, Name=vm.guid),
-                                 "Job": None})
+        return MethodResult(ReturnCode.COMPLETED,
+                            {"ResultingSystem": ref(CS, CreationClassName=CS, Name=vm.guid),
+                             "Job": None})
 
     # ------------------------------------------------------------------ resources
 
@@ -158,35 +143,38 @@ class ManagementServiceMethods(MethodProvider):
                                   ) -> MethodResult:
         values = call.param("ResourceSettings")
         if not values:
-            raise Refused(A_INVALID_PARAMETER, "ResourceSettings is required")
+            raise Refused(DmtfReturnCode.INVALID_PARAMETER, "ResourceSettings is required")
         changes: list[Callable[[], None]] = []
         results = []
         for index, value in enumerate(values):
             what = f"ResourceSettings[{index}]"
             if isinstance(value, MalformedEmbedded):
-                raise Refused(A_INVALID_PARAMETER, f"{what}: {value.reason}")
+                raise Refused(DmtfReturnCode.INVALID_PARAMETER, f"{what}: {value.reason}")
             if not isinstance(value, CIMInstance):
-                raise Refused(A_INVALID_PARAMETER, f"{what} must be an embedded instance")
+                raise Refused(DmtfReturnCode.INVALID_PARAMETER,
+                              f"{what} must be an embedded instance")
             change, result = self._resource_change(ctx, host, value, what)
             changes.append(change)
             results.append(result)
         for change in changes:
             change()
-        return MethodResult(OK, {"ResultingResourceSettings": results, "Job": None})
+        return MethodResult(DmtfReturnCode.COMPLETED,
+                            {"ResultingResourceSettings": results, "Job": None})
 
     def _resource_change(self, ctx: ProviderContext, host: Host, setting: CIMInstance,
                          what: str) -> tuple[Callable[[], None], CIMInstanceName]:
         instance_id = str(property_value(setting, "InstanceID") or "")
         match = SETTINGS_ID.match(instance_id)
         if match is None or match.group(2) is None:
-            raise Refused(A_INVALID_PARAMETER, f"{what}.InstanceID {instance_id!r} does not "
-                                               "name a virtual machine resource")
+            raise Refused(DmtfReturnCode.INVALID_PARAMETER,
+                          f"{what}.InstanceID {instance_id!r} does not "
+                          "name a virtual machine resource")
         guid, part = match.group(1).upper(), match.group(2).lower()
         vm = ctx.uow.session.scalars(select(VirtualMachine).where(
             VirtualMachine.host_id == host.id, VirtualMachine.guid == guid)).first()
         if vm is None:
-            raise Refused(A_INVALID_PARAMETER, f"{what}: no virtual machine {guid} on "
-                                               f"{host.name}")
+            raise Refused(DmtfReturnCode.INVALID_PARAMETER,
+                          f"{what}: no virtual machine {guid} on {host.name}")
         resource = property_value(setting, "HostResource")
         target = str(resource[0]) if resource and resource[0] is not None else ""
         result = ref(setting.classname, InstanceID=instance_id)
@@ -194,27 +182,29 @@ class ManagementServiceMethods(MethodProvider):
             if port_setting_part(adapter).lower() == part:
                 switch = _switch_name(host, target) if target else ""
                 if switch is None:
-                    raise Refused(A_INVALID_PARAMETER,
+                    raise Refused(DmtfReturnCode.INVALID_PARAMETER,
                                   f"{what}.HostResource {target!r} is not a virtual switch of "
                                   f"{host.name}")
                 return (lambda a=adapter, s=switch: setattr(a, "switch_name", s)), result
         for disk in vm.disks:
             if disk_setting_part(disk).lower() == part:
                 if not target:
-                    raise Refused(A_INVALID_PARAMETER, f"{what}.HostResource must name the "
-                                                       "virtual hard disk file")
+                    raise Refused(DmtfReturnCode.INVALID_PARAMETER,
+                                  f"{what}.HostResource must name the virtual hard disk file")
                 return (lambda d=disk, p=target: setattr(d, "path", p)), result
         if setting.classname.lower() == "msvm_processorsettingdata":
             limit = property_value(setting, "LimitProcessorFeatures")
             if limit is None:
                 return (lambda: None), result
             if not vm.planned and vm.enabled_state != 3:
-                raise Refused(A_INVALID_STATE, "LimitProcessorFeatures can only change while "
-                                               "the virtual machine is off")
+                raise Refused(DmtfReturnCode.INVALID_STATE,
+                              "LimitProcessorFeatures can only change while "
+                              "the virtual machine is off")
             return (lambda v=vm, f=bool(limit): setattr(v, "limit_processor_features", f)), \
                 result
-        raise Refused(A_NOT_SUPPORTED, f"{what}: changing {setting.classname} "
-                                       f"{instance_id!r} is not emulated by hvsim")
+        raise Refused(DmtfReturnCode.NOT_SUPPORTED,
+                      f"{what}: changing {setting.classname} "
+                      f"{instance_id!r} is not emulated by hvsim")
 
     # -------------------------------------------------------------------- summaries
 
@@ -223,11 +213,11 @@ class ManagementServiceMethods(MethodProvider):
         codes = [int(c) for c in call.param("RequestedInformation") or []]
         unknown = sorted(set(codes) - KNOWN_CODES)
         if unknown:
-            raise Refused(B_INVALID_PARAMETER, f"RequestedInformation {unknown} is not in the "
-                                               "value map")
+            raise Refused(ReturnCode.INVALID_PARAMETER,
+                          f"RequestedInformation {unknown} is not in the value map")
         paths = call.param("SettingData")
         found = summaries(ctx.uow.session, host, paths, codes, ctx.now())
-        return MethodResult(OK, {"SummaryInformation": found})
+        return MethodResult(ReturnCode.COMPLETED, {"SummaryInformation": found})
 
     # ------------------------------------------------------------------------- errors
 
@@ -235,15 +225,15 @@ class ManagementServiceMethods(MethodProvider):
                       ) -> MethodResult:
         errors = call.param("Errors")
         if not errors:
-            raise Refused(B_INVALID_PARAMETER, "Errors is required")
+            raise Refused(ReturnCode.INVALID_PARAMETER, "Errors is required")
         messages = []
         for index, error in enumerate(errors):
             if not isinstance(error, CIMInstance) or error.classname.lower() not in (
                     "msvm_error", "cim_error"):
-                raise Refused(B_INVALID_PARAMETER, f"Errors[{index}] is not an embedded "
-                                                   "Msvm_Error")
+                raise Refused(ReturnCode.INVALID_PARAMETER,
+                              f"Errors[{index}] is not an embedded Msvm_Error")
             messages.append(str(property_value(error, "Message") or ""))
-        return MethodResult(OK, {"ErrorMessage": "\n\n".join(messages)})
+        return MethodResult(ReturnCode.COMPLETED, {"ErrorMessage": "\n\n".join(messages)})
 
 
 def planned_problems(vm: VirtualMachine, host: Host) -> list[MigrationError]:

@@ -155,14 +155,11 @@ class CimXmlEndpoint:
 
     def method(self, host: str, request: CimRequest) -> bytes:
         assert request.target is not None  # the parser gives every extrinsic call a target
-        return_value, out = self.dispatcher.invoke_method(
+        outcome = self.dispatcher.invoke_method(
             host, request.namespace, request.target, request.name, request.params)
-        declaration = self.dispatcher.method_declaration(host, request.namespace,
-                                                         request.target.classname, request.name)
-        typed = {name: (declaration.parameters[name].type, value)
-                 for name, value in out.items()}
-        return method_response(request.message_id, declaration.name, return_value,
-                               declaration.return_type, typed).encode("utf-8")
+        typed = {out.name: (out.cim_type, out.value) for out in outcome.outputs}
+        return method_response(request.message_id, outcome.method, outcome.return_value,
+                               outcome.return_type, typed).encode("utf-8")
 
     def decode_and_answer(self, host: str, body: bytes, method: str,
                           cim_object: str) -> bytes | CimXmlHttpError:

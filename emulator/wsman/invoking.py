@@ -43,10 +43,10 @@ def invoke(call: Call) -> Reply:
     namespace = resource.namespace
     params = methods.read_input(call.request.body, method,
                                 lambda epr: resolve_epr(call, epr, namespace))
-    return_value, out_params = call.dispatcher.invoke_method(
+    outcome = call.dispatcher.invoke_method(
         call.host, resource.namespace, target, method.name, params)
     body = methods.write_output(method, resource.classname, resource.namespace, call.host,
-                                return_value, out_params)
+                                outcome.return_value, outcome.output_values())
     return f"{base}/{method.name}Response", body
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from pywbem import CIMInstance, CIMInstanceName, Uint8
@@ -25,7 +24,6 @@ from providers.base import (
     Embedded,
     MalformedEmbedded,
     MethodCall,
-    MethodProvider,
     MethodResult,
     ProviderContext,
     Refused,
@@ -33,24 +31,19 @@ from providers.base import (
     key_value,
     property_value,
 )
+from providers.method_table import HostServiceMethods
 from providers.migration import checks, compat, model
 from providers.migration import errors as e
 from providers.migration import request as req
 from providers.migration.engine import Engine, JobSpec
 from providers.migration.errors import MigrationError
+from providers.return_codes import DMTF, HYPER_V, DmtfReturnCode, Family, ReturnCode
 from providers.services import MIGRATION_NETWORK, MIGRATION_SERVICE, settings_instance_id
 from providers.vm_settings import disk_setting_part
 from storage.models import Host, Job, MigrationNetwork, VirtualMachine
 
 log = logging.getLogger("hvsim.migration")
 
-# Family B (§0.3)
-OK, JOB_STARTED = 0, 4096
-B_FAILED, B_ACCESS_DENIED, B_NOT_SUPPORTED = 32768, 32769, 32770
-B_INVALID_PARAMETER, B_IN_USE, B_INVALID_STATE = 32773, 32774, 32775
-NOT_COMPATIBLE = 32784
-# Family A (§0.3)
-A_NOT_SUPPORTED, A_FAILED, A_INVALID_PARAMETER, A_INVALID_STATE = 1, 2, 4, 5
 JOB_TYPES_MOVE = {req.VIRTUAL_SYSTEM: 305, req.VIRTUAL_SYSTEM_AND_STORAGE: 306,
                   req.STORAGE: 307, req.STAGED: 300}
 JOB_TYPES_CHECK = {req.VIRTUAL_SYSTEM: 301, req.STAGED: 301, req.VIRTUAL_SYSTEM_AND_STORAGE: 302,
@@ -70,29 +63,14 @@ ERROR_CLASS = "Msvm_Error"
 VECTOR_CLASS = "Msvm_CompatibilityVector"
 
 
-
-class Family:
-    """The codes one method answers with."""
-
-    def __init__(self, invalid_parameter: int, invalid_state: int, in_use: int,
-                 failed: int) -> None:
-        self.invalid_parameter = invalid_parameter
-        self.invalid_state = invalid_state
-        self.in_use = in_use
-        self.failed = failed
-
-
-HYPER_V = Family(B_INVALID_PARAMETER, B_INVALID_STATE, B_IN_USE, B_FAILED)
-DMTF = Family(A_INVALID_PARAMETER, A_INVALID_STATE, A_INVALID_STATE, A_FAILED)
-
-
-class MigrationServiceMethods(MethodProvider):
+class MigrationServiceMethods(HostServiceMethods):
     classnames = (MIGRATION_SERVICE,)
     namespaces = (V2, CLUSTER)
+    log = log
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._handlers: dict[str, Callable[[ProviderContext, MethodCall, Host], MethodResult]] = {
+        super().__init__({
             "migratevirtualsystemtohost": self._migrate_to_host,
             "migratevirtualsystemtosystem": self._migrate_to_system,
             "checkvirtualsystemismigratable": self._check_migratable,
@@ -108,26 +86,7 @@ class MigrationServiceMethods(MethodProvider):
             "requeststatechange": self._request_state_change,
             "startservice": self._start_service,
             "stopservice": self._stop_service,
-        }
-
-    def invoke(self, ctx: ProviderContext, call: MethodCall) -> MethodResult:
-        handler = self._handlers[call.method.lower()]
-        host = self._service_host(ctx, call)
-        try:
-            return handler(ctx, call, host)
-        except Refused as refusal:
-            log.info("%s on %s returned %d: %s", call.method, host.name, refusal.code, refusal)
-            return MethodResult(refusal.code, {})
-
-    @staticmethod
-    def _service_host(ctx: ProviderContext, call: MethodCall) -> Host:
-        assert isinstance(call.target, CIMInstanceName)
-        name = str(key_value(call.target.keybindings, "SystemName"))
-        row = world.host_named(ctx, name)
-        assert row is not None  # the dispatcher resolved the target instance
-        host = ctx.uow.session.get(Host, row.id)
-        assert host is not None
-        return host
+        })
 
     # -------------------------------------------------------------------- migrations
 
@@ -161,7 +120,7 @@ class MigrationServiceMethods(MethodProvider):
         problems = self._problems(ctx, move, _moves, check_only=True)
         for problem in problems:
             log.info("%s: %s", call.method, problem.Message)
-        return MethodResult(OK, {"IsMigratable": not problems})
+        return MethodResult(DmtfReturnCode.COMPLETED, {"IsMigratable": not problems})
 
     def _destination_system(self, ctx: ProviderContext, call: MethodCall,
                             family: Family) -> str:
@@ -225,7 +184,7 @@ class MigrationServiceMethods(MethodProvider):
                 "The virtual machine cannot be migrated." if check_only
                 else "The migration failed."))
         job = self.engine.submit(ctx.uow.session, spec, str(uuid.uuid4()).upper(), ctx.now())
-        return MethodResult(JOB_STARTED, {"Job": job_path(job.instance_id)})
+        return MethodResult(ReturnCode.JOB_STARTED, {"Job": job_path(job.instance_id)})
 
     def _prepare(self, ctx: ProviderContext, call: MethodCall, host: Host, family: Family,
                  destination: Any, *, check_only: bool
@@ -369,7 +328,7 @@ class MigrationServiceMethods(MethodProvider):
         path = call.param("ComputerSystem")
         if not isinstance(path, CIMInstanceName) or \
                 path.classname.lower() != "msvm_computersystem":
-            raise Refused(B_INVALID_PARAMETER,
+            raise Refused(ReturnCode.INVALID_PARAMETER,
                           "ComputerSystem must reference an Msvm_ComputerSystem")
         name = str(key_value(path.keybindings, "Name") or "")
         if name.lower() == host.name.lower():
@@ -378,8 +337,8 @@ class MigrationServiceMethods(MethodProvider):
             VirtualMachine.host_id == host.id, VirtualMachine.planned.is_(False),
             VirtualMachine.guid == name.upper())).first()
         if vm is None:
-            raise Refused(B_INVALID_PARAMETER, f"{name!r} is neither {host.name} nor one of "
-                                               "its virtual machines")
+            raise Refused(ReturnCode.INVALID_PARAMETER,
+                          f"{name!r} is neither {host.name} nor one of its virtual machines")
         return vm
 
     def _get_compatibility_info(self, ctx: ProviderContext, call: MethodCall, host: Host
@@ -395,19 +354,20 @@ class MigrationServiceMethods(MethodProvider):
                     "version": system.config_version,
                     "vectors": _vector_list(checks.vm_vectors(system))}
         blob = compat.encode_blob(body, _cluster_key(ctx))
-        return MethodResult(OK, {"CompatibilityInfo": [Uint8(b) for b in blob]})
+        return MethodResult(ReturnCode.COMPLETED, {"CompatibilityInfo": [Uint8(b) for b in blob]})
 
     def _check_compatibility_info(self, ctx: ProviderContext, call: MethodCall, host: Host
                                   ) -> MethodResult:
         raw = call.param("CompatibilityInfo")
         if not raw:
-            raise Refused(B_INVALID_PARAMETER, "CompatibilityInfo is required")
+            raise Refused(ReturnCode.INVALID_PARAMETER, "CompatibilityInfo is required")
         try:
             body = compat.decode_blob(bytes(int(b) for b in raw), _cluster_key(ctx))
             vectors = [compat.Vector(int(v[0]), int(v[1]), int(v[2])) for v in body["vectors"]]
             kind = body["kind"]
         except (compat.BadBlob, KeyError, TypeError, ValueError, IndexError) as error:
-            raise Refused(B_INVALID_PARAMETER, f"CompatibilityInfo is not valid: {error}") \
+            raise Refused(ReturnCode.INVALID_PARAMETER,
+                          f"CompatibilityInfo is not valid: {error}") \
                 from None
         reasons: list[MigrationError] = []
         if kind == "vm":
@@ -423,8 +383,8 @@ class MigrationServiceMethods(MethodProvider):
         else:
             reasons += _vector_reasons(vectors, host, f"host {body.get('host')}")
         if not reasons:
-            return MethodResult(OK, {"Reasons": None})
-        return MethodResult(NOT_COMPATIBLE, {"Reasons": [error_instance(r.as_dict())
+            return MethodResult(ReturnCode.COMPLETED, {"Reasons": None})
+        return MethodResult(ReturnCode.NOT_COMPATIBLE, {"Reasons": [error_instance(r.as_dict())
                                                          for r in reasons]})
 
     def _get_compatibility_vectors(self, ctx: ProviderContext, call: MethodCall, host: Host
@@ -432,7 +392,8 @@ class MigrationServiceMethods(MethodProvider):
         system = self._system(ctx, call, host)
         vectors = checks.host_vectors(system) if isinstance(system, Host) \
             else checks.vm_vectors(system)
-        return MethodResult(OK, {"CompatibilityVectors": [vector_instance(v) for v in vectors]})
+        return MethodResult(ReturnCode.COMPLETED,
+                            {"CompatibilityVectors": [vector_instance(v) for v in vectors]})
 
     # ---------------------------------------------------------------- host settings
 
@@ -441,26 +402,26 @@ class MigrationServiceMethods(MethodProvider):
         self._require_settings_class(call.scope)
         values = call.param("NetworkSettings")
         if not values:
-            raise Refused(B_INVALID_PARAMETER, "NetworkSettings is required")
+            raise Refused(ReturnCode.INVALID_PARAMETER, "NetworkSettings is required")
         existing = {(n.subnet.lower(), n.prefix_length) for n in host.networks}
         for index, value in enumerate(values):
             subnet, prefix, metric, tags = _network(value, index)
             if (subnet.lower(), prefix) in existing:
-                raise Refused(B_INVALID_PARAMETER,
+                raise Refused(ReturnCode.INVALID_PARAMETER,
                               f"NetworkSettings[{index}]: {subnet}/{prefix} already exists")
             existing.add((subnet.lower(), prefix))
             host.networks.append(MigrationNetwork(
                 instance_id=f"Microsoft:{str(uuid.uuid4()).upper()}", subnet=subnet,
                 prefix_length=prefix, metric=metric if metric is not None else 0,
                 tags=tags if tags is not None else ["Microsoft:UserManaged"]))
-        return MethodResult(OK, {"Job": None})
+        return MethodResult(ReturnCode.COMPLETED, {"Job": None})
 
     def _modify_networks(self, ctx: ProviderContext, call: MethodCall, host: Host
                          ) -> MethodResult:
         self._require_settings_class(call.scope)
         values = call.param("NetworkSettings")
         if not values:
-            raise Refused(B_INVALID_PARAMETER, "NetworkSettings is required")
+            raise Refused(ReturnCode.INVALID_PARAMETER, "NetworkSettings is required")
         by_id = {n.instance_id.lower(): n for n in host.networks}
         changes = []
         for index, value in enumerate(values):
@@ -468,8 +429,9 @@ class MigrationServiceMethods(MethodProvider):
             instance_id = str(property_value(value, "InstanceID") or "")
             network = by_id.get(instance_id.lower())
             if network is None:
-                raise Refused(B_INVALID_PARAMETER, f"NetworkSettings[{index}]: no migration "
-                                                   f"network {instance_id!r} on {host.name}")
+                raise Refused(ReturnCode.INVALID_PARAMETER,
+                              f"NetworkSettings[{index}]: no migration "
+                              f"network {instance_id!r} on {host.name}")
             changes.append((network, subnet, prefix, metric, tags))
         for network, subnet, prefix, metric, tags in changes:
             network.subnet, network.prefix_length = subnet, prefix
@@ -479,16 +441,16 @@ class MigrationServiceMethods(MethodProvider):
                 network.tags = tags
         pairs = [(n.subnet.lower(), n.prefix_length) for n in host.networks]
         if len(set(pairs)) != len(pairs):
-            raise Refused(B_INVALID_PARAMETER, "two migration networks would have the same "
-                                               "subnet")
-        return MethodResult(OK, {"Job": None})
+            raise Refused(ReturnCode.INVALID_PARAMETER,
+                          "two migration networks would have the same subnet")
+        return MethodResult(ReturnCode.COMPLETED, {"Job": None})
 
     def _remove_networks(self, ctx: ProviderContext, call: MethodCall, host: Host
                          ) -> MethodResult:
         self._require_settings_class(call.scope)
         paths = call.param("NetworkSettings")
         if not paths:
-            raise Refused(B_INVALID_PARAMETER, "NetworkSettings is required")
+            raise Refused(ReturnCode.INVALID_PARAMETER, "NetworkSettings is required")
         by_id = {n.instance_id.lower(): n for n in host.networks}
         doomed = []
         for index, path in enumerate(paths):
@@ -497,38 +459,40 @@ class MigrationServiceMethods(MethodProvider):
             if not isinstance(path, CIMInstanceName) or \
                     path.classname.lower() != MIGRATION_NETWORK.lower() or \
                     instance_id.lower() not in by_id:
-                raise Refused(B_INVALID_PARAMETER, f"NetworkSettings[{index}] is not a "
-                                                   f"migration network of {host.name}")
+                raise Refused(ReturnCode.INVALID_PARAMETER,
+                              f"NetworkSettings[{index}] is not a migration network of {host.name}")
             doomed.append(by_id[instance_id.lower()])
         for network in doomed:
             if network in host.networks:
                 host.networks.remove(network)
-        return MethodResult(OK, {"Job": None})
+        return MethodResult(ReturnCode.COMPLETED, {"Job": None})
 
     def _modify_service_settings(self, ctx: ProviderContext, call: MethodCall, host: Host
                                  ) -> MethodResult:
         value = call.param("ServiceSettingData")
         if isinstance(value, MalformedEmbedded):
-            raise Refused(B_INVALID_PARAMETER, f"ServiceSettingData: {value.reason}")
+            raise Refused(ReturnCode.INVALID_PARAMETER, f"ServiceSettingData: {value.reason}")
         if not isinstance(value, CIMInstance) or value.classname.lower() not in (
                 "msvm_virtualsystemmigrationservicesettingdata", "cim_settingdata"):
-            raise Refused(B_INVALID_PARAMETER, "ServiceSettingData must be an embedded "
-                                               "Msvm_VirtualSystemMigrationServiceSettingData")
+            raise Refused(ReturnCode.INVALID_PARAMETER,
+                          "ServiceSettingData must be an embedded "
+                          "Msvm_VirtualSystemMigrationServiceSettingData")
         instance_id = property_value(value, "InstanceID")
         if instance_id and str(instance_id).lower() != settings_instance_id(host).lower():
-            raise Refused(B_INVALID_PARAMETER, f"ServiceSettingData.InstanceID {instance_id!r} "
-                                               f"is not the settings of {host.name}")
+            raise Refused(ReturnCode.INVALID_PARAMETER,
+                          f"ServiceSettingData.InstanceID {instance_id!r} "
+                          f"is not the settings of {host.name}")
         limits = {}
         for name in ("MaximumActiveVirtualSystemMigration", "MaximumActiveStorageMigration"):
             limit = property_value(value, name)
             if limit is not None:
                 if not 1 <= int(limit) <= 512:
-                    raise Refused(B_INVALID_PARAMETER, f"{name} must be between 1 and 512")
+                    raise Refused(ReturnCode.INVALID_PARAMETER, f"{name} must be between 1 and 512")
                 limits[name] = int(limit)
         authentication = property_value(value, "AuthenticationType")
         if authentication is not None and int(authentication) not in (0, 1):
-            raise Refused(B_INVALID_PARAMETER, "AuthenticationType must be 0 (CredSSP) or "
-                                               "1 (Kerberos)")
+            raise Refused(ReturnCode.INVALID_PARAMETER,
+                          "AuthenticationType must be 0 (CredSSP) or 1 (Kerberos)")
         for name, attribute in (("EnableVirtualSystemMigration", "migration_enabled"),
                                 ("EnableCompression", "migration_compression"),
                                 ("EnableSmbTransport", "migration_smb")):
@@ -543,25 +507,25 @@ class MigrationServiceMethods(MethodProvider):
             host.max_active_storage_migrations = limits["MaximumActiveStorageMigration"]
         ctx.uow.session.flush()
         self.engine.start_queued(ctx.uow.session, host.id, ctx.now())
-        return MethodResult(OK, {"Job": None})
+        return MethodResult(ReturnCode.COMPLETED, {"Job": None})
 
     @staticmethod
     def _require_settings_class(scope: Scope) -> None:
         if scope.cluster_view:
             # Msvm_VirtualSystemMigrationNetworkSettingData does not exist there (§2.13).
-            raise Refused(B_NOT_SUPPORTED, "migration networks are managed in "
-                                           "root/virtualization/v2")
+            raise Refused(ReturnCode.NOT_SUPPORTED,
+                          "migration networks are managed in root/virtualization/v2")
 
     def _request_state_change(self, ctx: ProviderContext, call: MethodCall, host: Host
                               ) -> MethodResult:
         requested = call.param("RequestedState")
         if requested is None:
-            return MethodResult(A_NOT_SUPPORTED, {"Job": None})
+            return MethodResult(DmtfReturnCode.NOT_SUPPORTED, {"Job": None})
         if int(requested) == 2:
             return self._start_service(ctx, call, host)
         if int(requested) == 3:
             return self._stop_service(ctx, call, host)
-        return MethodResult(A_NOT_SUPPORTED, {"Job": None})
+        return MethodResult(DmtfReturnCode.NOT_SUPPORTED, {"Job": None})
 
     def _start_service(self, ctx: ProviderContext, call: MethodCall, host: Host
                        ) -> MethodResult:
@@ -569,12 +533,12 @@ class MigrationServiceMethods(MethodProvider):
             host.migration_service_started = True
             ctx.uow.session.flush()
             self.engine.start_queued(ctx.uow.session, host.id, ctx.now())
-        return MethodResult(OK, {"Job": None} if _has_job(call) else {})
+        return MethodResult(ReturnCode.COMPLETED, {"Job": None} if _has_job(call) else {})
 
     def _stop_service(self, ctx: ProviderContext, call: MethodCall, host: Host
                       ) -> MethodResult:
         host.migration_service_started = False
-        return MethodResult(OK, {"Job": None} if _has_job(call) else {})
+        return MethodResult(ReturnCode.COMPLETED, {"Job": None} if _has_job(call) else {})
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -649,18 +613,19 @@ def _cluster_key(ctx: ProviderContext) -> bytes:
 def _network(value: Any, index: int) -> tuple[str, int, int | None, list[str] | None]:
     what = f"NetworkSettings[{index}]"
     if isinstance(value, MalformedEmbedded):
-        raise Refused(B_INVALID_PARAMETER, f"{what}: {value.reason}")
+        raise Refused(ReturnCode.INVALID_PARAMETER, f"{what}: {value.reason}")
     if not isinstance(value, CIMInstance) or \
             value.classname.lower() != MIGRATION_NETWORK.lower():
-        raise Refused(B_INVALID_PARAMETER, f"{what} must be an embedded {MIGRATION_NETWORK}")
+        raise Refused(ReturnCode.INVALID_PARAMETER,
+                      f"{what} must be an embedded {MIGRATION_NETWORK}")
     subnet, prefix = property_value(value, "SubnetNumber"), property_value(value, "PrefixLength")
     if subnet is None or prefix is None:
-        raise Refused(B_INVALID_PARAMETER, f"{what} needs SubnetNumber and PrefixLength")
+        raise Refused(ReturnCode.INVALID_PARAMETER, f"{what} needs SubnetNumber and PrefixLength")
     try:
         network = ipaddress.ip_network(f"{subnet}/{int(prefix)}", strict=True)
     except ValueError as error:
-        raise Refused(B_INVALID_PARAMETER, f"{what}: {subnet}/{prefix} is not a subnet: "
-                                           f"{error}") from None
+        raise Refused(ReturnCode.INVALID_PARAMETER,
+                      f"{what}: {subnet}/{prefix} is not a subnet: {error}") from None
     metric = property_value(value, "Metric")
     tags = property_value(value, "Tags")
     text = str(subnet) if str(subnet) in ("::0", "0.0.0.0") else str(network.network_address)

@@ -122,8 +122,8 @@ class MigrationMachine(RuleBasedStateMachine):
 
     def invoke(self, host: str, target: CIMInstanceName, method: str,
                **params: Any) -> tuple[int, Any]:
-        rv, out = self.dispatcher.invoke_method(host, NS, target, method, params)
-        return int(rv), out
+        outcome = self.dispatcher.invoke_method(host, NS, target, method, params)
+        return int(outcome.return_value), outcome.output_values()
 
     def _service_path(self, host: str) -> CIMInstanceName:
         return self.dispatcher.enumerate_instance_names(host, NS, SERVICE)[0]
