@@ -246,16 +246,3 @@ def test_basic_credentials() -> None:
                   base64.b64encode(b"alice:nope").decode()):
         with pytest.raises(AuthFailed):
             strict.basic(token)
-
-
-def test_the_front_end_stays_above_the_dispatcher() -> None:
-    """Front ends -> dispatcher -> providers -> storage: WS-Man never reaches below."""
-    from pathlib import Path
-
-    from tests.architecture.test_layers import imports
-
-    package = Path(__file__).resolve().parents[2] / "emulator" / "wsman"
-    for path in package.glob("*.py"):
-        bad = sorted(name for name in imports(path)
-                     if name.split(".")[0] in ("storage", "providers", "sqlalchemy"))
-        assert not bad, f"{path.name} imports {bad}"
