@@ -59,7 +59,7 @@ from providers.base import (
 )
 from providers.migration.engine import Engine
 from storage.db import Store
-from storage.errors import FailureKind, StaleWrite, StoreTimeout
+from storage.errors import StaleWrite
 
 log = logging.getLogger("hvsim.dispatch")
 # The earliest `expires` of any record an answer was computed from (see track_expiry).
@@ -168,6 +168,10 @@ class Dispatcher:
                                        f"{namespace}, which the class model lacks")
                 table[(served.lower(), classname.lower())] = provider
 
+    def wait_budget(self) -> contextlib.AbstractContextManager[None]:
+        """Front ends wrap one request in this: all its database waits share one bound."""
+        return self.store.wait_budget()
+
     @guarded_write
     def world_version(self) -> int:
         """Changes whenever any answer may change other than by the clock (see Record.expires).
@@ -202,15 +206,15 @@ class Dispatcher:
 
     @contextlib.contextmanager
     def _write_turn(self) -> Iterator[None]:
-        """This process's turn to write, waited for no longer than the database lock timeout.
+        """This process's turn to write, waited for no longer than the request's wait budget.
 
         Writers queue here before they queue for the database's own lock; without a bound,
         one write stuck on a database lock would hold every later one past the timeout.
         """
-        bound = self.store.timeouts.lock
-        if not self._write_lock.acquire(timeout=bound if bound > 0 else -1):
-            raise StoreTimeout(FailureKind.LOCK_TIMEOUT, "another write of this process held "
-                               "the write turn", bound=bound)
+        remaining = self.store.remaining_wait()
+        if not self._write_lock.acquire(timeout=-1 if remaining is None else max(0, remaining)):
+            raise self.store.budget_spent("the write turn held by another write of this "
+                                          "process")
         try:
             yield
         finally:

@@ -11,6 +11,7 @@ happens at the outermost call that may still run again, so attempts never multip
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import logging
@@ -93,6 +94,14 @@ def _store_of(args: tuple[Any, ...]) -> Store | None:
 
 def _run(method: Callable[..., T], args: Any, kwargs: Any, *, writes: bool,
          store: Store | None) -> T:
+    # Every attempt's lock waits share the request's one bound (unless a front end opened
+    # the budget for the whole request already).
+    with store.wait_budget() if store is not None else contextlib.nullcontext():
+        return _attempts(method, args, kwargs, writes=writes, store=store)
+
+
+def _attempts(method: Callable[..., T], args: Any, kwargs: Any, *, writes: bool,
+              store: Store | None) -> T:
     attempt = 1
     while True:
         watch = CommitWatch()

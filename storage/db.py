@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import StaticPool
 
-from storage.errors import FailureKind, StaleWrite, StoreUnavailable, classify
+from storage.errors import FailureKind, StaleWrite, StoreTimeout, StoreUnavailable, classify
 from storage.health import HealthSnapshot, StoreHealth
 from storage.models import WORLD_MODELS, WorldVersion
 
@@ -57,6 +58,11 @@ class Timeouts:
 
 
 POOL_SIZE = 10
+# When the current request's database waits must end (time.monotonic()), if a budget is set.
+_WAIT_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "hvsim_wait_deadline", default=None)
+# Below this much of the budget left, a transaction's own lock bound is lowered to what is left.
+_BUDGET_SLACK = 0.05
 POOL_OVERFLOW = 20
 
 
@@ -290,11 +296,56 @@ class Store:
         self.health = StoreHealth(self.where())
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self._factory, "before_flush", _bump_on_world_change)
+        event.listen(self._factory, "after_begin", self._bound_lock_waits)
         for name in ("after_commit", "after_rollback"):
             event.listen(self._factory, name, _reset_bump_flag)
 
     def where(self) -> str:
         return describe_url(self.url)
+
+    @contextlib.contextmanager
+    def wait_budget(self) -> Iterator[None]:
+        """One lock timeout for all the database waits of one request.
+
+        A request may queue for several locks in turn (this process's write turn, then the
+        database's locks, then again while settling jobs); each within the bound alone could
+        add up past it. Nested budgets keep the outermost one.
+        """
+        if self.timeouts.lock <= 0 or _WAIT_DEADLINE.get() is not None:
+            yield
+            return
+        token = _WAIT_DEADLINE.set(time.monotonic() + self.timeouts.lock)
+        try:
+            yield
+        finally:
+            _WAIT_DEADLINE.reset(token)
+
+    def remaining_wait(self) -> float | None:
+        """Seconds the current request may still wait for locks; None: no bound."""
+        deadline = _WAIT_DEADLINE.get()
+        if deadline is None:
+            return self.timeouts.lock or None
+        return deadline - time.monotonic()
+
+    def budget_spent(self, waiting_for: str) -> StoreTimeout:
+        return StoreTimeout(FailureKind.LOCK_TIMEOUT, f"waiting for {waiting_for} used up the "
+                            "request's lock timeout", bound=self.timeouts.lock)
+
+    def _bound_lock_waits(self, _session: Session, _transaction: object,
+                          connection: Connection) -> None:
+        """A transaction begun late in a request's budget waits only for what is left of it
+        (PostgreSQL; the connection's own lock_timeout is the whole budget)."""
+        deadline = _WAIT_DEADLINE.get()
+        if deadline is None:
+            return
+        remaining = deadline - time.monotonic()
+        if remaining >= self.timeouts.lock - _BUDGET_SLACK:
+            return
+        if remaining <= 0:
+            raise self.budget_spent("locks")
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(
+                f"SET LOCAL lock_timeout = {max(1, _milliseconds(remaining))}")
 
     def new_session(self) -> Session:
         return self._factory()

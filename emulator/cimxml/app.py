@@ -36,6 +36,7 @@ from emulator.dispatch import Dispatcher, track_expiry
 from emulator.endpoints import EndpointMap
 from emulator.enumerations import Enumerations
 from emulator.request_body import BodyTooLarge, ClientGone, read_body
+from emulator.unavailable import ServiceUnavailable
 from emulator.versioned_cache import BoundedLRU, VersionedCache
 
 log = logging.getLogger("hvsim.cimxml")
@@ -111,7 +112,13 @@ class CimXmlEndpoint:
         self.isolated.shutdown()
 
     def reply(self, host: str, request: CimRequest, cache_key: Hashable | None) -> bytes:
-        """The answer, reused from the reply cache when the world has not changed since."""
+        """The answer, reused from the reply cache when the world has not changed since.
+
+        All database waits of the request share one bound (see Dispatcher.wait_budget)."""
+        with self.dispatcher.wait_budget():
+            return self._reply(host, request, cache_key)
+
+    def _reply(self, host: str, request: CimRequest, cache_key: Hashable | None) -> bytes:
         if cache_key is None or not (request.intrinsic
                                      and request.name.lower() in CACHEABLE_OPERATIONS):
             return self.answer(host, request)
@@ -125,22 +132,29 @@ class CimXmlEndpoint:
         if cached is not None:
             return cached
         with track_expiry() as expiry:
-            payload = self.answer(host, request)
-        self.replies.put(cache_key, version, expiry[0], payload)
+            payload, lasting = self.outcome(host, request)
+        if lasting:
+            self.replies.put(cache_key, version, expiry[0], payload)
         return payload
 
     def answer(self, host: str, request: CimRequest) -> bytes:
+        return self.outcome(host, request)[0]
+
+    def outcome(self, host: str, request: CimRequest) -> tuple[bytes, bool]:
+        """The reply, and whether it holds for as long as the world is unchanged: not when
+        the state store could not serve (a retry may succeed) or an internal error struck."""
         try:
             if not request.intrinsic:
-                return self.method(host, request)
+                return self.method(host, request), True
             call = intrinsic.Call(self.dispatcher, self.enumerations, host, request)
             body, out_params = intrinsic.run(call)
             rendered = intrinsic.materialise(body)
             text = "".join(imethod_response(request.message_id, request.name, rendered,
                                             out_params))
         except Exception as error:
-            return self.failure(request, error)
-        return text.encode("utf-8")
+            lasting = isinstance(error, CIMError) and not isinstance(error, ServiceUnavailable)
+            return self.failure(request, error), lasting
+        return text.encode("utf-8"), True
 
     @staticmethod
     def failure(request: CimRequest, error: Exception) -> bytes:

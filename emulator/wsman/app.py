@@ -89,7 +89,13 @@ class WsmanEndpoint:
     # ------------------------------------------------------------------ SOAP processing
 
     def answer(self, host: str, request: Request) -> bytes:
-        """The reply envelope for a parsed request; raises WsmanFault."""
+        """The reply envelope for a parsed request; raises WsmanFault.
+
+        All database waits of the request share one bound (see Dispatcher.wait_budget)."""
+        with self.dispatcher.wait_budget():
+            return self._answer(host, request)
+
+    def _answer(self, host: str, request: Request) -> bytes:
         max_envelope = operations.check_limits(request)
         call = operations.Call(self.dispatcher, self.contexts, host, request, max_envelope,
                                listings=self.listings)

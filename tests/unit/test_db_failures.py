@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
+from pathlib import Path
 
 import psycopg
 import pytest
 from pywbem import CIM_ERR_FAILED, CIMError
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 
 from emulator import guard
 from emulator.guard import guarded, guarded_write, may_retry
@@ -228,3 +231,30 @@ def test_one_warning_per_outage_and_one_line_when_it_ends(
     snapshot = health.snapshot()
     assert snapshot.reachable and snapshot.outages == 1
     assert snapshot.last_error == "connection refused"
+
+
+def test_the_waits_of_one_request_share_one_lock_timeout(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'budget.db'}", Timeouts(lock=0.5))
+    try:
+        assert store.remaining_wait() == 0.5
+        with store.wait_budget():
+            time.sleep(0.3)
+            remaining = store.remaining_wait()
+            assert remaining is not None and 0.05 < remaining < 0.25
+            with store.wait_budget():  # a nested budget keeps the outer deadline
+                inner = store.remaining_wait()
+                assert inner is not None and inner <= remaining
+        assert store.remaining_wait() == 0.5
+    finally:
+        store.dispose()
+
+
+def test_a_spent_budget_refuses_to_begin_another_transaction(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'spent.db'}", Timeouts(lock=0.2))
+    try:
+        with store.wait_budget():
+            time.sleep(0.25)
+            with pytest.raises(StoreTimeout, match="used up"), store.unit_of_work() as uow:
+                uow.session.execute(text("SELECT 1"))
+    finally:
+        store.dispose()
