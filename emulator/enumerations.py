@@ -8,9 +8,10 @@ reflects the world at pull time (DSP0200 allows this).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from pywbem import (
     CIM_ERR_CONTINUATION_ON_ERROR_NOT_SUPPORTED,
@@ -20,14 +21,22 @@ from pywbem import (
     CIMError,
     CIMInstanceName,
 )
-from sqlalchemy import delete, func, insert, select
 
 from emulator.cim.objectpath import format_wmi_path, parse_object_path
-from emulator.dispatch import Dispatcher, InstanceResult
+from emulator.dispatch import InstanceResult
 from emulator.guard import guarded, guarded_write
 from emulator.instances import View
 from emulator.unavailable import ServiceUnavailable
-from storage.models import EnumerationContext, EnumerationItem
+from providers.base import Clock, Scope
+from storage.db import Store
+from storage.pull_contexts import (
+    PullContext,
+    PullContexts,
+    PullContextStore,
+    PullRequest,
+    SqlPullContextStore,
+    StoredPath,
+)
 
 DEFAULT_TIMEOUT_SECONDS = 60
 MAX_TIMEOUT_SECONDS = 1800
@@ -42,10 +51,33 @@ class Batch:
     context: str | None
 
 
+class InstanceSource(Protocol):
+    """What enumerations need of the dispatcher: namespaces, the clock, instances by path."""
+
+    @property
+    def store(self) -> Store | None: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    def scope(self, host: str, namespace: str | None) -> Scope: ...
+
+    def get_instance(self, host: str, namespace: str, path: CIMInstanceName, *,
+                     local_only: bool = False, include_qualifiers: bool = False,
+                     include_class_origin: bool = False,
+                     property_list: Iterable[str] | None = None) -> InstanceResult: ...
+
+
 class Enumerations:
-    def __init__(self, dispatcher: Dispatcher) -> None:
+    def __init__(self, dispatcher: InstanceSource,
+                 contexts: PullContextStore | None = None) -> None:
         self.dispatcher = dispatcher
         self.store = dispatcher.store  # for emulator.guard
+        if contexts is None:
+            if dispatcher.store is None:
+                raise TypeError("enumerations need a store for their contexts")
+            contexts = SqlPullContextStore(dispatcher.store)
+        self.contexts = contexts
 
     @staticmethod
     def check_open_args(operation_timeout: int | None, max_object_count: int | None,
@@ -82,46 +114,42 @@ class Enumerations:
         now = self.dispatcher.clock.now()
         context_id = secrets.token_hex(16)
         view = view or View()
-        with self.dispatcher.store.unit_of_work() as uow:
-            session = uow.session
-            session.execute(delete(EnumerationContext).where(EnumerationContext.expires_at < now))
-            session.add(EnumerationContext(
-                id=context_id, namespace=scope.namespace, endpoint_host=host, operation=operation,
-                request={"properties": sorted(view.properties) if view.properties is not None
-                         else None, "qualifiers": view.include_qualifiers,
-                         "class_origin": view.include_class_origin,
-                         "with_instances": results is not None},
-                position=0, total=len(rest_paths), timeout_seconds=timeout,
-                expires_at=now + timedelta(seconds=timeout)))
-            session.flush()
-            session.execute(insert(EnumerationItem), [
-                {"context_id": context_id, "seq": i, "classname": p.classname,
-                 "keys": {"path": format_wmi_path(p), "namespace": p.namespace}}
-                for i, p in enumerate(rest_paths)])
-            uow.commit()
+        request = PullRequest(
+            tuple(sorted(view.properties)) if view.properties is not None else None,
+            view.include_qualifiers, view.include_class_origin, results is not None)
+        with self.contexts.unit() as contexts:
+            contexts.discard_expired(now)
+            contexts.open(
+                PullContext(id=context_id, namespace=scope.namespace, endpoint_host=host,
+                            operation=operation, request=request, position=0,
+                            total=len(rest_paths), timeout_seconds=timeout,
+                            expires_at=now + timedelta(seconds=timeout)),
+                [StoredPath(p.classname, format_wmi_path(p), p.namespace) for p in rest_paths])
+            contexts.commit()
         if results is not None:
             return Batch(first, [], False, context_id)
         return Batch([], first_paths, False, context_id)
 
-    def _context(self, uow: Any, host: str, namespace: str, context_id: Any,
-                 operation_family: str) -> EnumerationContext:
-        context = uow.session.get(EnumerationContext, str(context_id or ""))
-        now = self.dispatcher.clock.now()
+    @staticmethod
+    def _context(contexts: PullContexts, host: str, namespace: str, context_id: Any,
+                 family: str, now: datetime) -> PullContext:
+        """The context a client names, if it may continue it here and now."""
+        context = contexts.find(str(context_id or ""))
         if context is None or context.endpoint_host != host or \
                 context.namespace.lower() != namespace.strip("/").lower():
             raise CIMError(CIM_ERR_INVALID_ENUMERATION_CONTEXT,
                            f"enumeration context {context_id!r} does not exist (closed, "
                            "finished or never opened here)")
         if context.expires_at < now:
-            uow.session.delete(context)
-            uow.commit()
+            contexts.close(context)
+            contexts.commit()
             raise CIMError(CIM_ERR_INVALID_ENUMERATION_CONTEXT,
                            f"enumeration context {context_id!r} expired after "
                            f"{context.timeout_seconds} s without a pull")
-        if operation_family == "instances" and not context.request.get("with_instances"):
+        if family == "instances" and not context.request.with_instances:
             raise CIMError(CIM_ERR_INVALID_PARAMETER,
                            "this enumeration context returns paths: use PullInstancePaths")
-        if operation_family == "paths" and context.request.get("with_instances"):
+        if family == "paths" and context.request.with_instances:
             raise CIMError(CIM_ERR_INVALID_PARAMETER,
                            "this enumeration context returns instances: pull instances")
         return context
@@ -130,40 +158,33 @@ class Enumerations:
     def pull(self, host: str, namespace: str, context_id: Any, max_object_count: Any,
              family: str) -> Batch:
         count = check_count(max_object_count, required=True)
-        with self.dispatcher.store.unit_of_work() as uow:
-            context = self._context(uow, host, namespace, context_id, family)
-            items = uow.session.scalars(
-                select(EnumerationItem).where(
-                    EnumerationItem.context_id == context.id,
-                    EnumerationItem.seq >= context.position,
-                    EnumerationItem.seq < context.position + count)
-                .order_by(EnumerationItem.seq)).all()
-            context.position += len(items)
-            finished = context.position >= context.total
+        with self.contexts.unit() as contexts:
             now = self.dispatcher.clock.now()
+            context = self._context(contexts, host, namespace, context_id, family, now)
+            taken = contexts.take(context, count)
+            finished = context.position + len(taken) >= context.total
             if finished:
-                uow.session.delete(context)
+                contexts.close(context)
             else:
-                context.expires_at = now + timedelta(seconds=context.timeout_seconds)
-            request = dict(context.request)
-            scope_namespace = context.namespace
-            uow.commit()
-        paths = [parse_object_path(item.keys["path"]) for item in items]
+                contexts.renew(context, now + timedelta(seconds=context.timeout_seconds))
+            contexts.commit()
+        paths = [parse_object_path(item.path) for item in taken]
         next_context = None if finished else str(context_id)
         if family == "paths":
             return Batch([], [p for p in paths if isinstance(p, CIMInstanceName)], finished,
                          next_context)
-        view = View(frozenset(request["properties"]) if request["properties"] is not None
-                    else None, request["qualifiers"], request["class_origin"])
+        request = context.request
+        view = View(frozenset(request.properties) if request.properties is not None
+                    else None, request.include_qualifiers, request.include_class_origin)
         results = []
         for path in paths:
             assert isinstance(path, CIMInstanceName)
             try:
                 result = self.dispatcher.get_instance(
-                    host, path.namespace or scope_namespace, path,
+                    host, path.namespace or context.namespace, path,
                     include_qualifiers=view.include_qualifiers,
                     include_class_origin=view.include_class_origin,
-                    property_list=request["properties"])
+                    property_list=request.properties)
             except ServiceUnavailable:
                 raise
             except CIMError:
@@ -173,20 +194,18 @@ class Enumerations:
 
     @guarded_write
     def close(self, host: str, namespace: str, context_id: Any) -> None:
-        with self.dispatcher.store.unit_of_work() as uow:
-            context = self._context(uow, host, namespace, context_id, "any")
-            uow.session.delete(context)
-            uow.commit()
+        with self.contexts.unit() as contexts:
+            context = self._context(contexts, host, namespace, context_id, "any",
+                                    self.dispatcher.clock.now())
+            contexts.close(context)
+            contexts.commit()
 
     @guarded
     def count(self, host: str, namespace: str, context_id: Any) -> int:
-        with self.dispatcher.store.unit_of_work() as uow:
-            context = self._context(uow, host, namespace, context_id, "any")
-            remaining = uow.session.scalar(
-                select(func.count()).select_from(EnumerationItem).where(
-                    EnumerationItem.context_id == context.id,
-                    EnumerationItem.seq >= context.position))
-            return int(remaining or 0)
+        with self.contexts.unit() as contexts:
+            context = self._context(contexts, host, namespace, context_id, "any",
+                                    self.dispatcher.clock.now())
+            return contexts.remaining(context)
 
 
 def check_count(value: Any, *, required: bool = False) -> int:

@@ -16,6 +16,9 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "emulator.wsman": ("storage", "providers", "sqlalchemy"),
     "emulator.dispatch": ("fastapi", "starlette", "uvicorn", "emulator.cimxml", "emulator.wsman",
                           "storage.models", "sqlalchemy"),
+    # Pull enumerations keep their contexts through storage.pull_contexts, never by SQL.
+    "emulator.enumerations": ("fastapi", "starlette", "uvicorn", "emulator.cimxml",
+                              "emulator.wsman", "storage.models", "sqlalchemy"),
     "emulator.guard": ("fastapi", "starlette", "uvicorn", "emulator.cimxml", "emulator.wsman",
                        "storage.models", "sqlalchemy", "providers"),
     "emulator.method_params": ("fastapi", "starlette", "uvicorn", "emulator.cimxml",
@@ -105,3 +108,9 @@ def test_relative_imports_are_resolved(tmp_path: Path) -> None:
     found = imports("emulator.cim.wql.parser", source)
     assert found == {"emulator.cim.wql", "emulator.cim.objectpath", "emulator"}
     assert forbidden_imports("emulator.cim.wql.parser", found) == ["emulator"]
+
+
+def test_enumerations_reach_their_contexts_only_through_the_repository() -> None:
+    imported = {"storage.pull_contexts", "storage.db", "storage.models", "sqlalchemy.orm"}
+    assert forbidden_imports("emulator.enumerations", imported) == ["sqlalchemy.orm",
+                                                                   "storage.models"]
