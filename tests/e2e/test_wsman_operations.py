@@ -4,6 +4,7 @@ dialects, both resource URI forms, refused writes, and the faults WinRM gives fo
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
@@ -234,6 +235,26 @@ def test_v1_fault_as_a_raw_client_parses_it(server: HvsimServer) -> None:
     assert error_code is not None and error_code.text == str(CANNOT_PROCESS_FILTER)
     status = fault.find(f".//{{{WMI_ERROR}}}CIMStatusCode")
     assert status is not None and status.text == "3"  # CIM_ERR_INVALID_NAMESPACE
+
+
+def test_bios_guids_as_an_inventory_reads_them(server: HvsimServer, wsman: WSMan) -> None:
+    query = ("select BIOSGUID, ElementName from Msvm_VirtualSystemSettingData "
+             "where VirtualSystemType = 'Microsoft:Hyper-V:System:Realized'")
+    found = enumerate_all(wsman, WMI_V2 + "*",
+                          f'<wsman:Filter Dialect="{WQL}">{query}</wsman:Filter>')
+    by_name = {prop(i, "ElementName"): prop(i, "BIOSGUID") for i in found}
+    assert set(by_name) == {"web-01", "web-02", "db-01"}
+    for value in by_name.values():
+        assert value is not None
+        assert re.fullmatch(r"\{[0-9A-F]{8}(-[0-9A-F]{4}){3}-[0-9A-F]{12}\}", value)
+    other_host = wbem_connection(server.url("HV-02"), "root/virtualization/v2")
+    elsewhere = {i["BIOSGUID"] for i in other_host.EnumerateInstances(
+        "Msvm_VirtualSystemSettingData", PropertyList=["BIOSGUID"])}
+    assert len(elsewhere) >= 3 and not elsewhere & set(by_name.values())
+    assert len(set(by_name.values())) == 3
+    # The same value over CIM-XML, and again on the next read.
+    same = wbem_connection(server.url("HV-01"), "root/virtualization/v2").ExecQuery("WQL", query)
+    assert {i["ElementName"]: i["BIOSGUID"] for i in same} == by_name
 
 
 def test_get_in_the_cluster_namespace(wsman: WSMan) -> None:
