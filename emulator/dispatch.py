@@ -476,10 +476,20 @@ class Dispatcher:
 
     # ----------------------------------------------------------------------- associations
 
-    def _association_classes(self, scope: Scope, assoc_class: str | None) -> list[str]:
+    def _named_class(self, scope: Scope, classname: str, parameter: str) -> None:
+        """A class named by an association operation must exist. DSP0200 lists
+        CIM_ERR_INVALID_PARAMETER (not CIM_ERR_INVALID_CLASS) for the source class, AssocClass
+        and ResultClass of Associators, AssociatorNames, References and ReferenceNames."""
+        if not self.catalog.has_class(scope.namespace, classname):
+            raise CIMError(CIM_ERR_INVALID_PARAMETER,
+                           f"{parameter} class {classname!r} does not exist in namespace "
+                           f"{scope.namespace}")
+
+    def _association_classes(self, scope: Scope, assoc_class: str | None,
+                             parameter: str = "AssocClass") -> list[str]:
         base = assoc_class or None
         if base is not None:
-            self.klass(scope, base)
+            self._named_class(scope, base, parameter)
             candidates = [base, *self.catalog.subclasses(scope.namespace, base, deep=True)]
         else:
             candidates = self.catalog.class_names(scope.namespace)
@@ -488,10 +498,11 @@ class Dispatcher:
                 and isinstance(self._provider(scope, n), AssociationProvider)]
 
     def _links(self, ctx: ProviderContext, scope: Scope, source: CIMInstanceName,
-               assoc_class: str | None, role: str | None) -> Iterator[tuple[Record, str]]:
+               assoc_class: str | None, role: str | None,
+               parameter: str = "AssocClass") -> Iterator[tuple[Record, str]]:
         """(association record, name of the reference that points at source)."""
         wanted = path_identity(source)
-        for name in self._association_classes(scope, assoc_class):
+        for name in self._association_classes(scope, assoc_class, parameter):
             provider = self._provider(scope, name)
             assert isinstance(provider, AssociationProvider)
             for record in provider.references(ctx, scope, name, source):
@@ -503,6 +514,7 @@ class Dispatcher:
                     yield record, prop
 
     def _check_source(self, ctx: ProviderContext, scope: Scope, source: CIMInstanceName) -> None:
+        self._named_class(scope, source.classname, "source")
         self._check_instance_path(scope, source)
         if self._resolve(ctx, scope, source) is None:
             raise not_found(source, scope)
@@ -513,12 +525,15 @@ class Dispatcher:
                    include_qualifiers: bool = False, include_class_origin: bool = False,
                    property_list: Iterable[str] | None = None) -> list[InstanceResult]:
         scope = self.scope(host, namespace)
+        if result_class:
+            self._named_class(scope, result_class, "ResultClass")
         view = View.of(property_list, include_qualifiers, include_class_origin)
         with self.store.unit_of_work() as uow:
             ctx = self._context(uow)
             self._check_source(ctx, scope, source)
             results, seen = [], set()
-            for record, _prop in self._links(ctx, scope, source, result_class, role):
+            links = self._links(ctx, scope, source, result_class, role, "ResultClass")
+            for record, _prop in links:
                 identity = (record.classname.lower(), normalise_keys(record.keys))
                 if identity not in seen:
                     seen.add(identity)
@@ -534,8 +549,10 @@ class Dispatcher:
                     include_qualifiers: bool = False, include_class_origin: bool = False,
                     property_list: Iterable[str] | None = None) -> list[InstanceResult]:
         scope = self.scope(host, namespace)
+        if assoc_class:
+            self._named_class(scope, assoc_class, "AssocClass")
         if result_class:
-            self.klass(scope, result_class)
+            self._named_class(scope, result_class, "ResultClass")
         view = View.of(property_list, include_qualifiers, include_class_origin)
         with self.store.unit_of_work() as uow:
             ctx = self._context(uow)
@@ -584,7 +601,9 @@ class Dispatcher:
                           references: bool = False) -> list[CIMClass]:
         """Schema-level Associators/References on a class path (DSP0200 §5.3.2.14)."""
         scope = self.scope(host, namespace)
-        self.klass(scope, source.classname)
+        self._named_class(scope, source.classname, "source")
+        if result_class:
+            self._named_class(scope, result_class, "ResultClass")
         found: NocaseDict = NocaseDict()
         for name in self._association_classes(scope, assoc_class):
             assoc = self.catalog.get_class(scope.namespace, name)

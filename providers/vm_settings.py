@@ -7,6 +7,7 @@ part>", with fixed device GUIDs for memory, processor and IDE controllers.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -199,8 +200,24 @@ def _processor(vm: VMRow) -> Device:
                        "NumberOfEnabledCores": vm.processors})
 
 
+# Hyper-V draws a VM's BIOS GUID when it creates the VM and keeps it in the configuration, so
+# it survives restarts and travels with the VM (a migration's destination, a planned VM made
+# from the same configuration). hvsim derives it rather than storing it: uuid5 over the VM's
+# GUID and the cluster seed has all of those properties (a migrated VM keeps its GUID), differs
+# between VMs and between worlds seeded differently, and needs no column, schema migration or
+# scenario key. The cost is that a scenario cannot pin a particular BIOS GUID.
+_BIOS_GUID_NAMESPACE = uuid.UUID("6257c1c6-3037-4474-bba8-a4f1bc47cbca")
+
+
+def bios_guid(vm_guid: str, seed: int) -> str:
+    """`{GUID}` in upper case, as Windows writes BIOSGUID."""
+    derived = uuid.uuid5(_BIOS_GUID_NAMESPACE, f"{seed}:{vm_guid.upper()}")
+    return "{" + str(derived).upper() + "}"
+
+
 def vssd_record(ctx: ProviderContext, vm: VMRow) -> Record:
     keys = {"InstanceID": settings_id(vm)}
+    seed = int(world.cluster(ctx).seed)
 
     def values() -> dict[str, Any]:
         kind = "Planned" if vm.planned else "Realized"
@@ -215,6 +232,7 @@ def vssd_record(ctx: ProviderContext, vm: VMRow) -> Record:
             "Version": vm.config_version,
             "Architecture": "x64",
             "ConfigurationID": vm.guid,
+            "BIOSGUID": bios_guid(vm.guid, seed),
             "ConfigurationDataRoot": vm.config_root,
             "ConfigurationFile": f"Virtual Machines\\{vm.guid}.vmcx",
             "SnapshotDataRoot": vm.snapshot_root,

@@ -46,11 +46,17 @@ def _page_reply(call: Call, page: Page, context_id: str, response: str,
 
 
 def enumerate_(call: Call) -> Reply:
+    body = call.request.body
+    filter_element = child(body, xmlns.WSMAN, "Filter")
+    if filter_element is None:
+        filter_element = child(body, xmlns.ENUMERATION, "Filter")
+    # A CIM error while the filter runs is the filter's fault (faults.from_cim_error); that
+    # includes the namespace of the resource URI the filter runs in.
+    call.filtering = filter_element is not None
     resource = resource_of(call)
     if resource.kind == "config":
         raise WsmanFault(ACTION_NOT_SUPPORTED, f"{ACTION_NOT_SUPPORTED.message} The "
                                                "configuration resource cannot be enumerated.")
-    body = call.request.body
     if body is None or qname(body) != (xmlns.ENUMERATION, "Enumerate"):
         raise WsmanFault(SCHEMA_VALIDATION, f"{SCHEMA_VALIDATION.message} The body of an "
                                             "Enumerate must be wsen:Enumerate.")
@@ -64,9 +70,6 @@ def enumerate_(call: Call) -> Reply:
     if mode not in MODES:
         raise WsmanFault(INVALID_PARAMETER, f"{INVALID_PARAMETER.message} EnumerationMode must "
                                             "be EnumerateEPR or EnumerateObjectAndEPR.")
-    filter_element = child(body, xmlns.WSMAN, "Filter")
-    if filter_element is None:
-        filter_element = child(body, xmlns.ENUMERATION, "Filter")
     optimized = child(body, xmlns.WSMAN, "OptimizeEnumeration") is not None
     max_elements = min(int_of(child(body, xmlns.WSMAN, "MaxElements"), "MaxElements",
                             DEFAULT_OPTIMIZED_ITEMS), MAX_BATCH_ITEMS)
@@ -80,13 +83,11 @@ def enumerate_(call: Call) -> Reply:
     items = call.listings.get(key, version) if call.listings is not None else None
     if items is None:
         with track_expiry() as expiry:
-            # A CIM error while the filter runs is the filter's fault (faults.from_cim_error).
-            call.filtering = filter_element is not None
             results = filtered(call, resource, filter_element)
-            call.filtering = False
             items = listing(results, mode)
         if call.listings is not None:
             call.listings.put(key, version, expiry[0], items)
+    call.filtering = False
     context = call.contexts.open(call.host, call.request.resource_uri, items)
     action = xmlns.ENUMERATE + "Response"
     if not optimized:

@@ -192,6 +192,11 @@ _WMI_CODES = {
     CIM_ERR_METHOD_NOT_AVAILABLE: 0x80041055,  # WBEM_E_METHOD_NOT_IMPLEMENTED
 }
 
+_WMI_NAMES = {
+    CIM_ERR_INVALID_NAMESPACE: "WBEM_E_INVALID_NAMESPACE",
+    CIM_ERR_INVALID_CLASS: "WBEM_E_INVALID_CLASS",
+}
+
 
 def from_cim_error(error: CIMError, *, filtering: bool = False) -> WsmanFault:
     """The one place where a CIM error becomes a WS-Management fault.
@@ -210,6 +215,16 @@ def from_cim_error(error: CIMError, *, filtering: bool = False) -> WsmanFault:
                           wsman_code=WBEM_E_NOT_AVAILABLE, cim=error,
                           wmi_code=WBEM_E_NOT_AVAILABLE)
     wmi = _WMI_CODES.get(status, 0x80041001)
+    if filtering and status in _WMI_NAMES:
+        # WinRM's WMI plugin reports a namespace or class that a query names and WMI cannot
+        # find as the filter's failure, with its own code (ERROR_WSMAN_ENUMERATE_CANNOT_PROCESS_
+        # FILTER, 2150858778) both in WSManFault and in MSFT_WmiError's error_Code, and WMI's
+        # mnemonic in the text. Clients probing the retired root/virtualization (v1) namespace
+        # key on that code (virt-who reads error_Code; others read WSManFault's Code or look for
+        # WBEM_E_INVALID_NAMESPACE in the message).
+        kind = CANNOT_PROCESS_FILTER
+        message = " ".join(filter(None, (kind.message, text, f"({_WMI_NAMES[status]})")))
+        return WsmanFault(kind, message, cim=error, wmi_code=kind.wsman_code)
     if status == CIM_ERR_NOT_FOUND:
         kind = RESOURCE_NOT_FOUND
     elif status in (CIM_ERR_INVALID_NAMESPACE, CIM_ERR_INVALID_CLASS):
@@ -239,7 +254,8 @@ def new_message_id() -> str:
 def _wmi_error(fault: WsmanFault) -> str:
     """The MSFT_WmiError detail WinRM's WMI plugin attaches to a provider error."""
     assert fault.cim is not None
-    uri = f"{xmlns.WMI_PREFIX}root/cimv2/MSFT_WmiError"
+    # WinRM names MSFT_WmiError in the DMTF schema namespace, where pywinrm and virt-who look.
+    uri = f"{xmlns.DMTF_PREFIX}MSFT_WmiError"
     code = fault.wmi_code or 0x80041001
     nil = ' xsi:nil="true"/>'
     return (

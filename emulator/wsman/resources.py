@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from pywbem import CIMInstanceName
+from pywbem import CIM_ERR_INVALID_NAMESPACE, CIMError, CIMInstanceName
 
 from emulator.catalog import Catalog
 from emulator.wsman import xmlns
@@ -101,10 +101,11 @@ def _dmtf_namespace(selectors: tuple[tuple[str, Any], ...], uri: str, catalog: C
 def _namespace(text: str, uri: str, catalog: Catalog) -> str:
     served = catalog.canonical_namespace(text) if text else None
     if served is None:
-        raise WsmanFault(INVALID_RESOURCE_URI,
-                         f"The WS-Management service cannot process the request. The WMI "
-                         f"namespace {text or '(none)'!r} of resource URI {uri} does not exist "
-                         f"on this host; it serves {', '.join(catalog.namespaces)}.")
+        # WMI's own error, translated in faults.from_cim_error: a namespace Hyper-V retired
+        # (root/virtualization, v1) is a WMI error to the clients that probe it, not a URI error.
+        raise CIMError(CIM_ERR_INVALID_NAMESPACE,
+                       f"The WMI namespace {text or '(none)'!r} of resource URI {uri} does not "
+                       f"exist on this host; it serves {', '.join(catalog.namespaces)}.")
     return served
 
 

@@ -34,7 +34,6 @@ ENCRYPTED_CONTENT_TYPE = (f'multipart/encrypted;protocol="{ENCRYPTED_PROTOCOL}";
 SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-8"
 MAX_TOKEN_BYTES = 16 * 1024
 _BOUNDARY = re.compile(r'boundary\s*=\s*"?([^";]+)"?', re.IGNORECASE)
-_LENGTH = re.compile(rb"Length=(\d+)")
 
 # (domain, user) -> password, or None when the user may not log in.
 PasswordLookup = Callable[[str | None, str], str | None]
@@ -165,22 +164,78 @@ class Authentication:
         return current, out
 
 
+# A part header line is short; anything longer is not the framing WinRM clients write.
+MAX_PART_HEADER_LINE = 512
+MAX_CONTROL_HEADERS = 8
+_HEADER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+
+
+def _header_line(body: bytes, pos: int) -> tuple[str, str, int] | None:
+    """(lower-case name, value, position after the line) of the part header at `pos`.
+
+    MS-WSMV 2.2.9.1.1.2 writes each part header as HT "Content-Type" ":" value CRLF, but
+    Windows also serves clients that write no tab (virt-who, several Go and Ruby WinRM clients),
+    so leading and surrounding blanks (tabs or spaces) are optional and names are matched
+    without case, as MIME headers are. Lines must end with CRLF as in every MIME/HTTP grammar
+    the specification builds on: a bare LF is refused.
+    """
+    end = body.find(b"\r\n", pos, pos + MAX_PART_HEADER_LINE)
+    if end < 0:
+        return None
+    name, sep, value = body[pos:end].decode("latin-1").partition(":")
+    name = name.strip(" \t")
+    if not sep or not _HEADER_NAME.fullmatch(name) or "\n" in value:
+        return None
+    return name.lower(), value.strip(" \t"), end + 2
+
+
+def _media_type(value: str) -> str:
+    return value.split(";", 1)[0].strip(" \t").lower()
+
+
+def _parameters(value: str) -> dict[str, str]:
+    """`type=application/soap+xml;charset=UTF-8;Length=1234`, blanks allowed around ; and =."""
+    found = {}
+    for item in value.split(";"):
+        name, _, text = item.partition("=")
+        found[name.strip(" \t").lower()] = text.strip(" \t").strip('"')
+    return found
+
+
+def _encrypted_parts(body: bytes, boundary: bytes) -> tuple[dict[str, str], bytes]:
+    """The control part's headers and the sealed blob of a multipart/encrypted body."""
+    opening = b"--" + boundary + b"\r\n"
+    if not body.startswith(opening):
+        raise SealError("the encrypted body does not start with its boundary")
+    pos = len(opening)
+    control: dict[str, str] = {}
+    while not body.startswith(opening, pos):
+        header = _header_line(body, pos)
+        if header is None or len(control) >= MAX_CONTROL_HEADERS:
+            raise SealError("the session-encrypted part has a malformed header")
+        name, value, pos = header
+        control[name] = value
+    header = _header_line(body, pos + len(opening))
+    if header is None or header[0] != "content-type" or \
+            _media_type(header[1]) != "application/octet-stream":
+        raise SealError("the encrypted body has no application/octet-stream part")
+    start = header[2]
+    end = body.rfind(b"--" + boundary + b"--")
+    if end < start:
+        raise SealError("the encrypted body is truncated: no closing boundary")
+    return control, body[start:end]
+
+
 def unseal(security: SecurityContext, body: bytes, content_type: str) -> bytes:
     """The SOAP payload of a multipart/encrypted request."""
     match = _BOUNDARY.search(content_type)
     boundary = (match.group(1) if match else "Encrypted Boundary").encode()
-    marker = b"--" + boundary
-    try:
-        first, rest = body.split(b"\tContent-Type: application/octet-stream\r\n", 1)
-    except ValueError:
-        raise SealError("the encrypted body has no application/octet-stream part") from None
-    if ENCRYPTED_PROTOCOL.encode().lower() not in first.lower() or not first.startswith(marker):
+    control, blob = _encrypted_parts(body, boundary)
+    if _media_type(control.get("content-type", "")) != ENCRYPTED_PROTOCOL.lower():
         raise SealError("the encrypted body does not start with the session-encrypted part")
-    length_match = _LENGTH.search(first)
-    end = rest.rfind(marker + b"--")
-    if end < 0 or length_match is None:
-        raise SealError("the encrypted body is truncated or has no OriginalContent length")
-    blob = rest[:end]
+    length_text = _parameters(control.get("originalcontent", "")).get("length", "")
+    if not length_text.isdigit():
+        raise SealError("the encrypted body has no OriginalContent length")
     if len(blob) < 4:
         raise SealError("the sealed blob is truncated")
     (header_length,) = struct.unpack("<I", blob[:4])
@@ -191,7 +246,7 @@ def unseal(security: SecurityContext, body: bytes, content_type: str) -> bytes:
         plain = security.seal_context().unwrap_winrm(header, data)
     except Exception as error:
         raise SealError(f"the sealed message does not verify: {type(error).__name__}") from None
-    if len(plain) != int(length_match.group(1)):
+    if len(plain) != int(length_text):
         raise SealError("the sealed message's length does not match OriginalContent")
     return bytes(plain)
 

@@ -6,6 +6,7 @@ rest runs against the demo cluster, on a fresh server wherever the test changes 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -109,6 +110,9 @@ def test_live_migration_moves_the_vm_with_its_settings(demo: HvsimServer) -> Non
     dst = wbem_connection(demo.url("HV-02"))
     vm = vm_named(src, "web-01")
     assert vm["Name"].upper() == WEB01_GUID
+    (settings,) = src.Associators(vm.path, AssocClass="Msvm_SettingsDefineState")
+    bios_guid = settings["BIOSGUID"]
+    assert re.fullmatch(r"\{[0-9A-F]{8}(-[0-9A-F]{4}){3}-[0-9A-F]{12}\}", bios_guid)
     rv, out = migrate(src, vm, "HV-02", DestinationIPAddressList=["10.0.0.12"])
     assert rv == 4096
     job_path = out["Job"]
@@ -138,6 +142,12 @@ def test_live_migration_moves_the_vm_with_its_settings(demo: HvsimServer) -> Non
     assert src.ExecQuery("WQL", like) == []
     vssd = dst.Associators(moved.path, AssocClass="Msvm_SettingsDefineState")
     assert vssd and vssd[0]["VirtualSystemIdentifier"].upper() == WEB01_GUID
+    # The BIOS GUID travels with the VM: inventories follow VMs across hosts by it.
+    assert vssd[0]["BIOSGUID"] == bios_guid
+    found = dst.ExecQuery("WQL", "SELECT BIOSGUID, ElementName FROM "
+                                 "Msvm_VirtualSystemSettingData WHERE VirtualSystemType = "
+                                 "'Microsoft:Hyper-V:System:Realized'")
+    assert {i["ElementName"]: i["BIOSGUID"] for i in found}["web-01"] == bios_guid
     # GetErrorEx of a completed job: no errors.
     rv, out = src.InvokeMethod("GetErrorEx", job_path)
     assert int(rv) == 0 and not out.get("Errors")

@@ -228,12 +228,48 @@ def test_operation_errors(conn: pywbem.WBEMConnection) -> None:
                                                   keybindings={"Name": WEB01})),
          pywbem.CIM_ERR_INVALID_PARAMETER),
         (lambda: conn.Associators(CIMClassName("Msvm_NoSuchClass", namespace=V2)),
-         pywbem.CIM_ERR_INVALID_CLASS),
+         pywbem.CIM_ERR_INVALID_PARAMETER),
     ]
     for call, code in cases:
         with pytest.raises(CIMError) as info:
             call()
         assert info.value.status_code == code, info.value
+
+
+def test_association_operations_on_a_missing_class_are_invalid_parameters(
+        conn: pywbem.WBEMConnection) -> None:
+    # DSP0200 lists CIM_ERR_INVALID_PARAMETER for a source, AssocClass or ResultClass that does
+    # not exist (pywbem_mock agrees); GetInstance/EnumerateInstances keep CIM_ERR_INVALID_CLASS.
+    missing_source = CIMInstanceName("Msvm_NoSuchClass", namespace=V2, keybindings={"Name": "x"})
+    cases = [
+        lambda: conn.Associators(missing_source),
+        lambda: conn.AssociatorNames(missing_source),
+        lambda: conn.References(missing_source),
+        lambda: conn.ReferenceNames(missing_source),
+        lambda: conn.Associators(vm_path(), AssocClass="Msvm_NoSuchAssociation"),
+        lambda: conn.AssociatorNames(vm_path(), AssocClass="Msvm_NoSuchAssociation"),
+        lambda: conn.Associators(vm_path(), ResultClass="Msvm_SerialPortNowhere"),
+        lambda: conn.AssociatorNames(vm_path(), ResultClass="Msvm_SerialPortNowhere"),
+        lambda: conn.References(vm_path(), ResultClass="Msvm_NoSuchAssociation"),
+        lambda: conn.ReferenceNames(vm_path(), ResultClass="Msvm_NoSuchAssociation"),
+        lambda: conn.Associators(CIMClassName("Msvm_ComputerSystem", namespace=V2),
+                                 ResultClass="Msvm_NoSuchClass"),
+        lambda: conn.OpenAssociatorInstances(vm_path(), AssocClass="Msvm_NoSuchAssociation"),
+        lambda: conn.OpenReferenceInstancePaths(missing_source),
+        lambda: conn.ExecQuery("WQL", "ASSOCIATORS OF {Msvm_ComputerSystem.CreationClassName="
+                                      f"'Msvm_ComputerSystem',Name='{WEB01}'}} WHERE "
+                                      "ResultClass = Msvm_NoSuchClass"),
+    ]
+    for call in cases:
+        with pytest.raises(CIMError) as info:
+            call()
+        assert info.value.status_code == pywbem.CIM_ERR_INVALID_PARAMETER, info.value
+        assert "does not exist" in info.value.status_description
+    for call in (lambda: conn.GetInstance(missing_source),
+                 lambda: conn.EnumerateInstances("Msvm_NoSuchClass")):
+        with pytest.raises(CIMError) as info:
+            call()
+        assert info.value.status_code == pywbem.CIM_ERR_INVALID_CLASS
 
 
 def test_expired_pull_context(conn: pywbem.WBEMConnection) -> None:

@@ -11,6 +11,7 @@ import spnego
 from pywbem import (
     CIM_ERR_FAILED,
     CIM_ERR_INVALID_CLASS,
+    CIM_ERR_INVALID_NAMESPACE,
     CIM_ERR_INVALID_PARAMETER,
     CIM_ERR_INVALID_QUERY,
     CIM_ERR_METHOD_NOT_FOUND,
@@ -99,8 +100,24 @@ def test_resource_uris(catalog: Catalog) -> None:
 ])
 def test_unknown_resources_are_faults(catalog: Catalog, uri: str | None,
                                       selectors: tuple[tuple[str, str], ...]) -> None:
-    with pytest.raises(WsmanFault):
+    # A missing namespace is WMI's error, which the endpoint translates (faults.from_cim_error).
+    with pytest.raises((WsmanFault, CIMError)):
         resources.resolve(uri, selectors, catalog)
+
+
+@pytest.mark.parametrize(("status", "mnemonic"), [
+    (CIM_ERR_INVALID_NAMESPACE, "WBEM_E_INVALID_NAMESPACE"),
+    (CIM_ERR_INVALID_CLASS, "WBEM_E_INVALID_CLASS")])
+def test_missing_namespace_or_class_in_a_filter_is_the_filters_fault(status: int,
+                                                                     mnemonic: str) -> None:
+    fault = faults.from_cim_error(CIMError(status, "gone"), filtering=True)
+    assert fault.kind is faults.CANNOT_PROCESS_FILTER and mnemonic in fault.message
+    rendered = faults.render(fault, None, "HV-01").decode()
+    assert 'Code="2150858778"' in rendered
+    assert ">2150858778</p:error_Code>" in rendered
+    assert 'xmlns:p="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/MSFT_WmiError"' in rendered
+    # Without a filter they stay the resource URI's fault.
+    assert faults.from_cim_error(CIMError(status, "gone")).kind is faults.INVALID_RESOURCE_URI
 
 
 def test_selectors_to_paths(catalog: Catalog) -> None:
