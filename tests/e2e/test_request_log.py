@@ -162,6 +162,11 @@ def test_wsman_get_fault_invoke_and_401(debug_server: HvsimServer) -> None:
                             headers={"Content-Type": "application/soap+xml"})
     assert refused.status_code == 401
     assert " status=401 " in logged(debug_server, "ws-man HV-01", "status=401")
+    unsupported = requests.post(wsman_url(url), data=b"<x/>", timeout=10,
+                                auth=(TEST_USER, "x"), headers={"Content-Type": "text/plain"})
+    assert unsupported.status_code == 415
+    line = logged(debug_server, "ws-man HV-01", "status=415")
+    assert f" user={TEST_USER} " in line and " fault=w:SchemaValidationError " in line
 
 
 def _enumerate_eprs(wsman: WSMan, resource_uri: str) -> list[dict[str, str]]:
