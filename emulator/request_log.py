@@ -65,7 +65,7 @@ class RequestRecord:
 class Exchange:
     """What a request's handling noted as it went: filled by `observe` and front-end hooks."""
 
-    __slots__ = ("reply", "request", "response_headers", "started", "status")
+    __slots__ = ("operation", "reply", "request", "response_headers", "started", "status")
 
     def __init__(self) -> None:
         self.started = time.perf_counter()
@@ -73,6 +73,7 @@ class Exchange:
         self.response_headers: list[tuple[bytes, bytes]] = []
         self.reply: bytes | None = None  # kept by reference, never copied
         self.request: Any = None  # the front end's decoded request
+        self.operation: str | None = None  # what a request without a message did (log-in)
 
     def note_reply(self, payload: bytes) -> None:
         """The reply as written before transport framing (sealing); first one wins."""

@@ -214,6 +214,8 @@ class WsmanEndpoint:
                     self.auth.basic(token)
                     basic = True
                 elif scheme.lower() in ("negotiate", "ntlm") and connection is not None:
+                    if (exchange := request_log.current()) is not None:
+                        exchange.operation = f"{scheme} log-in"
                     security, out = self.auth.step(connection.security, scheme, token)
                     connection.security = security
                     handshake = True

@@ -52,7 +52,7 @@ def describe(scope: Scope, exchange: Exchange, host: str, auth: Authenticator) -
         protocol="ws-man", host=host,
         client=f"{client[0]}:{client[1]}" if client else None,
         user=_user(scope, auth),
-        operation=_operation(request) if request is not None else None,
+        operation=_operation(request) if request is not None else exchange.operation,
         namespace=_namespace(request) if request is not None else None,
         target=request.resource_uri if request is not None else None,
         keys=shorten(",".join(f"{name}={value}" for name, value in selectors

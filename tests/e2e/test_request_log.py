@@ -169,6 +169,15 @@ def test_wsman_get_fault_invoke_and_401(debug_server: HvsimServer) -> None:
     assert f" user={TEST_USER} " in line and " fault=w:SchemaValidationError " in line
 
 
+def test_wsman_sealed_ntlm_request_is_logged_with_its_log_in(debug_server: HvsimServer) -> None:
+    wsman: WSMan = wsman_client(debug_server.url("HV-01"), auth="ntlm")  # type: ignore[assignment]
+    wsman.get(CS, selector_set=selectors(Name=WEB01))
+    line = logged(debug_server, "ws-man HV-01", "op=Get", f"keys=Name={WEB01}")
+    assert f" user={TEST_USER} " in line and " status=200 " in line
+    # pypsrp's "ntlm" speaks NTLM inside the Negotiate scheme.
+    assert logged(debug_server, "ws-man HV-01", 'op="Negotiate log-in"', "status=401")
+
+
 def _enumerate_eprs(wsman: WSMan, resource_uri: str) -> list[dict[str, str]]:
     """The selectors of every instance of a class, from an EnumerateEPR enumeration."""
     addressing = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
