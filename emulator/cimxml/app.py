@@ -12,6 +12,7 @@ go to the light pool; enumerations, queries, association traversals and large re
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Hashable, MutableMapping
@@ -20,9 +21,10 @@ from typing import Any
 
 from pywbem import CIM_ERR_FAILED, CIMError
 
+from emulator import request_log
 from emulator.auth import Authenticator
 from emulator.cache_budget import DEFAULT_BUDGET, CacheBudget
-from emulator.cimxml import encode, intrinsic
+from emulator.cimxml import encode, intrinsic, request_record
 from emulator.cimxml.encode import error_response, imethod_response, method_response
 from emulator.cimxml.isolated_decode import ISOLATED_REQUEST_BYTES, IsolatedDecoder
 from emulator.cimxml.request import (
@@ -187,6 +189,14 @@ class CimXmlEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
+        if request_log.enabled():
+            describe = functools.partial(request_record.describe,
+                                         host=self.endpoints.host_for(scope), auth=self.auth)
+            await request_log.observe(self.handle, scope, receive, send, describe)
+        else:
+            await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                    for k, v in scope["headers"]}
         if scope["method"] != "POST":
@@ -210,6 +220,8 @@ class CimXmlEndpoint:
             if len(body) <= ISOLATED_REQUEST_BYTES:
                 key = request_key(body, method, cim_object)
                 request = self.requests.decode(key, body, method, cim_object)
+                if (exchange := request_log.current()) is not None:
+                    exchange.request = request
                 light = request.intrinsic and request.name.lower() in LIGHT_OPERATIONS
                 outcome = await loop.run_in_executor(self.light if light else self.heavy,
                                                      self.reply, host, request, (host, *key))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
@@ -19,12 +20,13 @@ from xml.sax.saxutils import escape
 
 from pywbem import CIMError
 
+from emulator import request_log
 from emulator.auth import Authenticator
 from emulator.cache_budget import DEFAULT_BUDGET, CacheBudget
 from emulator.dispatch import Dispatcher, track_expiry
 from emulator.endpoints import EndpointMap
 from emulator.request_body import BodyTooLarge, ClientGone, read_body
-from emulator.wsman import faults, operations, render, xmlns
+from emulator.wsman import faults, operations, render, request_record, xmlns
 from emulator.wsman.cache import BodyCache, ListingCache, RequestCache
 from emulator.wsman.connection import ConnectionState, connection_of
 from emulator.wsman.enumeration import Contexts
@@ -131,6 +133,8 @@ class WsmanEndpoint:
         request: Request | None = None
         try:
             request = self.requests.parse(data)
+            if (exchange := request_log.current()) is not None:
+                exchange.request = request
             if request.identify:
                 return 200, operations.identify(authenticated=True)
             if request.action in INLINE_ACTIONS:
@@ -156,6 +160,15 @@ class WsmanEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
+        if request_log.enabled():
+            describe = functools.partial(request_record.describe,
+                                         host=self.endpoints.host_for(scope),
+                                         auth=self.auth.authenticator)
+            await request_log.observe(self.serve, scope, receive, send, describe)
+        else:
+            await self.serve(scope, receive, send)
+
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def tracked(message: MutableMapping[str, Any]) -> None:
@@ -207,6 +220,8 @@ class WsmanEndpoint:
                     self.auth.basic(token)
                     basic = True
                 elif scheme.lower() in ("negotiate", "ntlm") and connection is not None:
+                    if (exchange := request_log.current()) is not None:
+                        exchange.operation = f"{scheme} log-in"
                     security, out = self.auth.step(connection.security, scheme, token)
                     connection.security = security
                     handshake = True
@@ -275,6 +290,8 @@ class WsmanEndpoint:
                           [(b"content-type", SOAP_CONTENT_TYPE.encode())])
             return
         status, payload = await self.process(host, body)
+        if (exchange := request_log.current()) is not None:
+            exchange.note_reply(payload)
         if sealed:
             assert isinstance(security, SecurityContext)
             payload = seal(security, payload)
@@ -287,6 +304,8 @@ class WsmanEndpoint:
         """WinRM answers an unauthenticated Identify (header WSMANIDENTIFY: unauthenticated)."""
         try:
             request = parse_request(body)
+            if (exchange := request_log.current()) is not None:
+                exchange.request = request
         except WsmanFault as fault:
             await respond(send, 500, faults.render(fault, None, host),
                           [(b"content-type", SOAP_CONTENT_TYPE.encode())])
