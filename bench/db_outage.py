@@ -29,6 +29,7 @@ INFO / ERROR lines and tracebacks in each server's log. A markdown table, then o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import re
@@ -82,9 +83,12 @@ def timeout_flags(help_text: str) -> dict[str, str]:
 
 
 def commit_of(root: Path) -> str:
-    done = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%h %s"],
-                          capture_output=True, text=True, check=False)
-    return done.stdout.strip() or "unknown"
+    """The checkout's commit ("-dirty" with local changes) and the start of its subject."""
+    def git(*command: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *command], capture_output=True,
+                              text=True, check=False).stdout.strip()
+    subject = git("log", "-1", "--format=%s")[:60]
+    return f"{git('describe', '--always', '--dirty') or 'unknown'} {subject}"
 
 
 # -- faults --------------------------------------------------------------------------------------
@@ -308,42 +312,45 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     except PostgresUnavailable as error:
         raise SystemExit(f"the benchmark needs PostgreSQL: {error}") from None
     workdir = Path(tempfile.mkdtemp(prefix="hvsim-bench-outage-"))
-    servers: list[BenchServer] = []
-    prober: Prober | None = None
-    try:
+    # Every step of the clean-up runs even when an earlier one fails, in reverse order.
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(cluster.stop)
+        cleanup.callback(keep_or_remove, workdir, args)
         options = ["--hosts", str(args.hosts), "--vms-per-host", str(args.vms_per_host),
                    "--seed", str(args.seed), "--time-scale", str(args.time_scale)]
-        for name in ("a", "b"):  # one after the other: the second finds the world seeded
-            servers.append(BenchServer(workdir / name, options, startup_seconds=300,
-                                       database=cluster.url, root=root, log_level="info"))
-        world = World([server.urls for server in servers])
-        prober = Prober([server.port for server in servers], args.probe_ms / 1000,
-                        timeout=args.client_timeout)
-        prober.start()
-        bench = Bench(args, servers, world, prober)
-        started = time.monotonic()
-        rows = []
-        for index, (name, inject) in enumerate(Faults(cluster, args).rounds()):
-            rows.append(bench.round(index, name, inject))
-            print(f"{name}: done after {time.monotonic() - started:.0f} s", file=sys.stderr)
+        servers: list[BenchServer] = []
+        try:
+            for name in ("a", "b"):  # one after the other: the second finds the world seeded
+                servers.append(BenchServer(workdir / name, options, startup_seconds=300,
+                                           database=cluster.url, root=root, log_level="info"))
+                cleanup.callback(servers[-1].stop)
+            world = World([server.urls for server in servers])
+            prober = Prober([server.port for server in servers], args.probe_ms / 1000,
+                            timeout=args.client_timeout)
+            prober.start()
+            cleanup.callback(prober.finish)
+            bench = Bench(args, servers, world, prober)
+            started = time.monotonic()
+            rows = []
+            for index, (name, inject) in enumerate(Faults(cluster, args).rounds()):
+                rows.append(bench.round(index, name, inject))
+                print(f"{name}: done after {time.monotonic() - started:.0f} s",
+                      file=sys.stderr)
+        except BaseException:
+            args.keep_logs = True
+            raise
         return {"benchmark": "db_outage", "project_root": str(root), "commit": commit_of(root),
                 "db_timeout_flags": bounds, "threads": args.threads, "hosts": args.hosts,
                 "vms_per_host": args.vms_per_host, "time_scale": args.time_scale,
                 "lock_table": args.lock_table, "wall_s": round(time.monotonic() - started),
                 "rounds": rows}
-    except BaseException:
-        args.keep_logs = True
-        raise
-    finally:
-        if prober is not None:
-            prober.finish()
-        for server in servers:
-            server.stop()
-        cluster.stop()
-        if args.keep_logs:
-            print(f"server logs kept in {workdir}", file=sys.stderr)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def keep_or_remove(workdir: Path, args: argparse.Namespace) -> None:
+    if args.keep_logs:
+        print(f"server logs kept in {workdir}", file=sys.stderr)
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main() -> int:
