@@ -250,6 +250,8 @@ def summarize(name: str, record: Record, events: list[Event], prober: Prober,
                      "max_ms": ms(max(latencies)) if latencies else None},
         "db_request_max_s": round(max((s.seconds for s in samples), default=0.0), 2),
         "error_wait_max_s": round(max(failed, default=0.0), 2),
+        "slowest": [{"kind": s.kind, "result": s.result, "seconds": round(s.seconds, 2)}
+                    for s in sorted(samples, key=lambda s: -s.seconds)[:5]],
         "migrations": dict(record.migrations),
         "vms_on_one_host": not checked, "consistency": checked,
         "servers_alive": all(alive), "logs": logs, "notes": notes,

@@ -3,10 +3,11 @@
 Each client thread owns a share of the VMs and is the only one to migrate them (between their
 first host and the next, as in soakload.py), so it always knows where they are. It reads
 (pywbem GetInstance and EnumerateInstances, pypsrp Get) and migrates
-(MigrateVirtualSystemToHost over CIM-XML or WS-Management, the job polled over the same protocol
-until it ends); every request goes to either process at random and is recorded with its start,
-end and outcome. A VM whose migration had an unknown outcome (the call failed, the job failed or
-was lost) is left alone for the rest of the round and looked up afterwards.
+(MigrateVirtualSystemToHost over CIM-XML or WS-Management, the job then polled over the same
+protocol until it ends, between the thread's other requests); every request goes to either
+process at random and is recorded with its start, end and outcome. A VM whose migration had an
+unknown outcome (the call failed, the job failed or was lost) is left alone for the rest of the
+round and looked up afterwards.
 
 The prober sends WS-Man Identify, which needs no database, every 50 ms, alternately to each
 process, over raw keep-alive connections.
@@ -111,9 +112,23 @@ class Record:
             self.migrations[what] += 1
 
 
+@dataclass
+class Job:
+    """A migration a client follows: its VM, where the VM goes, and how to poll the job."""
+
+    guid: str
+    destination: str
+    kind: str
+    poll: Callable[[], int]
+    give_up: float
+    next_poll: float
+
+
 class OutageClient(Client):
-    """One client thread of a round: random reads and migrations until `stop` is set; a
-    migration already submitted is still followed to its end."""
+    """One client thread of a round: random reads and migrations until `stop` is set. Its
+    migrations' jobs are polled between the other operations, every 0.2 s each, so the thread
+    keeps reading while they run (and while a fault keeps them from ending); after `stop` it
+    only polls, until every job has ended."""
 
     def __init__(self, index: int, world: World, location: dict[str, str], record: Record,
                  stop: threading.Event, round_index: int, args: argparse.Namespace) -> None:
@@ -123,11 +138,19 @@ class OutageClient(Client):
         self.record, self.stop = record, stop
         self.rng = random.Random(f"{args.seed}-{round_index}-{index}")
         self.uncertain: set[str] = set()
+        self.jobs: list[Job] = []
 
     def run(self) -> None:
         kinds, weights = list(WEIGHTS), list(WEIGHTS.values())
-        while not self.stop.is_set():
-            getattr(self, self.rng.choices(kinds, weights)[0])()
+        while self.jobs or not self.stop.is_set():
+            due = min(self.jobs, key=lambda job: job.next_poll, default=None)
+            if due is not None and due.next_poll <= time.monotonic():
+                self.poll(due)
+            elif self.stop.is_set() and due is not None:
+                time.sleep(max(0.0, due.next_poll - time.monotonic()))
+                continue
+            else:
+                getattr(self, self.rng.choices(kinds, weights)[0])()
             time.sleep(self.args.think_ms / 1000)
 
     def timed(self, kind: str, request: Callable[[], T]) -> T | None:
@@ -144,7 +167,8 @@ class OutageClient(Client):
         return result
 
     def own_vm(self) -> str | None:
-        settled = [guid for guid in self.vms if guid not in self.uncertain]
+        moving = self.uncertain | {job.guid for job in self.jobs}
+        settled = [guid for guid in self.vms if guid not in moving]
         return self.rng.choice(settled) if settled else None
 
     # -- reads -------------------------------------------------------------------------------
@@ -234,21 +258,28 @@ class OutageClient(Client):
         self.follow(guid, destination, "poll/wsman", poll)
 
     def follow(self, guid: str, destination: str, kind: str, poll: Callable[[], int]) -> None:
-        """Poll the job until it ends (through any fault), then note where the VM is."""
-        give_up = time.monotonic() + JOB_GIVE_UP
-        while time.monotonic() < give_up:
-            time.sleep(POLL_INTERVAL)
-            state = self.timed(kind, poll)
-            if state in TERMINAL_JOB_STATES:
-                if state == COMPLETED:
-                    self.record.migration("completed")
-                    self.location[guid] = destination
-                else:
-                    self.record.migration(f"ended in JobState {state}")
-                    self.uncertain.add(guid)
-                return
-        self.record.migration("lost (still running when the client gave up)")
-        self.uncertain.add(guid)
+        """Poll the job from now on until it ends (through any fault)."""
+        now = time.monotonic()
+        self.jobs.append(Job(guid, destination, kind, poll, now + JOB_GIVE_UP,
+                             now + POLL_INTERVAL))
+
+    def poll(self, job: Job) -> None:
+        """Poll once; when the job has ended (or is given up), note where its VM is."""
+        state = self.timed(job.kind, job.poll)
+        job.next_poll = time.monotonic() + POLL_INTERVAL
+        if state in TERMINAL_JOB_STATES:
+            if state == COMPLETED:
+                self.record.migration("completed")
+                self.location[job.guid] = job.destination
+            else:
+                self.record.migration(f"ended in JobState {state}")
+                self.uncertain.add(job.guid)
+        elif time.monotonic() > job.give_up:
+            self.record.migration("lost (still running when the client gave up)")
+            self.uncertain.add(job.guid)
+        else:
+            return
+        self.jobs.remove(job)
 
     def settle_uncertain(self, patience: float = 60.0) -> None:
         """After the round: find out where each VM with an unknown migration outcome is."""
