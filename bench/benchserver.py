@@ -20,18 +20,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 class BenchServer:
     """One server with a fresh SQLite database in `workdir` (or the given `database` URL);
-    `options` are extra CLI flags."""
+    `options` are extra CLI flags. `root` is the checkout whose code runs (default: this one),
+    so a benchmark can measure an older version of hvsim from another worktree."""
 
     def __init__(self, workdir: Path, options: list[str], *, startup_seconds: float,
-                 database: str | None = None) -> None:
+                 database: str | None = None, root: Path = ROOT,
+                 log_level: str = "warning") -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.endpoints_file = workdir / "endpoints.json"
-        self.log = (workdir / "server.log").open("w")
+        self.log_path = workdir / "server.log"
+        self.log = self.log_path.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "emulator", "serve", *options,
              "--database", database or f"sqlite:///{workdir / 'bench.db'}", "--port", "0",
-             "--endpoints-file", str(self.endpoints_file), "--log-level", "warning"],
-            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+             "--endpoints-file", str(self.endpoints_file), "--log-level", log_level],
+            # `python -m` puts the working directory first on sys.path: root's code runs.
+            cwd=root, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + startup_seconds
         while not self.endpoints_file.exists():
             if self.process.poll() is not None or time.monotonic() > deadline:
