@@ -168,9 +168,15 @@ class Dispatcher:
                                        f"{namespace}, which the class model lacks")
                 table[(served.lower(), classname.lower())] = provider
 
-    def wait_budget(self) -> contextlib.AbstractContextManager[None]:
-        """Front ends wrap one request in this: all its database waits share one bound."""
-        return self.store.wait_budget()
+    def wait_deadline(self) -> float | None:
+        """Taken by a front end when a request arrives, for its wait_budget."""
+        return self.store.wait_deadline()
+
+    def wait_budget(self, deadline: float | None = None
+                    ) -> contextlib.AbstractContextManager[None]:
+        """Front ends wrap one request in this: all its database waits, and the time it
+        queued for a worker since `deadline` was taken, share one bound."""
+        return self.store.wait_budget(deadline)
 
     @guarded_write
     def world_version(self) -> int:

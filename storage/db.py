@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -296,25 +297,30 @@ class Store:
         self.health = StoreHealth(self.where())
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self._factory, "before_flush", _bump_on_world_change)
-        event.listen(self._factory, "after_begin", self._bound_lock_waits)
+        event.listen(self.engine, "before_cursor_execute", self._bound_lock_waits)
         for name in ("after_commit", "after_rollback"):
             event.listen(self._factory, name, _reset_bump_flag)
 
     def where(self) -> str:
         return describe_url(self.url)
 
+    def wait_deadline(self) -> float | None:
+        """When the waits of a request arriving now must end (time.monotonic()); None: never."""
+        return time.monotonic() + self.timeouts.lock if self.timeouts.lock > 0 else None
+
     @contextlib.contextmanager
-    def wait_budget(self) -> Iterator[None]:
+    def wait_budget(self, deadline: float | None = None) -> Iterator[None]:
         """One lock timeout for all the database waits of one request.
 
-        A request may queue for several locks in turn (this process's write turn, then the
-        database's locks, then again while settling jobs); each within the bound alone could
-        add up past it. Nested budgets keep the outermost one.
+        A request may queue for several locks in turn (a free worker, this process's write
+        turn, the database's locks, then again while settling jobs); each within the bound
+        alone could add up past it. `deadline` (from wait_deadline when the request arrived)
+        counts the time it queued before; nested budgets keep the outermost one.
         """
         if self.timeouts.lock <= 0 or _WAIT_DEADLINE.get() is not None:
             yield
             return
-        token = _WAIT_DEADLINE.set(time.monotonic() + self.timeouts.lock)
+        token = _WAIT_DEADLINE.set(deadline or time.monotonic() + self.timeouts.lock)
         try:
             yield
         finally:
@@ -331,10 +337,15 @@ class Store:
         return StoreTimeout(FailureKind.LOCK_TIMEOUT, f"waiting for {waiting_for} used up the "
                             "request's lock timeout", bound=self.timeouts.lock)
 
-    def _bound_lock_waits(self, _session: Session, _transaction: object,
-                          connection: Connection) -> None:
-        """A transaction begun late in a request's budget waits only for what is left of it
-        (PostgreSQL; the connection's own lock_timeout is the whole budget)."""
+    def _bound_lock_waits(self, connection: Connection, cursor: Any, _statement: str,
+                          _parameters: object, _context: object, _executemany: bool) -> None:
+        """A statement run late in a request's budget waits only for what is left of it.
+
+        PostgreSQL's lock_timeout bounds each lock wait on its own, so one transaction that
+        waits for the write turn and then for a table could wait twice the bound. The
+        connection's own setting is the whole budget; only a request that has already waited
+        pays for one more SET LOCAL per statement.
+        """
         deadline = _WAIT_DEADLINE.get()
         if deadline is None:
             return
@@ -343,9 +354,8 @@ class Store:
             return
         if remaining <= 0:
             raise self.budget_spent("locks")
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql(
-                f"SET LOCAL lock_timeout = {max(1, _milliseconds(remaining))}")
+        if connection.dialect.name == "postgresql" and connection.in_transaction():
+            cursor.execute(f"SET LOCAL lock_timeout = {max(1, _milliseconds(remaining))}")
 
     def new_session(self) -> Session:
         return self._factory()

@@ -113,11 +113,12 @@ class CimXmlEndpoint:
     def close(self) -> None:
         self.isolated.shutdown()
 
-    def reply(self, host: str, request: CimRequest, cache_key: Hashable | None) -> bytes:
+    def reply(self, host: str, request: CimRequest, cache_key: Hashable | None,
+              deadline: float | None = None) -> bytes:
         """The answer, reused from the reply cache when the world has not changed since.
 
         All database waits of the request share one bound (see Dispatcher.wait_budget)."""
-        with self.dispatcher.wait_budget():
+        with self.dispatcher.wait_budget(deadline):
             return self._reply(host, request, cache_key)
 
     def _reply(self, host: str, request: CimRequest, cache_key: Hashable | None) -> bytes:
@@ -177,14 +178,14 @@ class CimXmlEndpoint:
         return method_response(request.message_id, outcome.method, outcome.return_value,
                                outcome.return_type, typed).encode("utf-8")
 
-    def decode_and_answer(self, host: str, body: bytes, method: str,
-                          cim_object: str) -> bytes | CimXmlHttpError:
+    def decode_and_answer(self, host: str, body: bytes, method: str, cim_object: str,
+                          deadline: float | None = None) -> bytes | CimXmlHttpError:
         """A large request, decoded in a child process and answered on the heavy pool."""
         try:
             request = self.isolated.decode(body, method, cim_object)
         except CimXmlHttpError as error:
             return error
-        return self.reply(host, request, None)
+        return self.reply(host, request, None, deadline)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -224,10 +225,12 @@ class CimXmlEndpoint:
                     exchange.request = request
                 light = request.intrinsic and request.name.lower() in LIGHT_OPERATIONS
                 outcome = await loop.run_in_executor(self.light if light else self.heavy,
-                                                     self.reply, host, request, (host, *key))
+                                                     self.reply, host, request, (host, *key),
+                                                     self.dispatcher.wait_deadline())
             else:
                 outcome = await loop.run_in_executor(self.heavy, self.decode_and_answer,
-                                                     host, body, method, cim_object)
+                                                     host, body, method, cim_object,
+                                                     self.dispatcher.wait_deadline())
         except CimXmlHttpError as error:
             outcome = error
         except BodyTooLarge:

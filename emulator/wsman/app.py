@@ -90,11 +90,11 @@ class WsmanEndpoint:
 
     # ------------------------------------------------------------------ SOAP processing
 
-    def answer(self, host: str, request: Request) -> bytes:
+    def answer(self, host: str, request: Request, deadline: float | None = None) -> bytes:
         """The reply envelope for a parsed request; raises WsmanFault.
 
         All database waits of the request share one bound (see Dispatcher.wait_budget)."""
-        with self.dispatcher.wait_budget():
+        with self.dispatcher.wait_budget(deadline):
             return self._answer(host, request)
 
     def _answer(self, host: str, request: Request) -> bytes:
@@ -142,7 +142,8 @@ class WsmanEndpoint:
             loop = asyncio.get_running_loop()
             timeout = request.operation_timeout or DEFAULT_TIMEOUT
             pool = self.light if request.action in LIGHT_ACTIONS else self.heavy
-            future = loop.run_in_executor(pool, self.answer, host, request)
+            future = loop.run_in_executor(pool, self.answer, host, request,
+                                          self.dispatcher.wait_deadline())
             try:
                 return 200, await asyncio.wait_for(future, timeout)
             except TimeoutError:
