@@ -3,12 +3,14 @@ well-behaved client (a bystander polling GetInstance) waits meanwhile."""
 
 from __future__ import annotations
 
+import multiprocessing
 import statistics
 import subprocess
-import threading
 import time
 from functools import cache
+from queue import Empty
 from types import TracebackType
+from typing import Any
 
 import psutil
 
@@ -32,55 +34,78 @@ def serve_supports(flag: str) -> bool:
     return flag in result.stdout
 
 
+def _poll(base_url: str, pause: float, samples: Any, errors: Any, stop: Any) -> None:
+    """The bystander's loop, in a process of its own (see Bystander)."""
+    import pywbem
+
+    conn = wbem_connection(base_url, timeout=60)
+    path = pywbem.CIMInstanceName(
+        "Msvm_ComputerSystem", {"CreationClassName": "Msvm_ComputerSystem", "Name": WEB01},
+        namespace="root/virtualization/v2")
+    while not stop.is_set():
+        sent = time.monotonic()
+        try:
+            conn.GetInstance(path)
+        except Exception as error:
+            errors.put(f"{type(error).__name__}: {error}")
+        samples.put((sent, time.monotonic() - sent))
+        stop.wait(pause)
+
+
 class Bystander:
-    """A client polling GetInstance of one VM every `pause` seconds in a thread; records the
-    latency of each call from the moment it was sent."""
+    """A client polling GetInstance of one VM every `pause` seconds; records the latency of each
+    call from the moment it was sent.
+
+    It runs in a process of its own: as a thread of the test process it would also measure the
+    test's own work (building and sending multi-megabyte bodies holds this interpreter's lock),
+    not only the server's. time.monotonic() is one clock for every process on Linux.
+    """
 
     def __init__(self, base_url: str, pause: float = 0.01) -> None:
-        import pywbem
-
-        self.conn = wbem_connection(base_url, timeout=60)
-        self.path = pywbem.CIMInstanceName(
-            "Msvm_ComputerSystem", {"CreationClassName": "Msvm_ComputerSystem", "Name": WEB01},
-            namespace="root/virtualization/v2")
-        self.pause = pause
+        context = multiprocessing.get_context("spawn")
+        self._samples = context.Queue()
+        self._errors = context.Queue()
+        self._stop = context.Event()
+        self._process = context.Process(
+            target=_poll, args=(base_url, pause, self._samples, self._errors, self._stop),
+            name="bystander", daemon=True)
         self.samples: list[tuple[float, float]] = []  # (sent at, seconds taken)
         self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bystander", daemon=True)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            sent = time.monotonic()
-            try:
-                self.conn.GetInstance(self.path)
-            except Exception as error:
-                self.errors.append(f"{type(error).__name__}: {error}")
-            self.samples.append((sent, time.monotonic() - sent))
-            self._stop.wait(self.pause)
+    def _drain(self) -> None:
+        for queue, into in ((self._samples, self.samples), (self._errors, self.errors)):
+            while True:
+                try:
+                    into.append(queue.get_nowait())
+                except Empty:
+                    break
 
     def __enter__(self) -> Bystander:
-        self._thread.start()
-        deadline = time.monotonic() + 10
+        self._process.start()
+        deadline = time.monotonic() + 60
         while len(self.samples) < 3 and time.monotonic() < deadline:
             time.sleep(0.01)
+            self._drain()
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self._stop.set()
-        self._thread.join(timeout=120)
+        self._process.join(timeout=120)
+        self._drain()
 
     def since(self, moment: float) -> list[float]:
         """Latencies of the calls running at or sent after `moment`, once at least one call
         sent after now has finished (so a quick attack still gets a sample)."""
         now = time.monotonic()
         deadline = now + 120
-        while not any(sent >= now for sent, _took in list(self.samples)):
-            if time.monotonic() > deadline or not self._thread.is_alive():
+        self._drain()
+        while not any(sent >= now for sent, _took in self.samples):
+            if time.monotonic() > deadline or not self._process.is_alive():
                 break
             time.sleep(0.005)
-        return [took for sent, took in list(self.samples) if sent + took >= moment]
+            self._drain()
+        return [took for sent, took in self.samples if sent + took >= moment]
 
     @staticmethod
     def describe(latencies: list[float]) -> str:
