@@ -37,7 +37,7 @@ from emulator.cimxml.request import (
 from emulator.dispatch import Dispatcher, track_expiry
 from emulator.endpoints import EndpointMap
 from emulator.enumerations import Enumerations
-from emulator.request_body import BodyTooLarge, ClientGone, read_body
+from emulator.http_exchange import BodyTooLarge, ClientGone, read_body, respond
 from emulator.unavailable import ServiceUnavailable
 from emulator.versioned_cache import BoundedLRU, VersionedCache
 
@@ -244,13 +244,3 @@ class CimXmlEndpoint:
             return
         await respond(send, 200, outcome, [(b"content-type", CONTENT_TYPE),
                                            (b"cimoperation", b"MethodResponse")])
-
-
-async def respond(send: Send, status: int, body: bytes,
-                  headers: list[tuple[bytes, bytes]]) -> None:
-    content_type = [] if any(k == b"content-type" for k, _ in headers) else [
-        (b"content-type", b"text/plain; charset=utf-8")]
-    await send({"type": "http.response.start", "status": status,
-                "headers": [*content_type, *headers,
-                            (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})

@@ -25,7 +25,7 @@ from emulator.auth import Authenticator
 from emulator.cache_budget import DEFAULT_BUDGET, CacheBudget
 from emulator.dispatch import Dispatcher, track_expiry
 from emulator.endpoints import EndpointMap
-from emulator.request_body import BodyTooLarge, ClientGone, read_body
+from emulator.http_exchange import BodyTooLarge, ClientGone, read_body, respond
 from emulator.wsman import faults, operations, render, request_record, xmlns
 from emulator.wsman.cache import BodyCache, ListingCache, RequestCache
 from emulator.wsman.connection import ConnectionState, connection_of
@@ -324,10 +324,3 @@ def envelope(action: str, body: str, relates_to: str | None) -> bytes:
             f"<a:MessageID>{faults.new_message_id()}</a:MessageID>"
             f"<a:To>{xmlns.ANONYMOUS}</a:To>{relates}</s:Header>"
             f"<s:Body>{body}</s:Body></s:Envelope>").encode()
-
-
-async def respond(send: Send, status: int, body: bytes,
-                  headers: list[tuple[bytes, bytes]]) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [*headers, (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from emulator.request_body import BodyTooLarge, ClientGone, read_body
+from emulator.http_exchange import BodyTooLarge, ClientGone, read_body, respond
 
 
 def receiver(*messages: dict[str, Any]) -> Any:
@@ -38,3 +38,22 @@ def test_a_complete_document_cut_off_by_a_disconnect_is_not_handed_on() -> None:
     receive = receiver(body(b"<a></a>", True), {"type": "http.disconnect"})
     with pytest.raises(ClientGone):
         asyncio.run(read_body(receive, 100))
+
+
+def sent_headers(body: bytes, headers: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
+    messages: list[MutableMapping[str, Any]] = []
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        messages.append(message)
+
+    asyncio.run(respond(send, 200, body, headers))
+    assert messages[1]["body"] == body
+    return dict(messages[0]["headers"])
+
+
+def test_a_body_without_a_type_is_plain_text_and_an_empty_one_has_none() -> None:
+    assert sent_headers(b"text\n", [])[b"content-type"] == b"text/plain; charset=utf-8"
+    assert sent_headers(b"<x/>", [(b"content-type", b"application/xml")])[
+        b"content-type"] == b"application/xml"
+    empty = sent_headers(b"", [(b"www-authenticate", b"Negotiate")])
+    assert b"content-type" not in empty and empty[b"content-length"] == b"0"
