@@ -184,7 +184,9 @@ class CimXmlEndpoint:
         try:
             request = self.isolated.decode(body, method, cim_object)
         except CimXmlHttpError as error:
-            return error
+            # Handed back as a value: its traceback would keep this frame, and the body in it,
+            # alive for as long as the answer is.
+            return error.with_traceback(None)
         return self.reply(host, request, None, deadline)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
