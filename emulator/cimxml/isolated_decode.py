@@ -64,16 +64,17 @@ class IsolatedDecoder:
     def __init__(self, workers: int = 1) -> None:
         self._workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()  # both heavy workers may ask for the pool at once
 
     def pool(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            # "spawn": the server has threads, which a forked child must not inherit.
-            self._pool = ProcessPoolExecutor(self._workers,
-                                             mp_context=multiprocessing.get_context("spawn"),
-                                             max_tasks_per_child=TASKS_PER_CHILD,
-                                             initializer=exit_with_parent,
-                                             initargs=(os.getpid(),))
-        return self._pool
+        with self._lock:
+            if self._pool is None:
+                # "spawn": the server has threads, which a forked child must not inherit.
+                self._pool = ProcessPoolExecutor(
+                    self._workers, mp_context=multiprocessing.get_context("spawn"),
+                    max_tasks_per_child=TASKS_PER_CHILD, initializer=exit_with_parent,
+                    initargs=(os.getpid(),))
+            return self._pool
 
     def decode(self, body: bytes, method: str, cim_object: str) -> CimRequest:
         """Blocking (call it from a worker thread); raises CimXmlHttpError as `decode` does."""
@@ -84,7 +85,7 @@ class IsolatedDecoder:
             # serves the next one.
             log.warning("the CIM-XML decoding process died on a %d-byte request; restarted",
                         len(body))
-            self._pool = None
+            self.shutdown()
             raise CimXmlHttpError(400, "request-not-valid",
                                   "the request could not be decoded") from None
         if isinstance(outcome, tuple):
@@ -92,6 +93,7 @@ class IsolatedDecoder:
         return outcome
 
     def shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
