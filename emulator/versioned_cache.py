@@ -110,11 +110,6 @@ class BoundedLRU(Generic[V]):
         with self._lock:
             self._drop(key)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._used = 0
-
     def _evict(self) -> None:
         while self._used > self._capacity and self._entries:
             _, (_, cost, _) = self._entries.popitem(last=False)
@@ -145,10 +140,6 @@ class VersionedCache(Generic[V]):
         self._lru: BoundedLRU[tuple[int, float, V]] = BoundedLRU(
             capacity_bytes, largest_share=largest_share,
             size=lambda entry: value_size(entry[2]))
-
-    @property
-    def lru(self) -> BoundedLRU[tuple[int, float, V]]:
-        return self._lru
 
     def get(self, key: Hashable, version: int) -> V | None:
         entry = self._lru.get(key)

@@ -124,7 +124,7 @@ class CimXmlEndpoint:
     def _reply(self, host: str, request: CimRequest, cache_key: Hashable | None) -> bytes:
         if cache_key is None or not (request.intrinsic
                                      and request.name.lower() in CACHEABLE_OPERATIONS):
-            return self.answer(host, request)
+            return self.outcome(host, request)[0]
         try:
             # Read the version before computing: a change racing with this request then makes
             # the cached reply look older than it is, never newer.
@@ -139,9 +139,6 @@ class CimXmlEndpoint:
         if lasting:
             self.replies.put(cache_key, version, expiry[0], payload)
         return payload
-
-    def answer(self, host: str, request: CimRequest) -> bytes:
-        return self.outcome(host, request)[0]
 
     def outcome(self, host: str, request: CimRequest) -> tuple[bytes, bool]:
         """The reply, and whether it holds for as long as the world is unchanged: not when
@@ -234,7 +231,7 @@ class CimXmlEndpoint:
                                                      host, body, method, cim_object,
                                                      self.dispatcher.wait_deadline())
         except CimXmlHttpError as error:
-            outcome = error
+            outcome = error.with_traceback(None)  # a value: see decode_and_answer
         except BodyTooLarge:
             outcome = CimXmlHttpError(413, "request-not-valid",
                                       f"request body exceeds {MAX_BODY_BYTES} bytes")
