@@ -37,7 +37,7 @@ from benchserver import ROOT, BenchServer
 
 sys.path.insert(0, str(ROOT))
 
-from emulator.scenario import generated_scenario
+from emulator.setup.scenario import generated_scenario
 from providers.migration import model
 
 NAMESPACE = "root/virtualization/v2"

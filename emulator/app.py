@@ -11,15 +11,15 @@ from sqlalchemy import select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import providers
-from emulator.auth import Authenticator, load_users
-from emulator.cache_budget import DEFAULT_BUDGET, CacheBudget
-from emulator.catalog import Catalog, load_catalog
+from emulator.caching.cache_budget import DEFAULT_BUDGET, CacheBudget
 from emulator.cimxml.app import CimXmlEndpoint
 from emulator.clock import SystemClock
-from emulator.dispatch import Dispatcher
-from emulator.endpoints import EndpointMap
-from emulator.scenario import Scenario, demo_scenario
-from emulator.seeding import prepare_store
+from emulator.core.catalog import Catalog, load_catalog
+from emulator.core.dispatch import Dispatcher
+from emulator.setup.scenario import Scenario, demo_scenario
+from emulator.setup.seeding import prepare_store
+from emulator.transport.auth import Authenticator, load_users
+from emulator.transport.endpoints import EndpointMap
 from emulator.wsman.app import WsmanEndpoint
 from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
 from providers.migration.engine import Engine

@@ -16,14 +16,14 @@ from typing import Any
 
 import uvicorn
 
-from emulator import http_connection
 from emulator.app import Settings, create_app, open_world
-from emulator.auth import UsersFileError, load_users
-from emulator.bind_address import sandbox_exposure_warning
-from emulator.cache_budget import DEFAULT_CACHE_MB, MIN_CACHE_MB, CacheBudget
-from emulator.catalog import CatalogError
-from emulator.scenario import Scenario, ScenarioError, generated_scenario, load_scenario
-from emulator.seeding import ScenarioMismatch
+from emulator.caching.cache_budget import DEFAULT_CACHE_MB, MIN_CACHE_MB, CacheBudget
+from emulator.core.catalog import CatalogError
+from emulator.setup.scenario import Scenario, ScenarioError, generated_scenario, load_scenario
+from emulator.setup.seeding import ScenarioMismatch
+from emulator.transport import http_connection
+from emulator.transport.auth import UsersFileError, load_users
+from emulator.transport.bind_address import sandbox_exposure_warning
 from emulator.wsman.connection import CONNECTION_KEY, ConnectionState
 from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
 from storage.db import Timeouts, describe_url, normalise_url

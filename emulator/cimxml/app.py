@@ -21,9 +21,8 @@ from typing import Any
 
 from pywbem import CIM_ERR_FAILED, CIMError
 
-from emulator import request_log
-from emulator.auth import Authenticator
-from emulator.cache_budget import DEFAULT_BUDGET, CacheBudget
+from emulator.caching.cache_budget import DEFAULT_BUDGET, CacheBudget
+from emulator.caching.versioned_cache import BoundedLRU, VersionedCache
 from emulator.cimxml import encode, intrinsic, request_record
 from emulator.cimxml.encode import error_response, imethod_response, method_response
 from emulator.cimxml.isolated_decode import ISOLATED_REQUEST_BYTES, IsolatedDecoder
@@ -34,12 +33,13 @@ from emulator.cimxml.request import (
     check_headers,
     decode,
 )
-from emulator.dispatch import Dispatcher, track_expiry
-from emulator.endpoints import EndpointMap
-from emulator.enumerations import Enumerations
-from emulator.http_exchange import BodyTooLarge, ClientGone, read_body, respond
-from emulator.unavailable import ServiceUnavailable
-from emulator.versioned_cache import BoundedLRU, VersionedCache
+from emulator.core.dispatch import Dispatcher, track_expiry
+from emulator.core.enumerations import Enumerations
+from emulator.core.unavailable import ServiceUnavailable
+from emulator.transport import request_log
+from emulator.transport.auth import Authenticator
+from emulator.transport.endpoints import EndpointMap
+from emulator.transport.http_exchange import BodyTooLarge, ClientGone, read_body, respond
 
 log = logging.getLogger("hvsim.cimxml")
 CONTENT_TYPE = b'application/xml; charset="utf-8"'

@@ -21,10 +21,10 @@ from pywbem import (
     tocimxml,
 )
 
-from emulator.cache_budget import DEFAULT_BUDGET
+from emulator.caching.cache_budget import DEFAULT_BUDGET
+from emulator.caching.versioned_cache import BoundedLRU
 from emulator.cimxml import writer
-from emulator.dispatch import InstanceResult
-from emulator.versioned_cache import BoundedLRU
+from emulator.core.dispatch import InstanceResult
 
 XML_DECLARATION = '<?xml version="1.0" encoding="utf-8" ?>\n'
 # sblim wbemcli's parser rejects empty-element tags for these (wire/README.md), so write

@@ -23,9 +23,9 @@ from pywbem import (
 
 from emulator.cimxml import encode
 from emulator.cimxml.request import CimRequest
-from emulator.dispatch import Dispatcher
-from emulator.enumerations import Batch, Enumerations
-from emulator.instances import View
+from emulator.core.dispatch import Dispatcher
+from emulator.core.enumerations import Batch, Enumerations
+from emulator.core.instances import View
 
 Body = Iterable[str] | None
 OutParams = dict[str, tuple[str, str]]

@@ -1,4 +1,4 @@
-"""The request-log record of a CIM-XML request (see emulator/request_log.py).
+"""The request-log record of a CIM-XML request (see emulator/transport/request_log.py).
 
 The outcome is read back from the head of the reply: cached replies are bytes and nothing
 else, and the writer is ours (encode.py), so an in-band ERROR or a RETURNVALUE always directly
@@ -15,9 +15,9 @@ from typing import Any
 
 from pywbem import CIMClassName, CIMInstance, CIMInstanceName
 
-from emulator.auth import Authenticator
 from emulator.cimxml.request import CimRequest
-from emulator.request_log import (
+from emulator.transport.auth import Authenticator
+from emulator.transport.request_log import (
     MAX_KEYS_CHARS,
     Exchange,
     RequestRecord,

@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from pywbem import CIMClass, CIMDateTime, CIMInstanceName
 
-from emulator.instances import View
+from emulator.core.instances import View
 
 NUMERIC = frozenset(("uint8", "uint16", "uint32", "uint64", "sint8", "sint16", "sint32",
                      "sint64", "real32", "real64"))

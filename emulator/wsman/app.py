@@ -20,12 +20,12 @@ from xml.sax.saxutils import escape
 
 from pywbem import CIMError
 
-from emulator import request_log
-from emulator.auth import Authenticator
-from emulator.cache_budget import DEFAULT_BUDGET, CacheBudget
-from emulator.dispatch import Dispatcher, track_expiry
-from emulator.endpoints import EndpointMap
-from emulator.http_exchange import BodyTooLarge, ClientGone, read_body, respond
+from emulator.caching.cache_budget import DEFAULT_BUDGET, CacheBudget
+from emulator.core.dispatch import Dispatcher, track_expiry
+from emulator.transport import request_log
+from emulator.transport.auth import Authenticator
+from emulator.transport.endpoints import EndpointMap
+from emulator.transport.http_exchange import BodyTooLarge, ClientGone, read_body, respond
 from emulator.wsman import faults, operations, render, request_record, xmlns
 from emulator.wsman.cache import BodyCache, ListingCache, RequestCache
 from emulator.wsman.connection import ConnectionState, connection_of

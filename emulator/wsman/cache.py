@@ -14,8 +14,8 @@ import re
 from dataclasses import replace
 from typing import NamedTuple
 
-from emulator.cache_budget import DEFAULT_BUDGET
-from emulator.versioned_cache import BoundedLRU, VersionedCache
+from emulator.caching.cache_budget import DEFAULT_BUDGET
+from emulator.caching.versioned_cache import BoundedLRU, VersionedCache
 from emulator.wsman.envelope import Request, parse_request
 
 _MESSAGE_ID = re.compile(rb"(<(?:[\w.-]+:)?MessageID\b[^>]*>)([^<]*)(</)")

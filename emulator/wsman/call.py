@@ -10,8 +10,8 @@ from typing import Any
 
 from pywbem import CIMInstanceName
 
-from emulator.catalog import Catalog
-from emulator.dispatch import Dispatcher
+from emulator.core.catalog import Catalog
+from emulator.core.dispatch import Dispatcher
 from emulator.wsman import xmlns
 from emulator.wsman.cache import ListingCache
 from emulator.wsman.enumeration import Contexts

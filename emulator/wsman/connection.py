@@ -1,9 +1,9 @@
 """Per-TCP-connection state for the ASGI app: NTLM and Negotiate authenticate a connection.
 
 `hvsim serve` gives every connection a fresh `ConnectionState` under `CONNECTION_KEY` in
-`scope["state"]` (emulator/http_connection.py), so every request on one connection sees the same
-object, and closes it when the connection is lost, so an authenticated context can never
-outlive its connection.
+`scope["state"]` (emulator/transport/http_connection.py), so every request on one connection
+sees the same object, and closes it when the connection is lost, so an authenticated context
+can never outlive its connection.
 """
 
 from __future__ import annotations

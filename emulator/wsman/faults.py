@@ -29,7 +29,7 @@ from pywbem import (
     CIMError,
 )
 
-from emulator.unavailable import ServiceUnavailable
+from emulator.core.unavailable import ServiceUnavailable
 from emulator.wsman import xmlns
 
 

@@ -15,9 +15,9 @@ from typing import Any, NamedTuple
 
 from pywbem import CIMClass, CIMDateTime, CIMInstance, CIMInstanceName
 
-from emulator.cache_budget import DEFAULT_BUDGET
-from emulator.dispatch import InstanceResult
-from emulator.versioned_cache import BoundedLRU
+from emulator.caching.cache_budget import DEFAULT_BUDGET
+from emulator.caching.versioned_cache import BoundedLRU
+from emulator.core.dispatch import InstanceResult
 from emulator.wsman import xmlns
 from emulator.wsman.resources import class_uri, epr_xml
 

@@ -1,4 +1,4 @@
-"""The request-log record of a WS-Management request (see emulator/request_log.py).
+"""The request-log record of a WS-Management request (see emulator/transport/request_log.py).
 
 The outcome is read back from the reply as it was before sealing: every fault, from
 whichever layer, is written by faults.render, and a method's ReturnValue by methods.py, so
@@ -11,8 +11,8 @@ import html
 import re
 from typing import Any
 
-from emulator.auth import Authenticator
-from emulator.request_log import (
+from emulator.transport.auth import Authenticator
+from emulator.transport.request_log import (
     MAX_KEYS_CHARS,
     Exchange,
     RequestRecord,

@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from pywbem import CIM_ERR_INVALID_NAMESPACE, CIMError, CIMInstanceName
 
-from emulator.catalog import Catalog
+from emulator.core.catalog import Catalog
 from emulator.wsman import xmlns
 from emulator.wsman.envelope import EPR
 from emulator.wsman.faults import (

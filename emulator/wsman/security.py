@@ -25,7 +25,7 @@ import spnego._ntlm as spnego_ntlm
 from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
 from spnego.exceptions import SpnegoError
 
-from emulator.auth import Authenticator
+from emulator.transport.auth import Authenticator
 
 DEFAULT_NTLM_PASSWORD = "Hvsim-NTLM-1"
 ENCRYPTED_PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"

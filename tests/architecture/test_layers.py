@@ -10,40 +10,49 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# module prefix -> prefixes it must never import
+WEB = ("fastapi", "starlette", "uvicorn")
+FRONT_ENDS = ("emulator.cimxml", "emulator.wsman")
+ABOVE_CORE = (*FRONT_ENDS, "emulator.transport", "emulator.setup", "emulator.app", "emulator.cli")
+
+# module prefix -> prefixes it must never import. Every module of hvsim falls under one rule
+# (test_every_module_has_a_rule); the composition root (emulator.app, emulator.cli) may import
+# every layer, which is what makes it the composition root.
 FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "emulator.cimxml": ("storage", "providers", "sqlalchemy"),
-    "emulator.wsman": ("storage", "providers", "sqlalchemy"),
-    "emulator.dispatch": ("fastapi", "starlette", "uvicorn", "emulator.cimxml", "emulator.wsman",
-                          "storage.models", "sqlalchemy"),
-    # Pull enumerations keep their contexts through storage.pull_contexts, never by SQL.
-    "emulator.enumerations": ("fastapi", "starlette", "uvicorn", "emulator.cimxml",
-                              "emulator.wsman", "storage.models", "sqlalchemy"),
-    "emulator.guard": ("fastapi", "starlette", "uvicorn", "emulator.cimxml", "emulator.wsman",
-                       "storage.models", "sqlalchemy", "providers"),
-    "emulator.method_params": ("fastapi", "starlette", "uvicorn", "emulator.cimxml",
-                               "emulator.wsman", "storage", "sqlalchemy"),
-    "emulator.versioned_cache": ("storage", "providers", "sqlalchemy", "emulator.cimxml",
-                                 "emulator.wsman"),
-    "emulator.embedded": ("fastapi", "starlette", "uvicorn", "emulator.cimxml",
-                          "emulator.wsman", "storage", "sqlalchemy"),
-    "providers": ("fastapi", "starlette", "uvicorn", "emulator", "pywbem._tupleparse",
-                  "pywbem._cim_xml"),
-    "storage": ("providers", "emulator", "fastapi", "starlette", "pywbem"),
+    # Front ends speak CIM to the core; they never reach providers or the store.
+    "emulator.cimxml": ("storage", "providers", "sqlalchemy", "emulator.setup", "emulator.app",
+                        "emulator.cli", "emulator.wsman"),
+    "emulator.wsman": ("storage", "providers", "sqlalchemy", "emulator.setup", "emulator.app",
+                       "emulator.cli", "emulator.cimxml"),
+    # The core validates and routes; the store is reached through Store and repositories.
+    "emulator.core": (*WEB, *ABOVE_CORE, "storage.models", "sqlalchemy", "emulator.caching"),
+    # HTTP plumbing shared by both front ends knows nothing of CIM semantics below it.
+    "emulator.transport": ("storage", "providers", "sqlalchemy", "emulator.core", *ABOVE_CORE),
+    "emulator.caching": ("storage", "providers", "sqlalchemy", "emulator.core", *WEB,
+                         *ABOVE_CORE),
+    "emulator.setup": (*WEB, *FRONT_ENDS, "emulator.transport", "emulator.core", "providers",
+                       "emulator.app", "emulator.cli"),
+    "emulator.clock": ("emulator", "providers", "storage", "sqlalchemy", *WEB),
+    "emulator.__main__": ("providers", "storage", "sqlalchemy"),
+    "providers": (*WEB, "emulator", "pywbem._tupleparse", "pywbem._cim_xml"),
+    "storage": ("providers", "emulator", *WEB, "pywbem"),
     # WQL and object paths know nothing of hvsim, so they can be read and reused on their own.
-    "emulator.cim": ("emulator", "providers", "storage", "fastapi", "starlette", "uvicorn",
-                     "sqlalchemy"),
+    "emulator.cim": ("emulator", "providers", "storage", *WEB, "sqlalchemy"),
+    "mof": ("emulator", "providers", "storage", "sqlalchemy", *WEB),
 }
 
 # module prefix -> prefixes it may import even though one of its FORBIDDEN entries covers them
 ALLOWED: dict[str, tuple[str, ...]] = {
     "emulator.cim": ("emulator.cim",),
+    "emulator.clock": ("emulator.clock",),
 }
+
+# The composition root: it builds and wires every layer.
+COMPOSITION_ROOT = ("emulator", "emulator.app", "emulator.cli")
 
 
 def modules() -> list[tuple[str, Path]]:
     found = []
-    for package in ("emulator", "providers", "storage"):
+    for package in ("emulator", "providers", "storage", "mof"):
         for path in (ROOT / package).rglob("*.py"):
             name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
             found.append((name.removesuffix(".__init__"), path))
@@ -89,12 +98,13 @@ def test_imports_respect_layers(module: str, path: Path) -> None:
 
 @pytest.mark.parametrize(("module", "imported", "bad"), [
     ("emulator.cim.wql.lexer", {"emulator.cim.objectpath", "pywbem", "re"}, []),
-    ("emulator.cim.wql", {"emulator.dispatch", "emulator"}, ["emulator", "emulator.dispatch"]),
+    ("emulator.cim.wql", {"emulator.core.dispatch", "emulator"},
+     ["emulator", "emulator.core.dispatch"]),
     ("emulator.cim.objectpath.parser", {"providers.base", "sqlalchemy.orm", "starlette"},
      ["providers.base", "sqlalchemy.orm", "starlette"]),
     # "emulator.cimxml" only shares a spelling with "emulator.cim": neither rule leaks.
-    ("emulator.cimxml.server", {"emulator.dispatch", "storage"}, ["storage"]),
-    ("emulator.dispatch", {"emulator.cim.wql"}, []),
+    ("emulator.cimxml.server", {"emulator.core.dispatch", "storage"}, ["storage"]),
+    ("emulator.core.dispatch", {"emulator.cim.wql"}, []),
 ])
 def test_rules_tell_the_pure_cim_libraries_apart(module: str, imported: set[str],
                                                  bad: list[str]) -> None:
@@ -112,5 +122,18 @@ def test_relative_imports_are_resolved(tmp_path: Path) -> None:
 
 def test_enumerations_reach_their_contexts_only_through_the_repository() -> None:
     imported = {"storage.pull_contexts", "storage.db", "storage.models", "sqlalchemy.orm"}
-    assert forbidden_imports("emulator.enumerations", imported) == ["sqlalchemy.orm",
-                                                                   "storage.models"]
+    assert forbidden_imports("emulator.core.enumerations", imported) == ["sqlalchemy.orm",
+                                                                         "storage.models"]
+
+
+@pytest.mark.parametrize(("module", "path"), modules(), ids=[m for m, _ in modules()])
+def test_every_module_has_a_rule(module: str, path: Path) -> None:
+    if module in COMPOSITION_ROOT:
+        return
+    assert any(under(module, owner) for owner in FORBIDDEN), (
+        f"{module} is in no layer: add it to a layer's folder or give it a rule")
+
+
+def test_the_core_does_not_reach_the_front_ends() -> None:
+    assert forbidden_imports("emulator.core.dispatch", {"emulator.wsman.faults", "fastapi"}) == [
+        "emulator.wsman.faults", "fastapi"]

@@ -12,7 +12,7 @@ from pywbem._tupleparse import TupleParser
 from pywbem._tupletree import xml_to_tupletree_sax
 
 from emulator.app import Settings, World, create_app, open_world
-from emulator.scenario import demo_scenario
+from emulator.setup.scenario import demo_scenario
 
 NS = ('<LOCALNAMESPACEPATH><NAMESPACE NAME="root"/><NAMESPACE NAME="virtualization"/>'
       '<NAMESPACE NAME="v2"/></LOCALNAMESPACEPATH>')

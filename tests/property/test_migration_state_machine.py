@@ -29,10 +29,10 @@ from pywbem import CIM_ERR_NOT_FOUND, CIMError, CIMInstance, CIMInstanceName, Ui
 from sqlalchemy import select
 
 import providers
-from emulator.catalog import Catalog, load_catalog
-from emulator.dispatch import Dispatcher
-from emulator.scenario import generated_scenario
-from emulator.seeding import prepare_store
+from emulator.core.catalog import Catalog, load_catalog
+from emulator.core.dispatch import Dispatcher
+from emulator.setup.scenario import generated_scenario
+from emulator.setup.seeding import prepare_store
 from providers.migration.engine import Engine
 from providers.vm_settings import disk_setting_part
 from storage.db import Store

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emulator.app import Settings, World, create_app, open_world
-from emulator.auth import Authenticator
-from emulator.scenario import demo_scenario
+from emulator.setup.scenario import demo_scenario
+from emulator.transport.auth import Authenticator
 from emulator.wsman.envelope import parse_request
 from emulator.wsman.faults import WsmanFault
 from emulator.wsman.security import (

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SERVE_COMMAND: tuple[str, ...] = (sys.executable, "-m", "emulator", "serve")
-DEMO_SCENARIO = PROJECT_ROOT / "emulator" / "scenarios" / "demo.toml"
+DEMO_SCENARIO = PROJECT_ROOT / "emulator" / "setup" / "scenarios" / "demo.toml"
 TEST_USER = "testuser"
 TEST_PASSWORD = "Passw0rd"
 INTEROP_NAMESPACE = "root/interop"

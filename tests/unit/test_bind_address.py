@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 
 from emulator import cli
-from emulator.bind_address import is_loopback, sandbox_exposure_warning
+from emulator.transport.bind_address import is_loopback, sandbox_exposure_warning
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"])

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator.cache_budget import SHARES, CacheBudget
+from emulator.caching.cache_budget import SHARES, CacheBudget
+from emulator.caching.versioned_cache import ENTRY_OVERHEAD, BoundedLRU, payload_size
 from emulator.cimxml.app import ReplyCache, RequestCache, request_key
-from emulator.versioned_cache import ENTRY_OVERHEAD, BoundedLRU, payload_size
 
 ENTRY = ENTRY_OVERHEAD + payload_size("k") + 10  # a one-letter key and a 10-byte value
 

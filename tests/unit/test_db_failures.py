@@ -14,9 +14,9 @@ from pywbem import CIM_ERR_FAILED, CIMError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
-from emulator import guard
-from emulator.guard import guarded, guarded_write, may_retry
-from emulator.unavailable import ServiceUnavailable
+from emulator.core import guard
+from emulator.core.guard import guarded, guarded_write, may_retry
+from emulator.core.unavailable import ServiceUnavailable
 from storage.db import Store, Timeouts
 from storage.errors import FailureKind, StoreTimeout, StoreUnavailable, classify, short_reason
 from storage.health import StoreHealth

@@ -20,11 +20,11 @@ from pywbem import (
     CIMInstanceName,
 )
 
-from emulator import guard
-from emulator.dispatch import InstanceResult
-from emulator.enumerations import MAX_OBJECT_COUNT, Enumerations
-from emulator.instances import FULL_VIEW, View
-from emulator.unavailable import ServiceUnavailable
+from emulator.core import guard
+from emulator.core.dispatch import InstanceResult
+from emulator.core.enumerations import MAX_OBJECT_COUNT, Enumerations
+from emulator.core.instances import FULL_VIEW, View
+from emulator.core.unavailable import ServiceUnavailable
 from providers.base import V2, Record, Scope
 from storage.db import Store, upgrade_schema
 from storage.errors import FailureKind, StaleWrite, StoreUnavailable

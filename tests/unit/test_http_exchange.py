@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from emulator.http_exchange import BodyTooLarge, ClientGone, read_body, respond
+from emulator.transport.http_exchange import BodyTooLarge, ClientGone, read_body, respond
 
 
 def receiver(*messages: dict[str, Any]) -> Any:

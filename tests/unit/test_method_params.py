@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pywbem import CIMError, CIMInstance, CIMInstanceName, Uint16
 
-from emulator.catalog import Catalog, load_catalog
-from emulator.embedded import EmbeddedInstanceError, parse_embedded_instance
-from emulator.method_params import coerce_inputs, finish_outputs
+from emulator.core.catalog import Catalog, load_catalog
+from emulator.core.embedded import EmbeddedInstanceError, parse_embedded_instance
+from emulator.core.method_params import coerce_inputs, finish_outputs
 from providers.base import Embedded, MalformedEmbedded, Scope
 
 V2 = "root/virtualization/v2"

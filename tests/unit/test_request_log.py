@@ -10,7 +10,7 @@ import shlex
 
 import pytest
 
-from emulator.request_log import RequestRecord, emit, format_record, shorten
+from emulator.transport.request_log import RequestRecord, emit, format_record, shorten
 
 RECORD = RequestRecord(
     protocol="cim-xml", host="HV-01", client="127.0.0.1:5000", user="alice",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.scenario import (
+from emulator.setup.scenario import (
     ANY_NETWORK_TAG,
     ScenarioError,
     demo_scenario,

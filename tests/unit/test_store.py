@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from emulator.scenario import demo_scenario, generated_scenario
-from emulator.seeding import ScenarioMismatch, prepare_store
+from emulator.setup.scenario import demo_scenario, generated_scenario
+from emulator.setup.seeding import ScenarioMismatch, prepare_store
 from storage.db import Store
 from storage.errors import StaleWrite
 from storage.models import Host, VirtualDisk, VirtualMachine

@@ -14,11 +14,11 @@ from pywbem._tupleparse import TupleParser
 from pywbem._tupletree import xml_to_tupletree_sax
 
 from emulator.app import Settings, World, open_world
-from emulator.catalog import load_catalog
 from emulator.cimxml import encode
-from emulator.dispatch import InstanceResult
-from emulator.instances import View
-from emulator.scenario import demo_scenario
+from emulator.core.catalog import load_catalog
+from emulator.core.dispatch import InstanceResult
+from emulator.core.instances import View
+from emulator.setup.scenario import demo_scenario
 
 
 @pytest.fixture(scope="module")

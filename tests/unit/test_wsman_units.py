@@ -26,8 +26,8 @@ from pywbem import (
     Uint8,
 )
 
-from emulator.auth import Authenticator
-from emulator.catalog import Catalog, load_catalog
+from emulator.core.catalog import Catalog, load_catalog
+from emulator.transport.auth import Authenticator
 from emulator.wsman import faults, methods, render, resources
 from emulator.wsman.cache import Listing
 from emulator.wsman.enumeration import Contexts

@@ -22,7 +22,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from pywbem import CIM_ERR_FAILED, CIMError
 
-from emulator.unavailable import ServiceUnavailable
+from emulator.core.unavailable import ServiceUnavailable
 from storage.db import CommitWatch, Store
 from storage.errors import StaleWrite, StoreUnavailable, classify
 

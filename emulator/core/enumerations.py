@@ -23,10 +23,10 @@ from pywbem import (
 )
 
 from emulator.cim.objectpath import format_wmi_path, parse_object_path
-from emulator.dispatch import InstanceResult
-from emulator.guard import guarded, guarded_write
-from emulator.instances import View
-from emulator.unavailable import ServiceUnavailable
+from emulator.core.dispatch import InstanceResult
+from emulator.core.guard import guarded, guarded_write
+from emulator.core.instances import View
+from emulator.core.unavailable import ServiceUnavailable
 from providers.base import Clock, Scope
 from storage.db import Store
 from storage.pull_contexts import (
@@ -72,7 +72,7 @@ class Enumerations:
     def __init__(self, dispatcher: InstanceSource,
                  contexts: PullContextStore | None = None) -> None:
         self.dispatcher = dispatcher
-        self.store = dispatcher.store  # for emulator.guard
+        self.store = dispatcher.store  # for emulator.core.guard
         if contexts is None:
             if dispatcher.store is None:
                 raise TypeError("enumerations need a store for their contexts")

@@ -1,7 +1,7 @@
 """The process's cache budget: one number of megabytes (`hvsim serve --cache-mb`), shared out
 between every cache the front ends keep.
 
-Each cache is a BoundedLRU (emulator/versioned_cache.py) counting its keys as well as its
+Each cache is a BoundedLRU (emulator/caching/versioned_cache.py) counting its keys as well as its
 values, so the sum of the shares bounds what caching can hold whatever clients send; the fixed
 shares reflect where reuse pays most (whole replies and enumeration listings).
 """

@@ -24,7 +24,7 @@ from pywbem._mof_compiler import MOFWBEMConnection
 from pywbem._tupleparse import TupleParser
 from pywbem._tupletree import xml_to_tupletree_sax
 
-from emulator.catalog import Catalog
+from emulator.core.catalog import Catalog
 
 # Same rule as for whole requests: no DTD, so no entity expansion.
 _DOCTYPE = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)

@@ -24,10 +24,10 @@ from pywbem import (
     cimvalue,
 )
 
-from emulator.catalog import Catalog
 from emulator.cim.objectpath import ObjectPathError, parse_object_path
-from emulator.embedded import EmbeddedInstanceError, parse_embedded_instance
-from emulator.instances import build_embedded, complete_path
+from emulator.core.catalog import Catalog
+from emulator.core.embedded import EmbeddedInstanceError, parse_embedded_instance
+from emulator.core.instances import build_embedded, complete_path
 from providers.base import Embedded, MalformedEmbedded, MethodResult, Scope
 
 # Embedded instances inside embedded instances (e.g. UnmanagedVhds, §5.2).

@@ -1,9 +1,9 @@
 """The protocol-neutral core: validate an operation against the class model, run providers.
 
 Front ends call one method per CIM operation and get CIM objects (or lazily rendered instance
-results) back; every failure is a `pywbem.CIMError` (see emulator.guard): a database that cannot
-serve now is `ServiceUnavailable`, an unexpected exception CIM_ERR_FAILED, so no front end ever
-answers with a traceback.
+results) back; every failure is a `pywbem.CIMError` (see emulator.core.guard): a database
+that cannot serve now is `ServiceUnavailable`, an unexpected exception CIM_ERR_FAILED, so no
+front end ever answers with a traceback.
 """
 
 from __future__ import annotations
@@ -38,12 +38,12 @@ from pywbem import (
     CIMQualifierDeclaration,
 )
 
-from emulator.catalog import Catalog
 from emulator.cim import wql
 from emulator.cim.objectpath import ObjectPathError, format_wmi_path, parse_object_path
-from emulator.guard import guarded, guarded_write
-from emulator.instances import FULL_VIEW, View, build_instance, record_path, shape_instance
-from emulator.method_params import MethodOutcome, coerce_inputs, finish_call
+from emulator.core.catalog import Catalog
+from emulator.core.guard import guarded, guarded_write
+from emulator.core.instances import FULL_VIEW, View, build_instance, record_path, shape_instance
+from emulator.core.method_params import MethodOutcome, coerce_inputs, finish_call
 from providers.base import (
     AssociationProvider,
     Clock,

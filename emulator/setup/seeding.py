@@ -9,7 +9,12 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, insert, select
 
-from emulator.scenario import COMPATIBILITY_BASELINE, PROCESSOR_FEATURES, Scenario, feature_mask
+from emulator.setup.scenario import (
+    COMPATIBILITY_BASELINE,
+    PROCESSOR_FEATURES,
+    Scenario,
+    feature_mask,
+)
 from storage import models
 from storage.db import (
     Store,

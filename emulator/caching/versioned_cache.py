@@ -2,8 +2,8 @@
 
 `BoundedLRU` is the one LRU of the process: every cache a front end keeps (parsed requests,
 serialised fragments, whole replies) is one, sized from the process's cache budget (see
-emulator/cache_budget.py), so no stream of distinct requests can grow memory past it. Entries
-nobody read for `idle_seconds` leave as well: while migrations run, most keys (a job's
+emulator/caching/cache_budget.py), so no stream of distinct requests can grow memory past it.
+Entries nobody read for `idle_seconds` leave as well: while migrations run, most keys (a job's
 progress, a VM's previous state) are never asked for again, and without this the caches would
 fill their budget with them however small the working set is.
 

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from pywbem import CIMClass, CIMError, CIMInstance, CIMInstanceName, CIMProperty, cimvalue
 from pywbem._cim_constants import CIM_ERR_FAILED
 
-from emulator.catalog import Catalog
+from emulator.core.catalog import Catalog
 from providers.base import Embedded, Record, Scope
 
 

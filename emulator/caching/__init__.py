@@ -1,0 +1,1 @@
+"""Byte-bounded caches and the budget they share."""

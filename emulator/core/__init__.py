@@ -1,0 +1,1 @@
+"""The protocol-neutral core: class model, validation, dispatch to providers, results."""

@@ -1,0 +1,1 @@
+"""Set-up: scenario files and seeding the store from them."""

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by both front ends: connections, bodies, authentication, ports."""
