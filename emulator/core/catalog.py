@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pywbem
 from nocasedict import NocaseDict
 from pywbem import CIMClass, CIMQualifierDeclaration, MOFCompileError
 from pywbem_mock import FakedWBEMConnection
@@ -121,6 +122,10 @@ def _compile_namespace(namespace: str, manifest: str) -> NamespaceModel:
 
 def _mof_digest() -> str:
     digest = hashlib.sha256(str(CACHE_VERSION).encode())
+    # A pickle names the classes it holds by module: a copy written by code laid out
+    # differently (or by another pywbem) must not even be tried.
+    digest.update(f"{NamespaceModel.__module__}.{NamespaceModel.__qualname__}".encode())
+    digest.update(pywbem.__version__.encode())
     for path in sorted(MOF_DIR.rglob("*.mof")):
         digest.update(path.relative_to(MOF_DIR).as_posix().encode())
         digest.update(path.read_bytes())
@@ -137,8 +142,8 @@ def load_catalog(cache_dir: Path | None = None) -> Catalog:
         try:
             with cache_file.open("rb") as handle:
                 return Catalog(pickle.load(handle))
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
-            pass  # a damaged cache is rebuilt below
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            pass  # a damaged or foreign cache is rebuilt below
     models = {ns: _compile_namespace(ns, manifest) for ns, manifest in NAMESPACE_MANIFESTS.items()}
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
