@@ -250,6 +250,8 @@ def test_a_missing_namespace_is_a_fault_on_every_operation(server: HvsimServer,
         message = fault.findtext(f".//{{{SOAP}}}Reason/{{{SOAP}}}Text") or ""
         assert namespace in message, (operation, message)
         error_code = fault.findtext(f".//{{{WMI_ERROR}}}error_Code")
+        assert fault.findtext(f".//{{{WMI_ERROR}}}error_Category") == "10"  # MetadataError
+        assert fault.findtext(f".//{{{WMI_ERROR}}}error_WindowsErrorMessage") == message
         if operation == "wql":
             assert wsman_fault.get("Code") == str(CANNOT_PROCESS_FILTER)
             assert error_code == str(CANNOT_PROCESS_FILTER)

@@ -189,6 +189,20 @@ def test_method_output_in_wmi_order() -> None:
     assert '<w:Selector Name="InstanceID">J1</w:Selector>' in text
 
 
+def test_an_instance_has_every_property_nil_for_null_and_nothing_for_an_empty_array() -> None:
+    klass = CIMClass("Msvm_X", properties={
+        "A": CIMProperty("A", None, type="string"),
+        "b": CIMProperty("b", None, type="string", is_array=True),
+        "C": CIMProperty("C", None, type="uint16", is_array=True)})
+    text = render.instance_body("Msvm_X", render.class_specs(klass), {"b": [], "C": None},
+                                None, "HV-01", "root/virtualization/v2")
+    assert text.startswith(f'<p:Msvm_X xmlns:p="{V2}Msvm_X" ')
+    assert 'xsi:type="p:Msvm_X_Type">' in text
+    # WMI's order (case-insensitive); the empty array b is no element at all (a client that
+    # counts elements must see zero), the NULL array C is nil.
+    assert text.endswith('<p:A xsi:nil="true"/><p:C xsi:nil="true"/></p:Msvm_X>')
+
+
 def test_embedded_objects_nest_in_their_own_class_namespace(catalog: Catalog) -> None:
     """GetSummaryInformation's output as WinRM writes WMI objects: nested elements, every
     property of the class, an object inside an object with its own prefix; a string that
