@@ -9,6 +9,7 @@ CIM-XML and its MOF compiler (against the served class model) for MOF.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from pywbem import (
@@ -33,6 +34,18 @@ MAX_EMBEDDED_CHARS = 1024 * 1024
 # whether the path has a host and namespace); the path is ignored.
 _INSTANCE_ELEMENTS = ("INSTANCE", "VALUE.INSTANCEWITHPATH", "VALUE.NAMEDINSTANCE",
                       "VALUE.OBJECTWITHLOCALPATH", "VALUE.OBJECTWITHPATH")
+
+
+def is_embedded_object(qualifiers: Mapping[str, Any]) -> bool:
+    """Whether WMI types the element as an embedded object (CIMTYPE "object[:<class>]").
+
+    Such values (GetSummaryInformation's SummaryInformation[], a summary's AsynchronousTasks)
+    are WMI objects, which WinRM writes as nested elements; a string that carries an
+    EmbeddedInstance (GetErrorEx's Errors[]) is text in WMI and stays text on every protocol.
+    """
+    qualifier = qualifiers.get("CIMTYPE")
+    value = getattr(qualifier, "value", qualifier)
+    return isinstance(value, str) and value.lower().startswith("object")
 
 
 class EmbeddedInstanceError(ValueError):

@@ -192,6 +192,25 @@ _WMI_CODES = {
     CIM_ERR_METHOD_NOT_AVAILABLE: 0x80041055,  # WBEM_E_METHOD_NOT_IMPLEMENTED
 }
 
+# CIM status -> the category MI gives the error (MI_ErrorCategory, what PowerShell shows as
+# CategoryInfo), carried in MSFT_WmiError's error_Category as WinRM 3.0 and later write it.
+_MI_NOT_SPECIFIED, _MI_INVALID_ARGUMENT, _MI_METADATA_ERROR = 0, 5, 10
+_MI_NOT_IMPLEMENTED, _MI_OBJECT_NOT_FOUND, _MI_OPERATION_TIMEOUT = 11, 13, 15
+_MI_PERMISSION_DENIED, _MI_RESOURCE_UNAVAILABLE = 18, 21
+_WMI_CATEGORIES = {
+    CIM_ERR_ACCESS_DENIED: _MI_PERMISSION_DENIED,
+    CIM_ERR_INVALID_NAMESPACE: _MI_METADATA_ERROR,
+    CIM_ERR_INVALID_PARAMETER: _MI_INVALID_ARGUMENT,
+    CIM_ERR_INVALID_CLASS: _MI_METADATA_ERROR,
+    CIM_ERR_NOT_FOUND: _MI_OBJECT_NOT_FOUND,
+    CIM_ERR_NOT_SUPPORTED: _MI_NOT_IMPLEMENTED,
+    CIM_ERR_NO_SUCH_PROPERTY: _MI_METADATA_ERROR,
+    CIM_ERR_INVALID_QUERY: _MI_INVALID_ARGUMENT,
+    CIM_ERR_QUERY_LANGUAGE_NOT_SUPPORTED: _MI_NOT_IMPLEMENTED,
+    CIM_ERR_METHOD_NOT_FOUND: _MI_METADATA_ERROR,
+    CIM_ERR_METHOD_NOT_AVAILABLE: _MI_NOT_IMPLEMENTED,
+}
+
 _WMI_NAMES = {
     CIM_ERR_INVALID_NAMESPACE: "WBEM_E_INVALID_NAMESPACE",
     CIM_ERR_INVALID_CLASS: "WBEM_E_INVALID_CLASS",
@@ -258,6 +277,10 @@ def _wmi_error(fault: WsmanFault) -> str:
     uri = f"{xmlns.DMTF_PREFIX}MSFT_WmiError"
     code = fault.wmi_code or 0x80041001
     nil = ' xsi:nil="true"/>'
+    if isinstance(fault.cim, ServiceUnavailable):
+        category = _MI_OPERATION_TIMEOUT if fault.cim.timed_out else _MI_RESOURCE_UNAVAILABLE
+    else:
+        category = _WMI_CATEGORIES.get(fault.cim.status_code, _MI_NOT_SPECIFIED)
     return (
         f'<p:MSFT_WmiError b:IsCIM_Error="true" xmlns:b="{xmlns.CIM_BINDING}" '
         f'xmlns:p="{uri}" xmlns:cim="{xmlns.CIM_COMMON}" xmlns:xsi="{xmlns.XSI}" '
@@ -277,8 +300,11 @@ def _wmi_error(fault: WsmanFault) -> str:
         f'<p:PerceivedSeverity xsi:type="cim:cimUnsignedShort">0</p:PerceivedSeverity>'
         f'<p:ProbableCause xsi:type="cim:cimUnsignedShort">0</p:ProbableCause>'
         f'<p:ProbableCauseDescription xsi:type="cim:cimString"{nil}'
+        f'<p:error_Category xsi:type="cim:cimUnsignedInt">{category}</p:error_Category>'
         f'<p:error_Code xsi:type="cim:cimUnsignedInt">{code}</p:error_Code>'
         f'<p:error_Type xsi:type="cim:cimString">HRESULT</p:error_Type>'
+        f'<p:error_WindowsErrorMessage xsi:type="cim:cimString">{escape(fault.message)}'
+        f"</p:error_WindowsErrorMessage>"
         f"</p:MSFT_WmiError>"
     )
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from pywbem import CIMClassName, CIMInstanceName
+from pywbem import CIMClass, CIMClassName, CIMInstanceName
 
 from emulator.wsman import methods
 from emulator.wsman.call import (
@@ -45,8 +45,13 @@ def invoke(call: Call) -> Reply:
                                 lambda epr: resolve_epr(call, epr, namespace))
     outcome = call.dispatcher.invoke_method(
         call.host, resource.namespace, target, method.name, params)
+    catalog = call.catalog
+
+    def class_of(name: str) -> CIMClass | None:
+        return catalog.get_class(namespace, name) if catalog.has_class(namespace, name) else None
+
     body = methods.write_output(method, resource.classname, resource.namespace, call.host,
-                                outcome.return_value, outcome.output_values())
+                                outcome.return_value, outcome.output_values(), class_of)
     return f"{base}/{method.name}Response", body
 
 

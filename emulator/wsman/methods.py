@@ -3,7 +3,10 @@
 Input parameters are read by their declaration: references from EPRs, arrays from repeated
 elements, embedded instances as CIM-XML text, everything else as text that the dispatcher
 coerces to the declared type. Output parameters are written in WMI's order (alphabetical,
-ReturnValue among them), references as EPRs and embedded instances as escaped CIM-XML.
+ReturnValue among them), references as EPRs, strings that carry an embedded instance (GetErrorEx's
+Errors[]) as escaped CIM-XML, and parameters WMI types as embedded objects (GetSummaryInformation's
+SummaryInformation[], GetSystemCompatibilityVectors' CompatibilityVectors[]) as nested elements
+in the embedded class's namespace, as WinRM writes them (see render.py).
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ from typing import Any
 
 from pywbem import CIMClass, CIMInstanceName, CIMMethod
 
+from emulator.core.embedded import is_embedded_object
 from emulator.wsman import xmlns
 from emulator.wsman.envelope import EPR, is_epr, parse_epr, qname, text_of
 from emulator.wsman.faults import ACTION_NOT_SUPPORTED, INVALID_PARAMETER, WsmanFault
-from emulator.wsman.render import element
+from emulator.wsman.render import ClassLookup, element, embedded_objects
 from emulator.wsman.resources import class_uri
 
 ResolveEPR = Callable[[EPR], CIMInstanceName]
@@ -83,19 +87,24 @@ def _value(child: Any, cim_type: str, resolve_epr: ResolveEPR) -> Any:
 
 
 def write_output(method: CIMMethod, classname: str, namespace: str, host: str,
-                 return_value: Any, out_params: Mapping[str, Any]) -> str:
+                 return_value: Any, out_params: Mapping[str, Any],
+                 class_of: ClassLookup = lambda name: None) -> str:
+    """`<Method>_OUTPUT`; `class_of` gives the classes of embedded objects (every property)."""
     declared = {p.name.lower(): p for p in method.parameters.values()}
-    entries: list[tuple[str, Any, str, bool]] = [
-        ("ReturnValue", return_value, method.return_type or "uint32", False)]
+    entries: list[tuple[str, Any, str, bool, bool]] = [
+        ("ReturnValue", return_value, method.return_type or "uint32", False, False)]
     for name, value in out_params.items():
         param = declared.get(name.lower())
         if param is None:
-            entries.append((name, value, "string", isinstance(value, list)))
+            entries.append((name, value, "string", isinstance(value, list), False))
         else:
-            entries.append((param.name, value, param.type, bool(param.is_array)))
+            entries.append((param.name, value, param.type, bool(param.is_array),
+                            is_embedded_object(param.qualifiers)))
     entries.sort(key=lambda e: e[0].lower())
     uri = class_uri(namespace, classname)
-    inner = "".join(element("p", name, value, cim_type, is_array, host, namespace)
-                    for name, value, cim_type, is_array in entries)
+    inner = "".join(
+        embedded_objects(f"p:{name}", value, host, namespace, class_of) if nested else
+        element("p", name, value, cim_type, is_array, host, namespace)
+        for name, value, cim_type, is_array, nested in entries)
     return (f'<p:{method.name}_OUTPUT xmlns:p="{uri}" xmlns:cim="{xmlns.CIM_COMMON}" '
             f'xmlns:xsi="{xmlns.XSI}">{inner}</p:{method.name}_OUTPUT>')

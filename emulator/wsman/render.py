@@ -1,10 +1,15 @@
 """Instances and values written the way WinRM's WMI plugin writes them.
 
-An instance is `<p:Class xmlns:p="<class resource URI>">` with one element per property in
-WMI's (alphabetical) order: NULL as `xsi:nil="true"`, arrays as repeated elements, datetimes as
-`cim:Datetime`/`cim:Interval`, references as EPR content, embedded instances as escaped CIM-XML.
-Rendered instances are cached by the result's identity (which includes its version tag), so an
-unchanged instance is written once.
+An instance is `<p:Class xmlns:p="<class resource URI>" xsi:type="p:Class_Type">` with one
+element per property of its class in WMI's (alphabetical) order: NULL as `xsi:nil="true"`,
+arrays as repeated elements (an empty array as no element at all), datetimes as
+`cim:Datetime`/`cim:Interval`, references as EPR content, and strings that carry an embedded
+instance as escaped CIM-XML text, as WMI stores them. A value WMI types as an embedded object
+(CIMTYPE "object:…", e.g. GetSummaryInformation's SummaryInformation[]) is instead written the
+way WinRM writes a WMI object: the element holds the instance's properties as nested elements
+in the namespace of the instance's own class, with `xsi:type="<prefix>:<Class>_Type"` (DSP0230's
+mapping of an embedded instance). Rendered instances are cached by the result's identity (which
+includes its version tag), so an unchanged instance is written once.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pywbem import CIMClass, CIMDateTime, CIMInstance, CIMInstanceName
 from emulator.caching.cache_budget import DEFAULT_BUDGET
 from emulator.caching.versioned_cache import BoundedLRU
 from emulator.core.dispatch import InstanceResult
+from emulator.core.embedded import is_embedded_object
 from emulator.wsman import xmlns
 from emulator.wsman.resources import class_uri, epr_xml
 
@@ -25,6 +31,7 @@ _NS_DECLS = f'xmlns:cim="{xmlns.CIM_COMMON}" xmlns:xsi="{xmlns.XSI}"'
 
 
 Convert = Callable[[Any, str, str], str]  # (value, host, namespace) -> element content
+ClassLookup = Callable[[str], CIMClass | None]  # class name -> its declaration, if served
 
 
 class Spec(NamedTuple):
@@ -162,7 +169,8 @@ def element(prefix: str, name: str, value: Any, cim_type: str, is_array: bool, h
 def instance_body(classname: str, specs: Iterable[Spec], values: Mapping[str, Any],
                   allowed: frozenset[str] | None, host: str, namespace: str) -> str:
     given = {k.lower(): v for k, v in values.items()}
-    parts = [f'<p:{classname} xmlns:p="{class_uri(namespace, classname)}" {_NS_DECLS}>']
+    parts = [f'<p:{classname} xmlns:p="{class_uri(namespace, classname)}" {_NS_DECLS} '
+             f'xsi:type="p:{classname}_Type">']
     append = parts.append
     for spec in specs:
         if allowed is not None and spec.lower not in allowed:
@@ -177,6 +185,48 @@ def instance_body(classname: str, specs: Iterable[Spec], values: Mapping[str, An
         else:
             append(f"{spec.open}{spec.convert(value, host, namespace)}{spec.close}")
     parts.append(f"</p:{classname}>")
+    return "".join(parts)
+
+
+def embedded_objects(tag: str, value: Any, host: str, namespace: str, class_of: ClassLookup,
+                     depth: int = 1) -> str:
+    """`<tag>` elements for a value WMI types as an embedded object: one per instance."""
+    if value is None:
+        return f'<{tag} xsi:nil="true"/>'
+    if isinstance(value, list | tuple):
+        return "".join(embedded_objects(tag, item, host, namespace, class_of, depth)
+                       for item in value)
+    if not isinstance(value, CIMInstance):
+        return f"<{tag}>{_escape(str(value))}</{tag}>"
+    return embedded_object(tag, value, host, namespace, class_of, depth)
+
+
+def embedded_object(tag: str, instance: CIMInstance, host: str, namespace: str,
+                    class_of: ClassLookup, depth: int = 1) -> str:
+    """One embedded instance as nested elements in its own class's namespace.
+
+    Every property of the class is written, NULL as nil; each nesting level declares its own
+    prefix, so an object inside an object (a summary's AsynchronousTasks) keeps its namespace.
+    """
+    classname = instance.classname
+    prefix = f"p{depth}"
+    klass = class_of(classname)
+    declared = (sorted(klass.properties.values(), key=lambda p: p.name.lower())
+                if klass is not None else
+                sorted(instance.properties.values(), key=lambda p: p.name.lower()))
+    values = {name.lower(): prop for name, prop in instance.properties.items()}
+    parts = [f'<{tag} xmlns:{prefix}="{class_uri(namespace, classname)}" '
+             f'xsi:type="{prefix}:{classname}_Type">']
+    for decl in declared:
+        given = values.get(decl.name.lower())
+        value = given.value if given is not None else None
+        if is_embedded_object(decl.qualifiers):
+            parts.append(embedded_objects(f"{prefix}:{decl.name}", value, host, namespace,
+                                          class_of, depth + 1))
+        else:
+            parts.append(element(prefix, decl.name, value, decl.type, bool(decl.is_array),
+                                 host, namespace))
+    parts.append(f"</{tag}>")
     return "".join(parts)
 
 

@@ -188,6 +188,7 @@ def test_get_of_an_unknown_class_or_namespace(wsman: WSMan) -> None:
 V1_WILDCARD = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/*"
 WQL = "http://schemas.microsoft.com/wbem/wsman/1/WQL"
 WMI_ERROR = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/MSFT_WmiError"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 
 def test_the_retired_v1_namespace_is_the_wmi_fault_clients_probe_for(wsman: WSMan) -> None:
@@ -522,7 +523,9 @@ def test_enumerate_options_winrm_does_not_support(wsman: WSMan) -> None:
     assert fault_code(info) == 2150858810
 
 
-def test_invoke_returns_embedded_instances_as_escaped_cim_xml(wsman: WSMan) -> None:
+def test_invoke_returns_embedded_objects_as_nested_elements(wsman: WSMan) -> None:
+    # CompatibilityVectors[] is an array of WMI objects: WinRM nests each vector's properties
+    # in Msvm_CompatibilityVector's own namespace, with xsi:type naming its class.
     vm = ('<wsa:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous'
           f"</wsa:Address><wsa:ReferenceParameters><wsman:ResourceURI>{CS}</wsman:ResourceURI>"
           '<wsman:SelectorSet><wsman:Selector Name="CreationClassName">Msvm_ComputerSystem'
@@ -537,9 +540,14 @@ def test_invoke_returns_embedded_instances_as_escaped_cim_xml(wsman: WSMan) -> N
     output = reply.find(f".//{{{SVC}}}GetSystemCompatibilityVectors_OUTPUT")
     assert output is not None
     assert output.findtext(f"{{{SVC}}}ReturnValue") == "0"
-    vectors = [e.text or "" for e in output.iterfind(f"{{{SVC}}}CompatibilityVectors")]
-    assert vectors and all(v.startswith('<INSTANCE CLASSNAME="Msvm_CompatibilityVector"')
-                           for v in vectors)
+    vector_uri = WMI_V2 + "Msvm_CompatibilityVector"
+    vectors = list(output.iterfind(f"{{{SVC}}}CompatibilityVectors"))
+    assert vectors
+    for vector in vectors:
+        assert vector.get(f"{{{XSI}}}type", "").endswith(":Msvm_CompatibilityVector_Type")
+        assert not (vector.text or "").strip()
+        assert vector.findtext(f"{{{vector_uri}}}VectorId") not in (None, "")
+        assert {child.tag.split("}")[0][1:] for child in vector} == {vector_uri}
     names = [e.tag.split("}")[1] for e in output]
     assert names == sorted(names, key=str.lower)  # WMI's order: ReturnValue among the others
 

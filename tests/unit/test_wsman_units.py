@@ -4,6 +4,7 @@ value rendering, method output, enumeration contexts, fault translation, NTLM cr
 from __future__ import annotations
 
 import base64
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,12 +18,14 @@ from pywbem import (
     CIM_ERR_METHOD_NOT_FOUND,
     CIM_ERR_NOT_FOUND,
     CIM_ERR_NOT_SUPPORTED,
+    CIMClass,
     CIMDateTime,
     CIMError,
     CIMInstance,
     CIMInstanceName,
     CIMMethod,
     CIMParameter,
+    CIMProperty,
     Uint8,
 )
 
@@ -36,6 +39,7 @@ from emulator.wsman.faults import WsmanFault
 from emulator.wsman.security import Authentication, AuthFailed
 
 V2 = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/"
+XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +187,62 @@ def test_method_output_in_wmi_order() -> None:
     assert "&lt;INSTANCE CLASSNAME=&quot;Msvm_Error&quot;&gt;" in text \
         or "&lt;INSTANCE CLASSNAME=\"Msvm_Error\"&gt;" in text
     assert '<w:Selector Name="InstanceID">J1</w:Selector>' in text
+
+
+def test_an_instance_has_every_property_nil_for_null_and_nothing_for_an_empty_array() -> None:
+    klass = CIMClass("Msvm_X", properties={
+        "A": CIMProperty("A", None, type="string"),
+        "b": CIMProperty("b", None, type="string", is_array=True),
+        "C": CIMProperty("C", None, type="uint16", is_array=True)})
+    text = render.instance_body("Msvm_X", render.class_specs(klass), {"b": [], "C": None},
+                                None, "HV-01", "root/virtualization/v2")
+    assert text.startswith(f'<p:Msvm_X xmlns:p="{V2}Msvm_X" ')
+    assert 'xsi:type="p:Msvm_X_Type">' in text
+    # WMI's order (case-insensitive); the empty array b is no element at all (a client that
+    # counts elements must see zero), the NULL array C is nil.
+    assert text.endswith('<p:A xsi:nil="true"/><p:C xsi:nil="true"/></p:Msvm_X>')
+
+
+def test_embedded_objects_nest_in_their_own_class_namespace(catalog: Catalog) -> None:
+    """GetSummaryInformation's output as WinRM writes WMI objects: nested elements, every
+    property of the class, an object inside an object with its own prefix; a string that
+    carries an embedded instance (GetErrorEx's Errors) stays escaped CIM-XML text."""
+    ns = "root/virtualization/v2"
+    vsms = catalog.get_class(ns, "Msvm_VirtualSystemManagementService")
+    job = CIMInstance("Msvm_MigrationJob", properties={"InstanceID": "J1", "JobState": Uint8(4)})
+    summary = CIMInstance("Msvm_SummaryInformation", properties={
+        "ElementName": "web-01", "EnabledState": Uint8(2), "AsynchronousTasks": [job],
+        "Snapshots": CIMProperty("Snapshots", [], type="string", is_array=True)})
+
+    def class_of(name: str) -> CIMClass | None:
+        return catalog.get_class(ns, name) if catalog.has_class(ns, name) else None
+
+    text = methods.write_output(vsms.methods["GetSummaryInformation"],
+                                "Msvm_VirtualSystemManagementService", ns, "HV-01", 0,
+                                {"SummaryInformation": [summary]}, class_of)
+    root = ET.fromstring(text)
+    vsms_uri, si_uri = V2 + "Msvm_VirtualSystemManagementService", V2 + "Msvm_SummaryInformation"
+    (item,) = root.iterfind(f"{{{vsms_uri}}}SummaryInformation")
+    assert item.get(XSI + "type") == "p1:Msvm_SummaryInformation_Type"
+    assert 'xmlns:p1="' + si_uri + '"' in text
+    assert item.findtext(f"{{{si_uri}}}ElementName") == "web-01"
+    names = [child.tag.split("}")[1] for child in item]
+    declared = catalog.get_class(ns, "Msvm_SummaryInformation").properties
+    assert names == sorted(names, key=str.lower)
+    assert set(names) == {n for n in declared if n != "Snapshots"}  # [] is no element
+    assert item.find(f"{{{si_uri}}}Notes").get(XSI + "nil") == "true"  # type: ignore[union-attr]
+    (task,) = item.iterfind(f"{{{si_uri}}}AsynchronousTasks")
+    job_uri = V2 + "Msvm_MigrationJob"
+    assert task.get(XSI + "type") == "p2:Msvm_MigrationJob_Type"
+    assert task.findtext(f"{{{job_uri}}}InstanceID") == "J1"
+    assert len(list(task)) == len(catalog.get_class(ns, "Msvm_MigrationJob").properties)
+    # GetErrorEx's Errors[] is a string array in WMI: text, not elements.
+    get_error_ex = catalog.get_class(ns, "Msvm_MigrationJob").methods["GetErrorEx"]
+    error = CIMInstance("Msvm_Error", properties={"Message": "m"})
+    text = methods.write_output(get_error_ex, "Msvm_MigrationJob", ns, "HV-01", 0,
+                                {"Errors": [error]}, class_of)
+    (errors,) = ET.fromstring(text).iterfind(f"{{{job_uri}}}Errors")
+    assert len(errors) == 0 and (errors.text or "").startswith('<INSTANCE CLASSNAME="Msvm_Error"')
 
 
 def _results(count: int, size: int) -> Listing:
