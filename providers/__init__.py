@@ -16,15 +16,18 @@ from providers.associations import (
     SystemDeviceProvider,
 )
 from providers.base import InstanceProvider, MethodProvider
+from providers.capabilities import AllocationCapabilitiesProvider, SettingsWithDefinitionsProvider
 from providers.computer_system import (
     ComputerSystemProvider,
     PlannedComputerSystemProvider,
     VirtualSwitchProvider,
 )
 from providers.interop import (
+    HostConformsToProfileProvider,
     NamespaceProvider,
     ObjectManagerProvider,
     ProfileConformanceProvider,
+    ReferencedProfileProvider,
     RegisteredProfileProvider,
 )
 from providers.jobs import (
@@ -46,26 +49,25 @@ from providers.services import (
     MigrationServiceSettingsProvider,
     MigrationTemplateProvider,
     ResourcePoolProvider,
+    SwitchManagementServiceProvider,
 )
-from providers.vm_settings import (
-    LogicalDeviceProvider,
-    ResourceSettingsProvider,
-    VirtualSystemSettingsProvider,
-)
+from providers.vm_settings import LogicalDeviceProvider, VirtualSystemSettingsProvider
 
 INSTANCE_PROVIDERS: tuple[type[InstanceProvider], ...] = (
     ComputerSystemProvider, PlannedComputerSystemProvider, VirtualSwitchProvider,
     ManagementServiceProvider, ManagementServiceSettingsProvider, ManagementCapabilitiesProvider,
     MigrationServiceProvider, MigrationServiceSettingsProvider, MigrationNetworkProvider,
     MigrationCapabilitiesProvider, MigrationTemplateProvider, ResourcePoolProvider,
-    VirtualSystemSettingsProvider, ResourceSettingsProvider, LogicalDeviceProvider,
+    VirtualSystemSettingsProvider, SettingsWithDefinitionsProvider, LogicalDeviceProvider,
+    AllocationCapabilitiesProvider, SwitchManagementServiceProvider,
     HostedServiceProvider, HostedDependencyProvider, ServiceAffectsElementProvider,
     SettingsDefineStateProvider, SystemDeviceProvider, SettingDataComponentProvider,
     ResourceDependencyProvider, ElementAllocatedFromPoolProvider, ElementSettingDataProvider,
     ElementCapabilitiesProvider, SettingsDefineCapabilitiesProvider,
     MigrationSettingsComponentProvider, ClusterConformsToProfileProvider,
     NamespaceProvider, ObjectManagerProvider, RegisteredProfileProvider,
-    ProfileConformanceProvider, JobProvider, AffectedJobElementProvider,
+    ProfileConformanceProvider, ReferencedProfileProvider, HostConformsToProfileProvider,
+    JobProvider, AffectedJobElementProvider,
     OwningJobElementProvider,
 )
 

@@ -23,7 +23,9 @@ from providers.base import (
     path_identity,
     ref,
 )
+from providers.capabilities import ALLOCATION_CAPABILITIES, DEFINITIONS, ROLE_VALUES, ROLES
 from providers.computer_system import CS, host_keys, is_host_name, vm_keys
+from providers.interop import profile_ref
 from providers.services import (
     MIGRATION_CAPABILITIES,
     MIGRATION_NETWORK,
@@ -31,12 +33,14 @@ from providers.services import (
     MIGRATION_SERVICE_SETTINGS,
     MIGRATION_SETTINGS,
     MIGRATION_TEMPLATES,
+    PRIMORDIAL_POOLS,
     RESOURCE_POOL,
     VSMS,
     VSMS_CAPABILITIES,
     VSMS_SETTINGS,
     migration_service_keys,
     settings_instance_id,
+    switch_service_keys,
     vsms_keys,
 )
 from providers.vm_settings import (
@@ -117,7 +121,10 @@ class HostedServiceProvider(WorldAssociation):
     namespaces = (V2, CLUSTER)
 
     def host_links(self, ctx: ProviderContext, scope: Scope, host: HostRow) -> Iterator[Record]:
-        for keys in (vsms_keys(host), migration_service_keys(host)):
+        services = [vsms_keys(host), migration_service_keys(host)]
+        if not scope.cluster_view:
+            services.append(switch_service_keys(host))
+        for keys in services:
             yield _link("Msvm_HostedService", Antecedent=host_ref(host),
                         Dependent=ref(keys["CreationClassName"], **keys))
 
@@ -152,7 +159,7 @@ class SettingsDefineStateProvider(WorldAssociation):
         if vm.planned or scope.cluster_view:
             return
         for device in vm_devices(ctx, vm):
-            if device.device_class is not None:
+            if device.device_class is not None and device.setting_class is not None:
                 yield _link("Msvm_SettingsDefineState", ManagedElement=device_ref(vm, device),
                             SettingData=setting_ref(vm, device))
 
@@ -174,8 +181,9 @@ class SettingDataComponentProvider(WorldAssociation):
 
     def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VMRow) -> Iterator[Record]:
         for device in vm_devices(ctx, vm):
-            yield _link("Msvm_VirtualSystemSettingDataComponent", GroupComponent=vssd_ref(vm),
-                        PartComponent=setting_ref(vm, device))
+            if device.setting_class is not None:
+                yield _link("Msvm_VirtualSystemSettingDataComponent",
+                            GroupComponent=vssd_ref(vm), PartComponent=setting_ref(vm, device))
 
 
 class ResourceDependencyProvider(WorldAssociation):
@@ -183,10 +191,10 @@ class ResourceDependencyProvider(WorldAssociation):
 
     def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VMRow) -> Iterator[Record]:
         devices = vm_devices(ctx, vm)
-        by_part: dict[str, Device] = {d.part: d for d in devices}
+        by_part: dict[str, Device] = {d.part: d for d in devices if d.setting_class}
         for device in devices:
             parent = by_part.get(device.parent_part or "")
-            if parent is not None:
+            if parent is not None and device.setting_class is not None:
                 yield _link("Msvm_ResourceDependentOnResource",
                             Antecedent=setting_ref(vm, parent), Dependent=setting_ref(vm, device))
 
@@ -227,6 +235,15 @@ class ElementCapabilitiesProvider(WorldAssociation):
     classnames = ("Msvm_ElementCapabilities",)
 
     def host_links(self, ctx: ProviderContext, scope: Scope, host: HostRow) -> Iterator[Record]:
+        pools = {resource_type: label for resource_type, _, label, _ in PRIMORDIAL_POOLS}
+        for definition in DEFINITIONS:
+            label = pools.get(definition.resource_type)
+            if label is not None:
+                yield _link("Msvm_ElementCapabilities", {"Characteristics": [2]},
+                            ManagedElement=ref(RESOURCE_POOL,
+                                               InstanceID=f"Microsoft:Primordial\\{label}"),
+                            Capabilities=ref(ALLOCATION_CAPABILITIES,
+                                             InstanceID=definition.capabilities_id))
         yield _link("Msvm_ElementCapabilities", {"Characteristics": [3]},
                     ManagedElement=ref(MIGRATION_SERVICE, **migration_service_keys(host)),
                     Capabilities=_settings_ref(MIGRATION_CAPABILITIES, host))
@@ -245,6 +262,16 @@ class SettingsDefineCapabilitiesProvider(WorldAssociation):
                          "SupportStatement": 0},
                         GroupComponent=_settings_ref(MIGRATION_CAPABILITIES, host),
                         PartComponent=ref(MIGRATION_SETTINGS, InstanceID=f"Microsoft:{name}"))
+        for definition in DEFINITIONS:
+            capabilities = ref(ALLOCATION_CAPABILITIES, InstanceID=definition.capabilities_id)
+            for role in ROLES:
+                value_role, value_range = ROLE_VALUES[role]
+                yield _link("Msvm_SettingsDefineCapabilities",
+                            {"PropertyPolicy": 0, "ValueRole": value_role,
+                             "ValueRange": value_range, "SupportStatement": 0},
+                            GroupComponent=capabilities,
+                            PartComponent=ref(definition.setting_class,
+                                              InstanceID=definition.definition_id(role)))
 
 
 class MigrationSettingsComponentProvider(WorldAssociation):
@@ -266,8 +293,6 @@ class ClusterConformsToProfileProvider(WorldAssociation):
     def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VMRow) -> Iterator[Record]:
         if vm.planned:
             return
-        profile = CIMInstanceName("CIM_RegisteredProfile",
-                                  keybindings={"InstanceID": "DMTF:Virtual System:1.0.0"},
-                                  namespace="root/interop")
+        profile = profile_ref(("Virtual System", "1.0.0"))
         yield _link("Msvm_ClusterV2ElementConformsToProfile", ConformantStandard=profile,
                     ManagedElement=vm_ref(vm))

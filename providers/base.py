@@ -118,11 +118,17 @@ class AssociationProvider(InstanceProvider):
     def references(self, ctx: ProviderContext, scope: Scope, classname: str,
                    source: CIMInstanceName) -> Iterator[Record]:
         """Default: scan; providers override with a direct lookup from the source object."""
-        wanted = path_identity(source)
-        for record in self.enumerate(ctx, scope, classname):
-            if any(isinstance(v, CIMInstanceName) and path_identity(v) == wanted
-                   for v in record.keys.values()):
-                yield record
+        return scan_references(self, ctx, scope, classname, source)
+
+
+def scan_references(provider: InstanceProvider, ctx: ProviderContext, scope: Scope,
+                    classname: str, source: CIMInstanceName) -> Iterator[Record]:
+    """The association instances of `classname` with a reference to `source`, by enumeration."""
+    wanted = path_identity(source)
+    for record in provider.enumerate(ctx, scope, classname):
+        if any(isinstance(v, CIMInstanceName) and path_identity(v) == wanted
+               for v in record.keys.values()):
+            yield record
 
 
 class MalformedEmbedded(NamedTuple):

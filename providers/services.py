@@ -21,6 +21,7 @@ MIGRATION_NETWORK = "Msvm_VirtualSystemMigrationNetworkSettingData"
 MIGRATION_CAPABILITIES = "Msvm_VirtualSystemMigrationCapabilities"
 MIGRATION_SETTINGS = "Msvm_VirtualSystemMigrationSettingData"
 RESOURCE_POOL = "Msvm_ResourcePool"
+SWITCH_SERVICE = "Msvm_VirtualEthernetSwitchManagementService"
 
 # One migration-setting template per MigrationType (§5.1); the InstanceID form was recorded
 # on a real host for VirtualSystemAndStorage.
@@ -49,6 +50,10 @@ def vsms_keys(host: HostRow) -> dict[str, Any]:
 
 def migration_service_keys(host: HostRow) -> dict[str, Any]:
     return service_keys(host, MIGRATION_SERVICE, "migrationwmi")
+
+
+def switch_service_keys(host: HostRow) -> dict[str, Any]:
+    return service_keys(host, SWITCH_SERVICE, "nvspwmi")
 
 
 def settings_instance_id(host: HostRow) -> str:
@@ -109,6 +114,23 @@ class ManagementServiceProvider(PerHostProvider):
                 "StatusDescriptions": ["The service is running normally"],
             }
         return Record(VSMS, keys, host_etag(host), values)
+
+
+class SwitchManagementServiceProvider(PerHostProvider):
+    classnames = (SWITCH_SERVICE,)
+
+    def record(self, ctx: ProviderContext, host: HostRow) -> Record:
+        keys = switch_service_keys(host)
+
+        def values() -> dict[str, Any]:
+            return {
+                **keys, **_service_status(True),
+                "Caption": "Virtual Networking Management Service",
+                "Description": "Provides Hyper-V Networking WMI management",
+                "ElementName": "Hyper-V Networking Management Service",
+                "InstanceID": None,
+            }
+        return Record(SWITCH_SERVICE, keys, host_etag(host), values)
 
 
 class ManagementServiceSettingsProvider(PerHostProvider):

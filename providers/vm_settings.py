@@ -32,24 +32,39 @@ MEMORY_SD = "Msvm_MemorySettingData"
 PROCESSOR_SD = "Msvm_ProcessorSettingData"
 NIC_SD = "Msvm_SyntheticEthernetPortSettingData"
 PORT_SD = "Msvm_EthernetPortAllocationSettingData"
+SERIAL_PORT_SD = "Msvm_SerialPortSettingData"
 PROCESSOR = "Msvm_Processor"
 MEMORY = "Msvm_Memory"
 DISK_DRIVE = "Msvm_DiskDrive"
 LOGICAL_DISK = "Msvm_LogicalDisk"
+KEYBOARD = "Msvm_Keyboard"
+SYNTHETIC_DISPLAY = "Msvm_SyntheticDisplayController"
+S3_DISPLAY = "Msvm_S3DisplayController"
+VIDEO_HEAD = "Msvm_VideoHead"
 
 MEMORY_PART = "4764334d-e001-4176-82ee-5594ec9b530e"
 PROCESSOR_PART = "b637f346-6a0e-4dec-af52-bd70cb80a21d"
 IDE_PART = "83F8638B-8DCA-4152-9EDA-2CA8B33039B4"
+SERIAL_PART = "8E3A359F-559A-4B6A-98A9-1690A6100ED7"
+KEYBOARD_PART = "DE6CDC86-E1FB-4940-801B-C3C1A26C4DA4\\Keyboard"
+# No recording of a real host gives the display controller's device part; this one is
+# hvsim's own, fixed so that paths stay stable across restarts and processes.
+DISPLAY_PART = "5F2D6D5E-9B3C-4E5A-8E0B-3B5C2F1A9D47"
 SETTINGS_ID = re.compile(r"^Microsoft:([0-9A-Fa-f-]{36})(?:\\(.*))?$")
-DEVICE_CLASSES = (PROCESSOR, MEMORY, DISK_DRIVE, LOGICAL_DISK)
-SETTING_CLASSES = (RASD, SASD, MEMORY_SD, PROCESSOR_SD, NIC_SD, PORT_SD)
+DEVICE_CLASSES = (PROCESSOR, MEMORY, DISK_DRIVE, LOGICAL_DISK, KEYBOARD, SYNTHETIC_DISPLAY,
+                  S3_DISPLAY, VIDEO_HEAD)
+SETTING_CLASSES = (RASD, SASD, MEMORY_SD, PROCESSOR_SD, NIC_SD, PORT_SD, SERIAL_PORT_SD)
 
 
 @dataclass
 class Device:
-    """One entry of a VM's configuration: its setting data and, if any, its logical device."""
+    """One entry of a VM's configuration: its setting data and, if any, its logical device.
 
-    setting_class: str
+    A device without setting data of its own (a display controller's video head) has no
+    setting_class.
+    """
+
+    setting_class: str | None
     part: str  # InstanceID after "Microsoft:<VM GUID>\"
     values: dict[str, Any]
     parent_part: str | None = None
@@ -68,7 +83,7 @@ def vssd_ref(vm: VMRow) -> Any:
 
 
 def setting_ref(vm: VMRow, device: Device) -> Any:
-    return ref(device.setting_class, InstanceID=settings_id(vm, device.part))
+    return ref(device.setting_class or "", InstanceID=settings_id(vm, device.part))
 
 
 def device_keys(vm: VMRow, device: Device) -> dict[str, Any]:
@@ -85,7 +100,7 @@ def vm_devices(ctx: ProviderContext, vm: VMRow) -> list[Device]:
     key = ("devices", vm.id, vm.version_id)
     if key in ctx.memo:
         return ctx.memo[key]
-    devices = [_memory(vm), _processor(vm)]
+    devices = [_memory(vm), _processor(vm), *_serial_ports(), _keyboard(vm), *_display(vm)]
     disks = world.disks_of(ctx, vm)
     if vm.generation == 1:
         for number in (0, 1):
@@ -109,6 +124,9 @@ def vm_devices(ctx: ProviderContext, vm: VMRow) -> list[Device]:
             "ResourceType": 17, "ResourceSubType": "Microsoft:Hyper-V:Synthetic Disk Drive",
             "Caption": "Hard Drive", "ElementName": "Hard Drive",
             "AddressOnParent": str(disk.location),
+            # A drive names no host resource: an empty array, which WS-Man writes as no
+            # element (clients count the elements before they read the first).
+            "HostResource": [],
             "Description": "Settings for the Microsoft Synthetic Disk Drive."},
             parent_part=controller_part, device_class=DISK_DRIVE,
             device_part=drive_part, device_values={
@@ -145,7 +163,10 @@ def vm_devices(ctx: ProviderContext, vm: VMRow) -> list[Device]:
             # An adapter that is not connected has no switch (HostResource empty).
             "HostResource": [switch_ref_text(host.name, switch_guid(host, adapter.switch_name))]
             if adapter.switch_name else None,
-            "EnabledState": 2 if adapter.switch_name else 3},
+            "EnabledState": 2 if adapter.switch_name else 3,
+            "LastKnownSwitchName": adapter.switch_name or None,
+            # Hyper-V leaves the VLAN endpoint mode to the switch port's VLAN settings.
+            "DesiredVLANEndpointMode": None, "OtherEndpointMode": None},
             parent_part=nic_part, parent_class=NIC_SD))
     ctx.memo[key] = devices
     return devices
@@ -198,6 +219,67 @@ def _processor(vm: VMRow) -> Device:
         device_class=PROCESSOR, device_part=f"{PROCESSOR_PART.upper()}\\0",
         device_values={"ElementName": "Processor", "Caption": "Processor",
                        "NumberOfEnabledCores": vm.processors})
+
+
+def _serial_ports() -> list[Device]:
+    """COM 1 and COM 2, on every VM; no named pipe until a user connects one."""
+    return [Device(SERIAL_PORT_SD, f"{SERIAL_PART}\\{number}", {
+        "ResourceType": 21, "ResourceSubType": "Microsoft:Hyper-V:Serial Port",
+        "Caption": "COM Port", "Description": "Settings for the Microsoft Virtual Serial Port.",
+        "ElementName": f"COM {number + 1}", "Connection": [""], "DebuggerMode": False,
+        "AutomaticAllocation": True, "AutomaticDeallocation": True, "ConsumerVisibility": 3,
+        "PoolID": "", "VirtualQuantityUnits": "count", "VirtualQuantity": 1, "Limit": 1,
+        "Reservation": 1, "Weight": 0, "AllocationUnits": "count"}) for number in (0, 1)]
+
+
+_STATUS_OK = {"Availability": 6, "AdditionalAvailability": [6]}
+
+
+def _keyboard(vm: VMRow) -> Device:
+    synthetic = vm.generation == 2
+    return Device(RASD, KEYBOARD_PART, {
+        "ResourceType": 13,
+        "ResourceSubType": "Microsoft:Hyper-V:Synthetic Keyboard" if synthetic
+        else "Microsoft:Hyper-V:Ps2 Keyboard",
+        "Caption": "Keyboard", "ElementName": "Keyboard",
+        "Description": "Settings for the Microsoft Virtual Keyboard."},
+        device_class=KEYBOARD, device_part=KEYBOARD_PART, device_values={
+            **_STATUS_OK, "Caption": "Keyboard", "Description": "Microsoft Virtual Keyboard",
+            "ElementName": "Keyboard", "Name": "Keyboard", "IsLocked": False,
+            "Layout": "00000409", "NumberOfFunctionKeys": 12, "Password": 5,
+            "UnicodeSupported": synthetic})
+
+
+def _display(vm: VMRow) -> list[Device]:
+    """The display controller (synthetic on generation 2, emulated S3 on generation 1) and
+    its video head, which has no setting data of its own."""
+    synthetic = vm.generation == 2
+    label = "Synthetic Display Controller" if synthetic else "S3 Display Controller"
+    controller = Device(RASD, DISPLAY_PART, {
+        "ResourceType": 24, "ResourceSubType": f"Microsoft:Hyper-V:{label}",
+        "Caption": "Video", "ElementName": "Video",
+        "Description": f"Settings for the Microsoft {label}."},
+        device_class=SYNTHETIC_DISPLAY if synthetic else S3_DISPLAY, device_part=DISPLAY_PART,
+        device_values={
+            **_STATUS_OK, "Caption": "Display Controller", "ElementName": "Display Controller",
+            "Name": "Display Controller", "Description": f"Microsoft {label}",
+            "ProtocolSupported": 1, "MaxNumberControlled": 1, "ProtocolDescription": "Video",
+            "VideoProcessor": "Synthetic Video Processor" if synthetic else "S3 Trio 32/64",
+            "VideoMemoryType": 2, "NumberOfVideoPages": 1024,
+            "MaxMemorySupported": 4194304, "AcceleratorCapabilities": [2],
+            "CapabilityDescriptions": ["Graphics Accelerator"],
+            "VideoArchitecture": None if synthetic else 6})
+    head_part = f"{DISPLAY_PART}\\Head\\0"
+    head = Device(None, head_part, {}, device_class=VIDEO_HEAD, device_part=head_part,
+                  device_values={
+                      **_STATUS_OK, "Caption": "Video Head", "ElementName": "Video Head",
+                      "Name": "Video Head", "Description": "Microsoft Virtual Video Head",
+                      "CurrentBitsPerPixel": 32, "CurrentHorizontalResolution": 1024,
+                      "CurrentVerticalResolution": 768, "CurrentRefreshRate": 60,
+                      "MinRefreshRate": 60, "MaxRefreshRate": 60, "CurrentScanMode": 4,
+                      "CurrentNumberOfRows": 0, "CurrentNumberOfColumns": 0,
+                      "CurrentNumberOfColors": 2 ** 32})
+    return [controller, head]
 
 
 # Hyper-V draws a VM's BIOS GUID when it creates the VM and keeps it in the configuration, so
@@ -260,6 +342,7 @@ def vssd_record(ctx: ProviderContext, vm: VMRow) -> Record:
 
 
 def setting_record(scope: Scope, vm: VMRow, device: Device) -> Record:
+    assert device.setting_class is not None
     keys = {"InstanceID": settings_id(vm, device.part)}
 
     def values() -> dict[str, Any]:

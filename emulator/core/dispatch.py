@@ -56,6 +56,7 @@ from providers.base import (
     Scope,
     normalise_keys,
     path_identity,
+    scan_references,
 )
 from providers.migration.engine import Engine
 from storage.db import Store
@@ -501,7 +502,7 @@ class Dispatcher:
             candidates = self.catalog.class_names(scope.namespace)
         return [n for n in candidates
                 if self.catalog.is_association(scope.namespace, n)
-                and isinstance(self._provider(scope, n), AssociationProvider)]
+                and self._provider(scope, n) is not None]
 
     def _links(self, ctx: ProviderContext, scope: Scope, source: CIMInstanceName,
                assoc_class: str | None, role: str | None,
@@ -510,8 +511,13 @@ class Dispatcher:
         wanted = path_identity(source)
         for name in self._association_classes(scope, assoc_class, parameter):
             provider = self._provider(scope, name)
-            assert isinstance(provider, AssociationProvider)
-            for record in provider.references(ctx, scope, name, source):
+            # An association class may be served by a plain instance provider (a handful of
+            # fixed links); AssociationProvider's scan finds its links just the same.
+            assert provider is not None
+            links = (provider.references(ctx, scope, name, source)
+                     if isinstance(provider, AssociationProvider)
+                     else scan_references(provider, ctx, scope, name, source))
+            for record in links:
                 for prop, value in record.keys.items():
                     if not isinstance(value, CIMInstanceName) or path_identity(value) != wanted:
                         continue

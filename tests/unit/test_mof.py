@@ -29,7 +29,7 @@ MANIFESTS = {
     INTEROP: MOF_DIR / "namespaces" / "root_interop.mof",
 }
 
-EXPECTED_CLASS_COUNTS = {V2: 94, CLUSTER: 70, INTEROP: 15}
+EXPECTED_CLASS_COUNTS = {V2: 108, CLUSTER: 77, INTEROP: 19}
 
 INCLUDE_RE = re.compile(r'^\s*#pragma\s+include\s*\(\s*"([^"]+)"\s*\)', re.MULTILINE)
 
@@ -1158,7 +1158,7 @@ def test_processor_and_memory_setting_data(compiled):
 
 def test_ethernet_port_allocation_names_the_switch(compiled):
     cls = get_class(compiled, V2, "Msvm_EthernetPortAllocationSettingData")
-    assert cls.superclass == "CIM_ResourceAllocationSettingData"
+    assert cls.superclass == "CIM_EthernetPortAllocationSettingData"
     assert cls.properties["HostResource"].is_array
     assert "LastKnownSwitchName" in cls.properties
     nic = get_class(compiled, V2, "Msvm_SyntheticEthernetPortSettingData")
@@ -1260,6 +1260,13 @@ OUT_OF_SECTION_1_ABSENT = {
     "Msvm_Memory",
     "Msvm_DiskDrive",
     "Msvm_LogicalDisk",
+    "Msvm_SerialPortSettingData",
+    "Msvm_AllocationCapabilities",
+    "Msvm_Keyboard",
+    "Msvm_SyntheticDisplayController",
+    "Msvm_S3DisplayController",
+    "Msvm_VideoHead",
+    "Msvm_VirtualEthernetSwitchManagementService",
 }
 # Reference section 1: classes marked "yes" for root\HyperVCluster\v2.
 SECTION_1_PRESENT = {
@@ -1378,6 +1385,17 @@ def test_interop_classes(compiled):
     ref = get_class(compiled, INTEROP, "CIM_ReferencedProfile")
     assert ref.properties["Antecedent"].reference_class == "CIM_RegisteredProfile"
     assert ref.properties["Dependent"].reference_class == "CIM_RegisteredProfile"
+    assert superclass_chain(compiled, INTEROP, "Msvm_StandaloneV2ElementConformsToProfile")[:2] \
+        == ["Msvm_ElementConformsToProfile", "CIM_ElementConformsToProfile"]
+    hyperv = get_class(compiled, INTEROP, "Msvm_ElementConformsToProfile")
+    assert hyperv.properties["ConformantStandard"].reference_class == "Msvm_RegisteredProfile"
+
+
+def test_ethernet_port_allocation_has_the_vlan_endpoint_properties(compiled):
+    cls = get_class(compiled, V2, "Msvm_EthernetPortAllocationSettingData")
+    assert {"DesiredVLANEndpointMode", "OtherEndpointMode"} <= set(cls.properties)
+    assert superclass_chain(compiled, V2, "Msvm_EthernetPortAllocationSettingData")[0] == \
+        "CIM_EthernetPortAllocationSettingData"
 
 
 def test_qualifier_declarations(compiled):
