@@ -11,6 +11,7 @@ import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import requests
@@ -144,7 +145,7 @@ def test_raw_requests_without_authentication_get_401(server: HvsimServer) -> Non
 
 
 @pytest.mark.parametrize("transport", ["basic", "ntlm"])
-def test_pywinrm_send_message(server: HvsimServer, transport: str) -> None:
+def test_pywinrm_send_message(server: HvsimServer, transport: Literal["basic", "ntlm"]) -> None:
     from winrm.protocol import Protocol
 
     password = NTLM_PASSWORD if transport == "ntlm" else "anything"

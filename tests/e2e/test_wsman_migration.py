@@ -14,7 +14,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from xml.sax.saxutils import escape
 
 import pytest
@@ -135,7 +135,7 @@ def _envelope(to: str, action: str, uri: str, body: str, selectors: dict[str, st
 class Pywinrm:
     """pywinrm's Protocol.send_message with envelopes written by hand, as its users do."""
 
-    def __init__(self, server: HvsimServer, transport: str) -> None:
+    def __init__(self, server: HvsimServer, transport: Literal["basic", "ntlm"]) -> None:
         from winrm.protocol import Protocol as WinrmProtocol
 
         password = NTLM_PASSWORD if transport == "ntlm" else "anything"
@@ -307,7 +307,8 @@ def test_migration_with_unsealed_negotiate_where_allowed(hvsim_server: Any) -> N
 
 
 @pytest.mark.parametrize("transport", ["basic", "ntlm"])
-def test_migration_with_pywinrm(migration_server: HvsimServer, transport: str) -> None:
+def test_migration_with_pywinrm(migration_server: HvsimServer,
+                                transport: Literal["basic", "ntlm"]) -> None:
     migrate_story(Pywinrm(migration_server, transport), migration_server, vm="web-02")
 
 
