@@ -84,7 +84,7 @@ class Pypsrp:
             f'xmlns:wsman="{WSMAN}"><wsman:OptimizeEnumeration/><wsman:MaxElements>10'
             "</wsman:MaxElements><wsman:EnumerationMode>EnumerateEPR</wsman:EnumerationMode>"
             f'<wsman:Filter Dialect="{WQL}">{_vm_query(name)}</wsman:Filter></wsen:Enumerate>')
-        reply = self.clients[host].enumerate(WMI_V2 + "*", body)  # type: ignore[attr-defined]
+        reply = self.clients[host].enumerate(WMI_V2 + "*", body)
         (epr,) = reply.iterfind(f".//{{{ADDRESSING}}}EndpointReference")
         return epr_children(epr)
 
@@ -93,7 +93,7 @@ class Pypsrp:
         keys = SelectorSet()
         for key, value in service_keys(host).items():
             keys.add_option(key, value)
-        reply = self.clients[host].invoke(  # type: ignore[attr-defined]
+        reply = self.clients[host].invoke(
             f"{SVC}/{method}", SVC, body, selector_set=keys)
         return _output(reply, method)
 
@@ -101,7 +101,7 @@ class Pypsrp:
         keys = SelectorSet()
         for key, value in selectors.items():
             keys.add_option(key, value)
-        body = self.clients[host].get(uri, selector_set=keys)  # type: ignore[attr-defined]
+        body = self.clients[host].get(uri, selector_set=keys)
         return next(iter(body))
 
     def vm_names(self, host: str) -> set[str]:
@@ -109,7 +109,7 @@ class Pypsrp:
             '<wsen:Enumerate xmlns:wsen="http://schemas.xmlsoap.org/ws/2004/09/enumeration" '
             f'xmlns:wsman="{WSMAN}"><wsman:OptimizeEnumeration/><wsman:MaxElements>100'
             "</wsman:MaxElements></wsen:Enumerate>")
-        reply = self.clients[host].enumerate(CS, body)  # type: ignore[attr-defined]
+        reply = self.clients[host].enumerate(CS, body)
         return {e.text or "" for e in reply.iterfind(f".//{{{CS}}}ElementName")}
 
 
@@ -342,13 +342,13 @@ def test_cancel_a_migration_job_over_wsman(hvsim_server: Any) -> None:
     wsman = client.clients["HV-01"]
     body = ET.fromstring(f'<p:RequestStateChange_INPUT xmlns:p="{job_uri}">'
                          "<p:RequestedState>4</p:RequestedState></p:RequestStateChange_INPUT>")
-    reply = wsman.invoke(f"{job_uri}/RequestStateChange", job_uri, body,  # type: ignore
+    reply = wsman.invoke(f"{job_uri}/RequestStateChange", job_uri, body,
                          selector_set=keys)
     assert reply.findtext(f".//{{{job_uri}}}ReturnValue") in ("0", "4096")
     deadline = time.monotonic() + 30
     state = ""
     while time.monotonic() < deadline:
-        state = wsman.get(job_uri, selector_set=keys).findtext(  # type: ignore[attr-defined]
+        state = wsman.get(job_uri, selector_set=keys).findtext(
             f".//{{{job_uri}}}JobState") or ""
         if state in FINISHED:
             break
