@@ -157,7 +157,7 @@ def test_the_parser_only_raises_faults(payload: bytes) -> None:
 # -- NTLM sealing --------------------------------------------------------------------------------
 
 
-def handshake() -> tuple[object, SecurityContext]:
+def handshake() -> tuple[spnego.ContextProxy, SecurityContext]:
     auth = Authentication(Authenticator(None), PASSWORD)
     client = spnego.client("user", PASSWORD, protocol="ntlm")
     server, challenge = auth.step(None, "Negotiate",
@@ -169,8 +169,8 @@ def handshake() -> tuple[object, SecurityContext]:
     return client, server
 
 
-def sealed_by(client: object, payload: bytes) -> bytes:
-    wrapped = client.wrap_winrm(payload)  # type: ignore[attr-defined]
+def sealed_by(client: spnego.ContextProxy, payload: bytes) -> bytes:
+    wrapped = client.wrap_winrm(payload)
     return (b"--Encrypted Boundary\r\n\tContent-Type: application/HTTP-SPNEGO-session-encrypted"
             b"\r\n\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
             + str(len(payload)).encode() + b"\r\n--Encrypted Boundary\r\n\tContent-Type: "
@@ -178,11 +178,11 @@ def sealed_by(client: object, payload: bytes) -> bytes:
             + wrapped.header + wrapped.data + b"--Encrypted Boundary--\r\n")
 
 
-def opened_by(client: object, body: bytes) -> bytes:
+def opened_by(client: spnego.ContextProxy, body: bytes) -> bytes:
     blob = body.split(b"application/octet-stream\r\n", 1)[1].rsplit(
         b"--Encrypted Boundary--", 1)[0]
     length = int.from_bytes(blob[:4], "little")
-    return bytes(client.unwrap_winrm(blob[4:4 + length], blob[4 + length:]))  # type: ignore
+    return bytes(client.unwrap_winrm(blob[4:4 + length], blob[4 + length:]))
 
 
 @settings(max_examples=60, deadline=None)
