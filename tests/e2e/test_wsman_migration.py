@@ -13,8 +13,9 @@ import sys
 import time
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 from xml.sax.saxutils import escape
 
 import pytest
@@ -288,7 +289,7 @@ def migrate_story(client: Client, server: HvsimServer, vm: str = "web-01") -> No
 
 
 @pytest.fixture
-def migration_server(hvsim_server: Any) -> HvsimServer:
+def migration_server(hvsim_server: Callable[..., HvsimServer]) -> HvsimServer:
     server: HvsimServer = hvsim_server(scenario=DEMO_SCENARIO, time_scale=200)
     return server
 
@@ -300,7 +301,8 @@ def test_migration_with_pypsrp(migration_server: HvsimServer, auth: str,
     migrate_story(Pypsrp(migration_server, auth, encryption), migration_server)
 
 
-def test_migration_with_unsealed_negotiate_where_allowed(hvsim_server: Any) -> None:
+def test_migration_with_unsealed_negotiate_where_allowed(
+        hvsim_server: Callable[..., HvsimServer]) -> None:
     server: HvsimServer = hvsim_server(scenario=DEMO_SCENARIO, time_scale=200,
                                        allow_unencrypted=True)
     migrate_story(Pypsrp(server, "negotiate", "never"), server)
@@ -316,14 +318,15 @@ def test_migration_with_wsl(migration_server: HvsimServer, tmp_path: Path) -> No
     migrate_story(Wsl(migration_server, tmp_path), migration_server)
 
 
-def test_migration_on_each_database(hvsim_server: Any, database_url: str) -> None:
+def test_migration_on_each_database(hvsim_server: Callable[..., HvsimServer],
+                                    database_url: str) -> None:
     """pypsrp's defaults (Negotiate, sealed) on SQLite and on PostgreSQL."""
     server: HvsimServer = hvsim_server(scenario=DEMO_SCENARIO, time_scale=200,
                                        database=database_url)
     migrate_story(Pypsrp(server, "negotiate", None), server, vm="web-02")
 
 
-def test_cancel_a_migration_job_over_wsman(hvsim_server: Any) -> None:
+def test_cancel_a_migration_job_over_wsman(hvsim_server: Callable[..., HvsimServer]) -> None:
     """RequestStateChange(4) on the returned job EPR cancels it (JobState 8)."""
     server: HvsimServer = hvsim_server(scenario=DEMO_SCENARIO)  # real time: the job is slow
     client = Pypsrp(server, "basic", None)
