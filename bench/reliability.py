@@ -43,6 +43,8 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event as ProcessEvent
 from pathlib import Path
 from typing import Any
 
@@ -281,7 +283,7 @@ class Bystander:
 
 
 def bystander_loop(port: int, path: str, body: bytes, headers: dict[str, str],
-                   interval: float, stop: Any, results: Any) -> None:
+                   interval: float, stop: ProcessEvent, results: Connection) -> None:
     client = RawHttp(port, path, timeout=60)
     samples: list[tuple[float, float]] = []
     failures = 0

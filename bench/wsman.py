@@ -203,6 +203,13 @@ def bench_size(vms: int, wrk_seconds: int) -> dict[str, float]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _wrk_figure(pattern: str, output: str) -> str:
+    found = re.search(pattern, output)
+    if found is None:
+        raise RuntimeError(f"wrk's report has no {pattern!r}:\n{output}")
+    return found.group(1)
+
+
 def wrk(server: Server, name: str, seconds: int) -> dict[str, float]:
     if shutil.which("wrk") is None:
         return {}
@@ -216,8 +223,8 @@ def wrk(server: Server, name: str, seconds: int) -> dict[str, float]:
     out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", "-s", str(script),
                           f"{server.url}/wsman"], capture_output=True, text=True, check=True)
     cpu = server.cpu_seconds() - cpu
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out.stdout).group(1))  # type: ignore
-    total = int(re.search(r"(\d+) requests in", out.stdout).group(1))  # type: ignore
+    rate = float(_wrk_figure(r"Requests/sec:\s+([\d.]+)", out.stdout))
+    total = int(_wrk_figure(r"(\d+) requests in", out.stdout))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out.stdout)
     return {"wrk_ops_s": rate, "wrk_cpu_ms": cpu * 1000 / max(total, 1),
             "wrk_errors": int(bad.group(1)) if bad else 0}

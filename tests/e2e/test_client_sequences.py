@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+import pywbem
 
 from tests.e2e.test_migration_methods import (
     LIVE,
@@ -22,8 +23,6 @@ from tests.e2e.test_migration_methods import (
     wait_job,
 )
 from tests.support.server import DEMO_SCENARIO, HvsimServer, wbem_connection
-
-pywbem = pytest.importorskip("pywbem")
 
 VM_AND_STORAGE = 32771
 
@@ -56,7 +55,7 @@ def os_win_wait(conn: pywbem.WBEMConnection, rv: int, out: dict[str, object]) ->
     if rv == 0:
         return
     assert rv == 4096, f"os-win would raise HyperVException({rv})"
-    job = wait_job(conn, out["Job"])  # type: ignore[arg-type]
+    job = wait_job(conn, out["Job"])
     assert int(job["JobState"]) == 7, (job["ErrorCode"], job["ErrorDescription"])
 
 
@@ -145,7 +144,7 @@ def _sample_migrate(conn: pywbem.WBEMConnection, name: str, mtype: int = LIVE,
         params["NewResourceSettingData"] = rasds
     rv, out = _call(conn, "MigrateVirtualSystemToHost", service(conn), **params)
     assert rv == 4096
-    return wait_job(conn, out["Job"])  # type: ignore[arg-type]
+    return wait_job(conn, out["Job"])
 
 
 def test_sample_simple_compression_iplist_and_smb(demo: HvsimServer) -> None:
@@ -161,7 +160,7 @@ def test_sample_simple_compression_iplist_and_smb(demo: HvsimServer) -> None:
                     ComputerSystem=vm_named(src, "web-01").path, DestinationHost="HV-02",
                     MigrationSettingData=tmpl.tocimxmlstr())
     assert rv == 4096
-    assert int(wait_job(src, out["Job"])["JobState"]) == 7  # type: ignore[arg-type]
+    assert int(wait_job(src, out["Job"])["JobState"]) == 7
     # WithCompression, WithIpList, Simple.
     assert int(_sample_migrate(src, "web-01", EnableCompression=True)["JobState"]) == 7
     assert int(_sample_migrate(src, "web-02", DestinationIPAddressList=["10.0.0.12"])
@@ -211,12 +210,12 @@ def test_powershell_compare_and_move_vm(demo: HvsimServer) -> None:
     rv, out = _call(src, "CheckVirtualSystemIsMigratable", service(src), ComputerSystem=vm.path,
                     DestinationHost="HV-02",
                     MigrationSettingData=templates[LIVE].tocimxmlstr())
-    assert rv == 4096 and int(wait_job(src, out["Job"])["JobState"]) == 7  # type: ignore
+    assert rv == 4096 and int(wait_job(src, out["Job"])["JobState"]) == 7
     # Move-VM.
     rv, out = _call(src, "MigrateVirtualSystemToHost", service(src), ComputerSystem=vm.path,
                     DestinationHost="HV-02",
                     MigrationSettingData=templates[LIVE].tocimxmlstr())
-    assert rv == 4096 and int(wait_job(src, out["Job"])["JobState"]) == 7  # type: ignore
+    assert rv == 4096 and int(wait_job(src, out["Job"])["JobState"]) == 7
     assert vm_named(dst, "web-01") and vms_named(src, "web-01") == []
     # Set-VMHost -MaximumVirtualMachineMigrations 5 -> ModifyServiceSettings.
     settings = dst.EnumerateInstances("Msvm_VirtualSystemMigrationServiceSettingData")[0]

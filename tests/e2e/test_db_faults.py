@@ -142,12 +142,12 @@ def client_requests(server: HvsimServer) -> dict[str, Callable[[], Callable[[], 
                 f'<wsman:Filter Dialect="{WQL}">SELECT * FROM Msvm_ComputerSystem WHERE '
                 f"ElementName &lt;&gt; 'no-such-vm-{next(counter)}'</wsman:Filter>"
                 "</wsen:Enumerate>")
-            return wsman.enumerate(WMI_V2 + "*", body)  # type: ignore[attr-defined]
+            return wsman.enumerate(WMI_V2 + "*", body)
         return query
 
     def wsman_identify() -> Callable[[], object]:
         wsman = wsman_client(url, read_timeout=15)
-        return lambda: wsman.transport.send(IDENTIFY)  # type: ignore[attr-defined]
+        return lambda: wsman.transport.send(IDENTIFY)
 
     return {"cimxml method": cimxml_method, "cimxml get": cimxml_get,
             "cimxml query": cimxml_query, "wsman query": wsman_query,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -85,7 +86,7 @@ def test_missing_credentials_get_a_basic_challenge(demo_server: HvsimServer) -> 
     assert response.headers["WWW-Authenticate"].startswith("Basic")
 
 
-def test_strict_users_file(hvsim_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_strict_users_file(hvsim_server: Callable[..., HvsimServer], tmp_path: Path) -> None:
     users = tmp_path / "users"
     users.write_text("# who may log in\nadmin:S3cret\n")
     server = hvsim_server(users=users)

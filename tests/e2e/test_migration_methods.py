@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import pywbem
 
 from tests.support.server import DEMO_SCENARIO, HvsimServer, wbem_connection
-
-pywbem = pytest.importorskip("pywbem")
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 WEB01_GUID = "5C3A1E2B-7D4F-4A8B-9C0D-1E2F3A4B5C6D"
@@ -95,11 +94,11 @@ def demo(hvsim_server: Callable[..., HvsimServer]) -> HvsimServer:
 
 
 @pytest.fixture(scope="module")
-def refusals(tmp_path_factory: pytest.TempPathFactory) -> HvsimServer:
+def refusals(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HvsimServer]:
     server = HvsimServer({"scenario": SCENARIOS / "refusals.toml", "time_scale": TIME_SCALE},
                          workdir=tmp_path_factory.mktemp("refusals"))
     with server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 # -- live migration success ------------------------------------------------------------------
@@ -115,7 +114,7 @@ def test_live_migration_moves_the_vm_with_its_settings(demo: HvsimServer) -> Non
     assert re.fullmatch(r"\{[0-9A-F]{8}(-[0-9A-F]{4}){3}-[0-9A-F]{12}\}", bios_guid)
     rv, out = migrate(src, vm, "HV-02", DestinationIPAddressList=["10.0.0.12"])
     assert rv == 4096
-    job_path = out["Job"]
+    job_path: pywbem.CIMInstanceName = out["Job"]
     assert job_path.classname == "Msvm_MigrationJob"
     # While running: the VM reports a move in progress and the job is associated with it.
     job = src.GetInstance(job_path)
@@ -157,11 +156,11 @@ def test_live_migration_moves_the_vm_with_its_settings(demo: HvsimServer) -> Non
 
 
 @pytest.fixture(scope="module")
-def demo_module(tmp_path_factory: pytest.TempPathFactory) -> HvsimServer:
+def demo_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HvsimServer]:
     server = HvsimServer({"scenario": DEMO_SCENARIO, "time_scale": TIME_SCALE},
                          workdir=tmp_path_factory.mktemp("demo-module"))
     with server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 def test_invalid_parameters_are_32773(demo_module: HvsimServer) -> None:

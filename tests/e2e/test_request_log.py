@@ -125,7 +125,7 @@ def test_cimxml_refusals_at_the_http_level(debug_server: HvsimServer) -> None:
 
 def test_wsman_get_fault_invoke_and_401(debug_server: HvsimServer) -> None:
     url = debug_server.url("HV-01")
-    wsman: WSMan = wsman_client(url)  # type: ignore[assignment]
+    wsman: WSMan = wsman_client(url)
     body = wsman.get(CS, selector_set=selectors(CreationClassName="Msvm_ComputerSystem",
                                                 Name=WEB01))
     assert len(list(body)) == 1
@@ -170,7 +170,7 @@ def test_wsman_get_fault_invoke_and_401(debug_server: HvsimServer) -> None:
 
 
 def test_wsman_sealed_ntlm_request_is_logged_with_its_log_in(debug_server: HvsimServer) -> None:
-    wsman: WSMan = wsman_client(debug_server.url("HV-01"), auth="ntlm")  # type: ignore[assignment]
+    wsman: WSMan = wsman_client(debug_server.url("HV-01"), auth="ntlm")
     wsman.get(CS, selector_set=selectors(Name=WEB01))
     line = logged(debug_server, "ws-man HV-01", "op=Get", f"keys=Name={WEB01}")
     assert f" user={TEST_USER} " in line and " status=200 " in line
@@ -203,7 +203,7 @@ def test_nothing_is_logged_at_the_default_level(
         with pytest.raises(pywbem.CIMError):
             conn.GetInstance(vm_path(MISSING))
         migration_service_call(conn)
-        wsman: WSMan = wsman_client(url)  # type: ignore[assignment]
+        wsman: WSMan = wsman_client(url)
         wsman.get(CS, selector_set=selectors(Name=WEB01))
         with pytest.raises(WSManFaultError):
             wsman.get(CS, selector_set=selectors(ElementName="web-01"))

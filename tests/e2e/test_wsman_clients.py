@@ -9,13 +9,14 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import requests
 from pypsrp.exceptions import AuthenticationError
-from pypsrp.wsman import NAMESPACES, SelectorSet
+from pypsrp.wsman import NAMESPACES, SelectorSet, WSMan
 
 from tests.support.server import (
     DEMO_SCENARIO,
@@ -80,7 +81,7 @@ def test_unsealed_messages_after_ntlm_are_refused_by_default(server: HvsimServer
     wsman = wsman_client(server.url("HV-01"), auth=auth, encryption="never",
                          user="Administrator")
     with pytest.raises(AuthenticationError):
-        wsman.get(CS, selector_set=web01_keys())  # type: ignore[attr-defined]
+        wsman.get(CS, selector_set=web01_keys())
     assert "unencrypted message refused" in server.log_text()
 
 
@@ -92,24 +93,24 @@ def test_unsealed_messages_after_ntlm_with_allow_unencrypted(unencrypted_server:
     check_pypsrp_session(wsman)
 
 
-def check_pypsrp_session(wsman: object) -> None:
-    body = wsman.enumerate(CS, ET.fromstring(ENUMERATE))  # type: ignore[attr-defined]
+def check_pypsrp_session(wsman: WSMan) -> None:
+    body = wsman.enumerate(CS, ET.fromstring(ENUMERATE))
     assert vm_names(body) == {"HV-01", "web-01", "web-02", "db-01"}
     # Several requests on one authenticated connection.
     for _ in range(3):
-        vm = wsman.get(CS, selector_set=web01_keys())  # type: ignore[attr-defined]
+        vm = wsman.get(CS, selector_set=web01_keys())
         assert vm_names(vm) == {"web-01"}
 
 
 def test_ntlm_with_any_user_name_and_domain(server: HvsimServer) -> None:
     wsman = wsman_client(server.url("HV-02"), auth="ntlm", user="LAB\\someone")
-    assert "HV-02" in vm_names(wsman.enumerate(CS, ET.fromstring(ENUMERATE)))  # type: ignore
+    assert "HV-02" in vm_names(wsman.enumerate(CS, ET.fromstring(ENUMERATE)))
 
 
 def test_ntlm_with_a_wrong_password_is_refused(server: HvsimServer) -> None:
     wsman = wsman_client(server.url("HV-01"), auth="negotiate", password="not-the-password")
     with pytest.raises(AuthenticationError):
-        wsman.get(CS, selector_set=web01_keys())  # type: ignore[attr-defined]
+        wsman.get(CS, selector_set=web01_keys())
 
 
 def test_default_pypsrp_settings_work_over_plain_http(server: HvsimServer) -> None:
@@ -144,7 +145,7 @@ def test_raw_requests_without_authentication_get_401(server: HvsimServer) -> Non
 
 
 @pytest.mark.parametrize("transport", ["basic", "ntlm"])
-def test_pywinrm_send_message(server: HvsimServer, transport: str) -> None:
+def test_pywinrm_send_message(server: HvsimServer, transport: Literal["basic", "ntlm"]) -> None:
     from winrm.protocol import Protocol
 
     password = NTLM_PASSWORD if transport == "ntlm" else "anything"
@@ -243,16 +244,18 @@ def test_wsl_invoke_copies_the_selector_set_of_an_epr(wsl_env: dict[str, str]) -
 # -- HTTPS and the strict users file -------------------------------------------------------------
 
 
-def test_https_listener_with_a_generated_certificate(hvsim_server) -> None:  # type: ignore
+def test_https_listener_with_a_generated_certificate(
+        hvsim_server: Callable[..., HvsimServer]) -> None:
     server = hvsim_server(scenario=DEMO_SCENARIO, https=True)
     base = server.url("HV-01")
     assert base.startswith("https://")
     for auth in ("basic", "ntlm"):
         wsman = wsman_client(base, auth=auth)
-        assert vm_names(wsman.get(CS, selector_set=web01_keys())) == {"web-01"}  # type: ignore
+        assert vm_names(wsman.get(CS, selector_set=web01_keys())) == {"web-01"}
 
 
-def test_https_with_given_certificate(hvsim_server, tmp_path: Path) -> None:  # type: ignore
+def test_https_with_given_certificate(hvsim_server: Callable[..., HvsimServer],
+                                      tmp_path: Path) -> None:
     from emulator.wsman.tls import self_signed
 
     cert, key = self_signed(tmp_path / "tls", ["HV-01"], "127.0.0.1")
@@ -262,15 +265,16 @@ def test_https_with_given_certificate(hvsim_server, tmp_path: Path) -> None:  # 
     assert reply.status_code == 401  # TLS handshake verified against our certificate
 
 
-def test_users_file_applies_to_every_scheme(hvsim_server, tmp_path: Path) -> None:  # type: ignore
+def test_users_file_applies_to_every_scheme(hvsim_server: Callable[..., HvsimServer],
+                                            tmp_path: Path) -> None:
     users = tmp_path / "users"
     users.write_text("alice:Secret-1\n")
     server = hvsim_server(scenario=DEMO_SCENARIO, users=users)
     base = server.url("HV-01")
     for auth in ("basic", "ntlm", "negotiate"):
         good = wsman_client(base, auth=auth, user="alice", password="Secret-1")
-        assert vm_names(good.get(CS, selector_set=web01_keys())) == {"web-01"}  # type: ignore
+        assert vm_names(good.get(CS, selector_set=web01_keys())) == {"web-01"}
         for user, password in (("alice", NTLM_PASSWORD), ("mallory", "Secret-1")):
             bad = wsman_client(base, auth=auth, user=user, password=password)
             with pytest.raises(AuthenticationError):
-                bad.get(CS, selector_set=web01_keys())  # type: ignore[attr-defined]
+                bad.get(CS, selector_set=web01_keys())

@@ -13,8 +13,9 @@ import sys
 import time
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Literal, Protocol
 from xml.sax.saxutils import escape
 
 import pytest
@@ -84,7 +85,7 @@ class Pypsrp:
             f'xmlns:wsman="{WSMAN}"><wsman:OptimizeEnumeration/><wsman:MaxElements>10'
             "</wsman:MaxElements><wsman:EnumerationMode>EnumerateEPR</wsman:EnumerationMode>"
             f'<wsman:Filter Dialect="{WQL}">{_vm_query(name)}</wsman:Filter></wsen:Enumerate>')
-        reply = self.clients[host].enumerate(WMI_V2 + "*", body)  # type: ignore[attr-defined]
+        reply = self.clients[host].enumerate(WMI_V2 + "*", body)
         (epr,) = reply.iterfind(f".//{{{ADDRESSING}}}EndpointReference")
         return epr_children(epr)
 
@@ -93,7 +94,7 @@ class Pypsrp:
         keys = SelectorSet()
         for key, value in service_keys(host).items():
             keys.add_option(key, value)
-        reply = self.clients[host].invoke(  # type: ignore[attr-defined]
+        reply = self.clients[host].invoke(
             f"{SVC}/{method}", SVC, body, selector_set=keys)
         return _output(reply, method)
 
@@ -101,7 +102,7 @@ class Pypsrp:
         keys = SelectorSet()
         for key, value in selectors.items():
             keys.add_option(key, value)
-        body = self.clients[host].get(uri, selector_set=keys)  # type: ignore[attr-defined]
+        body = self.clients[host].get(uri, selector_set=keys)
         return next(iter(body))
 
     def vm_names(self, host: str) -> set[str]:
@@ -109,7 +110,7 @@ class Pypsrp:
             '<wsen:Enumerate xmlns:wsen="http://schemas.xmlsoap.org/ws/2004/09/enumeration" '
             f'xmlns:wsman="{WSMAN}"><wsman:OptimizeEnumeration/><wsman:MaxElements>100'
             "</wsman:MaxElements></wsen:Enumerate>")
-        reply = self.clients[host].enumerate(CS, body)  # type: ignore[attr-defined]
+        reply = self.clients[host].enumerate(CS, body)
         return {e.text or "" for e in reply.iterfind(f".//{{{CS}}}ElementName")}
 
 
@@ -135,7 +136,7 @@ def _envelope(to: str, action: str, uri: str, body: str, selectors: dict[str, st
 class Pywinrm:
     """pywinrm's Protocol.send_message with envelopes written by hand, as its users do."""
 
-    def __init__(self, server: HvsimServer, transport: str) -> None:
+    def __init__(self, server: HvsimServer, transport: Literal["basic", "ntlm"]) -> None:
         from winrm.protocol import Protocol as WinrmProtocol
 
         password = NTLM_PASSWORD if transport == "ntlm" else "anything"
@@ -288,7 +289,7 @@ def migrate_story(client: Client, server: HvsimServer, vm: str = "web-01") -> No
 
 
 @pytest.fixture
-def migration_server(hvsim_server: Any) -> HvsimServer:
+def migration_server(hvsim_server: Callable[..., HvsimServer]) -> HvsimServer:
     server: HvsimServer = hvsim_server(scenario=DEMO_SCENARIO, time_scale=200)
     return server
 
@@ -300,14 +301,16 @@ def test_migration_with_pypsrp(migration_server: HvsimServer, auth: str,
     migrate_story(Pypsrp(migration_server, auth, encryption), migration_server)
 
 
-def test_migration_with_unsealed_negotiate_where_allowed(hvsim_server: Any) -> None:
+def test_migration_with_unsealed_negotiate_where_allowed(
+        hvsim_server: Callable[..., HvsimServer]) -> None:
     server: HvsimServer = hvsim_server(scenario=DEMO_SCENARIO, time_scale=200,
                                        allow_unencrypted=True)
     migrate_story(Pypsrp(server, "negotiate", "never"), server)
 
 
 @pytest.mark.parametrize("transport", ["basic", "ntlm"])
-def test_migration_with_pywinrm(migration_server: HvsimServer, transport: str) -> None:
+def test_migration_with_pywinrm(migration_server: HvsimServer,
+                                transport: Literal["basic", "ntlm"]) -> None:
     migrate_story(Pywinrm(migration_server, transport), migration_server, vm="web-02")
 
 
@@ -315,14 +318,15 @@ def test_migration_with_wsl(migration_server: HvsimServer, tmp_path: Path) -> No
     migrate_story(Wsl(migration_server, tmp_path), migration_server)
 
 
-def test_migration_on_each_database(hvsim_server: Any, database_url: str) -> None:
+def test_migration_on_each_database(hvsim_server: Callable[..., HvsimServer],
+                                    database_url: str) -> None:
     """pypsrp's defaults (Negotiate, sealed) on SQLite and on PostgreSQL."""
     server: HvsimServer = hvsim_server(scenario=DEMO_SCENARIO, time_scale=200,
                                        database=database_url)
     migrate_story(Pypsrp(server, "negotiate", None), server, vm="web-02")
 
 
-def test_cancel_a_migration_job_over_wsman(hvsim_server: Any) -> None:
+def test_cancel_a_migration_job_over_wsman(hvsim_server: Callable[..., HvsimServer]) -> None:
     """RequestStateChange(4) on the returned job EPR cancels it (JobState 8)."""
     server: HvsimServer = hvsim_server(scenario=DEMO_SCENARIO)  # real time: the job is slow
     client = Pypsrp(server, "basic", None)
@@ -341,13 +345,13 @@ def test_cancel_a_migration_job_over_wsman(hvsim_server: Any) -> None:
     wsman = client.clients["HV-01"]
     body = ET.fromstring(f'<p:RequestStateChange_INPUT xmlns:p="{job_uri}">'
                          "<p:RequestedState>4</p:RequestedState></p:RequestStateChange_INPUT>")
-    reply = wsman.invoke(f"{job_uri}/RequestStateChange", job_uri, body,  # type: ignore
+    reply = wsman.invoke(f"{job_uri}/RequestStateChange", job_uri, body,
                          selector_set=keys)
     assert reply.findtext(f".//{{{job_uri}}}ReturnValue") in ("0", "4096")
     deadline = time.monotonic() + 30
     state = ""
     while time.monotonic() < deadline:
-        state = wsman.get(job_uri, selector_set=keys).findtext(  # type: ignore[attr-defined]
+        state = wsman.get(job_uri, selector_set=keys).findtext(
             f".//{{{job_uri}}}JobState") or ""
         if state in FINISHED:
             break

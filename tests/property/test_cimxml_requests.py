@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pywbem._tupleparse import TupleParser
 from pywbem._tupletree import xml_to_tupletree_sax
+from starlette.types import Message
 
 from emulator.app import Settings, World, create_app, open_world
 from emulator.setup.scenario import demo_scenario
@@ -63,12 +64,12 @@ def post(world: World, payload: bytes, method: str) -> tuple[int, dict[str, str]
                (b"authorization", b"Basic dTpw")]
     scope = {"type": "http", "method": "POST", "path": "/cimom", "headers": headers,
              "query_string": b"", "server": ("127.0.0.1", 1), "client": ("127.0.0.1", 2)}
-    sent: list[dict] = []
+    sent: list[Message] = []
 
-    async def receive() -> dict:
+    async def receive() -> Message:
         return {"type": "http.request", "body": payload, "more_body": False}
 
-    async def send(message: dict) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     asyncio.run(app(scope, receive, send))

@@ -145,7 +145,7 @@ names = st.builds(
 ).filter(lambda name: name.upper() not in RESERVED)
 dotted_names = st.lists(names, min_size=1, max_size=3).map(".".join)
 text_values = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cs",)) | st.sampled_from("'\"\\%_[]{}"),
+    st.characters(codec="utf-8", exclude_categories=["Cs"]) | st.sampled_from("'\"\\%_[]{}"),
     max_size=20,
 )
 literals = st.one_of(
@@ -158,7 +158,7 @@ literals = st.one_of(
 like_patterns = st.lists(
     st.one_of(
         st.sampled_from(["%", "_", "[abc]", "[a-f]", "[^x]", "[=]", "[%]"]),
-        st.characters(codec="utf-8", exclude_categories=("Cs",)).filter(lambda c: c != "["),
+        st.characters(codec="utf-8", exclude_categories=["Cs"]).filter(lambda c: c != "["),
     ),
     max_size=8,
 ).map("".join)
@@ -191,7 +191,7 @@ def instance_paths(depth: int = 0) -> st.SearchStrategy[CIMInstanceName]:
     # parser then (by design) reads as a reference; keep generated strings clear of that.
     strings = st.text(
         st.sampled_from(list("aZ09 _-:,.=/{}'\"\\é\t"))
-        | st.characters(codec="utf-8", exclude_categories=("Cs",)),
+        | st.characters(codec="utf-8", exclude_categories=["Cs"]),
         max_size=16,
     ).filter(lambda text: not ("=" in text and ("." in text or "@" in text)))
     scalar = st.one_of(

@@ -14,6 +14,7 @@ import pytest
 import spnego
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from starlette.types import Message
 
 from emulator.app import Settings, World, create_app, open_world
 from emulator.setup.scenario import demo_scenario
@@ -86,12 +87,12 @@ def post(world: World, payload: bytes) -> tuple[int, bytes]:
                (b"authorization", b"Basic dTpw")]
     scope = {"type": "http", "method": "POST", "path": "/wsman", "headers": headers,
              "query_string": b"", "server": ("127.0.0.1", 1), "client": ("127.0.0.1", 2)}
-    sent: list[dict] = []
+    sent: list[Message] = []
 
-    async def receive() -> dict:
+    async def receive() -> Message:
         return {"type": "http.request", "body": payload, "more_body": False}
 
-    async def send(message: dict) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     asyncio.run(app(scope, receive, send))
@@ -156,7 +157,7 @@ def test_the_parser_only_raises_faults(payload: bytes) -> None:
 # -- NTLM sealing --------------------------------------------------------------------------------
 
 
-def handshake() -> tuple[object, SecurityContext]:
+def handshake() -> tuple[spnego.ContextProxy, SecurityContext]:
     auth = Authentication(Authenticator(None), PASSWORD)
     client = spnego.client("user", PASSWORD, protocol="ntlm")
     server, challenge = auth.step(None, "Negotiate",
@@ -168,8 +169,8 @@ def handshake() -> tuple[object, SecurityContext]:
     return client, server
 
 
-def sealed_by(client: object, payload: bytes) -> bytes:
-    wrapped = client.wrap_winrm(payload)  # type: ignore[attr-defined]
+def sealed_by(client: spnego.ContextProxy, payload: bytes) -> bytes:
+    wrapped = client.wrap_winrm(payload)
     return (b"--Encrypted Boundary\r\n\tContent-Type: application/HTTP-SPNEGO-session-encrypted"
             b"\r\n\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
             + str(len(payload)).encode() + b"\r\n--Encrypted Boundary\r\n\tContent-Type: "
@@ -177,11 +178,11 @@ def sealed_by(client: object, payload: bytes) -> bytes:
             + wrapped.header + wrapped.data + b"--Encrypted Boundary--\r\n")
 
 
-def opened_by(client: object, body: bytes) -> bytes:
+def opened_by(client: spnego.ContextProxy, body: bytes) -> bytes:
     blob = body.split(b"application/octet-stream\r\n", 1)[1].rsplit(
         b"--Encrypted Boundary--", 1)[0]
     length = int.from_bytes(blob[:4], "little")
-    return bytes(client.unwrap_winrm(blob[4:4 + length], blob[4 + length:]))  # type: ignore
+    return bytes(client.unwrap_winrm(blob[4:4 + length], blob[4 + length:]))
 
 
 @settings(max_examples=60, deadline=None)

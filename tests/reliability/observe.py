@@ -8,9 +8,10 @@ import statistics
 import subprocess
 import time
 from functools import cache
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event as ProcessEvent
 from queue import Empty
 from types import TracebackType
-from typing import Any
 
 import psutil
 
@@ -34,7 +35,8 @@ def serve_supports(flag: str) -> bool:
     return flag in result.stdout
 
 
-def _poll(base_url: str, pause: float, samples: Any, errors: Any, stop: Any) -> None:
+def _poll(base_url: str, pause: float, samples: Queue[tuple[float, float]], errors: Queue[str],
+          stop: ProcessEvent) -> None:
     """The bystander's loop, in a process of its own (see Bystander)."""
     import pywbem
 

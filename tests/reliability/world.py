@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pywbem
 
-from tests.support.server import HvsimServer, wbem_connection
+from tests.support.server import TEST_PASSWORD, TEST_USER, HvsimServer, wbem_connection
 
 TERMINAL_STATES = frozenset({7, 8, 9, 10, 11, 12})  # completed, terminated, killed, exception...
 VM_QUERY = "SELECT Name FROM Msvm_ComputerSystem WHERE Caption = 'Virtual Machine'"
@@ -31,8 +31,9 @@ class Fingerprint:
         return {job for job, state in self.jobs.items() if state not in TERMINAL_STATES}
 
 
-def connections(server: HvsimServer, **options: object) -> dict[str, pywbem.WBEMConnection]:
-    return {host: wbem_connection(server.url(host), **options)  # type: ignore[arg-type]
+def connections(server: HvsimServer, *, user: str = TEST_USER,
+                password: str = TEST_PASSWORD) -> dict[str, pywbem.WBEMConnection]:
+    return {host: wbem_connection(server.url(host), user=user, password=password)
             for host in server.hosts}
 
 

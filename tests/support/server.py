@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     import pywbem
+    from pypsrp.wsman import WSMan
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SERVE_COMMAND: tuple[str, ...] = (sys.executable, "-m", "emulator", "serve")
@@ -289,7 +290,7 @@ def wsman_client(
     user: str = TEST_USER,
     password: str | None = None,
     **kwargs: object,
-) -> object:
+) -> WSMan:
     """A pypsrp ``WSMan`` for one host's base URL (http or https).
 
     Basic over http needs ``encryption='never'`` in pypsrp; NTLM and Negotiate default to

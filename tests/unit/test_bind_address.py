@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import socket
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -95,7 +96,7 @@ def test_serve_warns_on_stderr_and_in_the_log(monkeypatch: pytest.MonkeyPatch,
 @pytest.mark.parametrize("extra", [["--bind", "127.0.0.1"], ["--bind", "0.0.0.0", "--users"]])
 def test_serve_is_quiet_on_loopback_or_in_strict_mode(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-        tmp_path: Any, extra: list[str]) -> None:
+        tmp_path: Path, extra: list[str]) -> None:
     if extra[-1] == "--users":
         users = tmp_path / "users"
         users.write_text("admin:Secret-1\n")

@@ -7,7 +7,7 @@ import contextlib
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pywbem import CIMError, CIMInstance, CIMInstanceName, Uint16
+from pywbem import CIMError, CIMInstance, CIMInstanceName, CIMMethod, Uint16
 
 from emulator.core.catalog import Catalog, load_catalog
 from emulator.core.embedded import EmbeddedInstanceError, parse_embedded_instance
@@ -45,7 +45,7 @@ def catalog() -> Catalog:
     return shared_catalog()
 
 
-def migrate_method(catalog: Catalog):  # type: ignore[no-untyped-def]
+def migrate_method(catalog: Catalog) -> CIMMethod:
     return catalog.get_class(V2, "Msvm_VirtualSystemMigrationService").methods[
         "MigrateVirtualSystemToHost"]
 

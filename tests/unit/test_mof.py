@@ -10,11 +10,13 @@ from __future__ import annotations
 import itertools
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import pytest
-from pywbem import CIMClass, ValueMapping
+from pywbem import CIMClass, CIMMethod, CIMParameter, CIMProperty, ValueMapping
 from pywbem_mock import FakedWBEMConnection
 
 from mof import MOF_DIR
@@ -35,6 +37,12 @@ INCLUDE_RE = re.compile(r'^\s*#pragma\s+include\s*\(\s*"([^"]+)"\s*\)', re.MULTI
 
 FAMILY_B = ["0", "4096", *[str(n) for n in range(32768, 32779)]]
 FAMILY_B_JOB = ["0", *[str(n) for n in range(32768, 32779)]]
+
+# What a qualifier can sit on.
+CIMElement: TypeAlias = CIMClass | CIMProperty | CIMMethod | CIMParameter
+# A method parameter as the reference describes it: name, CIM type, referenced or embedded
+# class, array or not, and direction.
+ParamShape: TypeAlias = tuple[str, str, str | None, bool, str]
 
 
 @dataclass
@@ -79,12 +87,13 @@ def keys_of(cls: CIMClass) -> set[str]:
     }
 
 
-def qval(element, name, default=None):
+# Qualifier values are whatever the MOF declares (bool, str, list of str, ...).
+def qval(element: CIMElement, name: str, default: object = None) -> Any:
     qual = element.qualifiers.get(name)
     return default if qual is None else qual.value
 
 
-def direction(param) -> str:
+def direction(param: CIMParameter) -> str:
     """'in', 'out' or 'inout', using the declared defaults (In true, Out false)."""
     is_in = qval(param, "In", True)
     is_out = qval(param, "Out", False)
@@ -107,24 +116,24 @@ def included_class_names(manifest: Path) -> set[str]:
 # --------------------------------------------------------------------------- compilation
 
 
-def test_all_namespaces_compile(compiled):
+def test_all_namespaces_compile(compiled: Compiled) -> None:
     for ns in MANIFESTS:
         assert compiled.seconds[ns] > 0
         print(f"{ns}: {len(class_names(compiled, ns))} classes in {compiled.seconds[ns]:.2f}s")
 
 
 @pytest.mark.parametrize("ns", list(MANIFESTS))
-def test_class_counts(compiled, ns):
+def test_class_counts(compiled: Compiled, ns: str) -> None:
     assert len(class_names(compiled, ns)) == EXPECTED_CLASS_COUNTS[ns]
 
 
 @pytest.mark.parametrize("ns", list(MANIFESTS))
-def test_namespace_holds_exactly_the_manifest(compiled, ns):
+def test_namespace_holds_exactly_the_manifest(compiled: Compiled, ns: str) -> None:
     """Nothing was pulled in implicitly from the search path, nothing is missing."""
     assert class_names(compiled, ns) == included_class_names(MANIFESTS[ns])
 
 
-def test_every_mof_file_is_used():
+def test_every_mof_file_is_used() -> None:
     used = set()
     for manifest in MANIFESTS.values():
         includes = INCLUDE_RE.findall(manifest.read_text())
@@ -133,7 +142,7 @@ def test_every_mof_file_is_used():
     assert files - used == set()
 
 
-def test_one_class_per_file_named_after_it():
+def test_one_class_per_file_named_after_it() -> None:
     for path in MOF_DIR.rglob("*.mof"):
         if path.parent.name == "namespaces" or path.name == "qualifiers.mof":
             continue
@@ -141,7 +150,7 @@ def test_one_class_per_file_named_after_it():
         assert declared == [path.stem], path
 
 
-def test_no_instances(compiled):
+def test_no_instances(compiled: Compiled) -> None:
     for ns in MANIFESTS:
         for cls in all_classes(compiled, ns):
             if cls.superclass is None and "Abstract" not in cls.qualifiers:
@@ -187,11 +196,11 @@ def test_no_instances(compiled):
         ("Msvm_SummaryInformation", set()),
     ],
 )
-def test_keys(compiled, name, keys):
+def test_keys(compiled: Compiled, name: str, keys: set[str]) -> None:
     assert keys_of(get_class(compiled, V2, name)) == keys
 
 
-def test_every_setting_data_is_keyed_by_instance_id(compiled):
+def test_every_setting_data_is_keyed_by_instance_id(compiled: Compiled) -> None:
     for ns in (V2, CLUSTER):
         for name in compiled.conn.EnumerateClassNames(
             namespace=ns, ClassName="CIM_SettingData", DeepInheritance=True
@@ -199,7 +208,7 @@ def test_every_setting_data_is_keyed_by_instance_id(compiled):
             assert keys_of(get_class(compiled, ns, name)) == {"InstanceID"}, name
 
 
-def test_every_service_has_the_four_service_keys(compiled):
+def test_every_service_has_the_four_service_keys(compiled: Compiled) -> None:
     for ns in (V2, CLUSTER, INTEROP):
         for name in compiled.conn.EnumerateClassNames(
             namespace=ns, ClassName="CIM_Service", DeepInheritance=True
@@ -212,7 +221,7 @@ def test_every_service_has_the_four_service_keys(compiled):
             }, name
 
 
-def test_namespace_keys(compiled):
+def test_namespace_keys(compiled: Compiled) -> None:
     assert keys_of(get_class(compiled, INTEROP, "CIM_Namespace")) == {
         "SystemCreationClassName",
         "SystemName",
@@ -226,7 +235,7 @@ def test_namespace_keys(compiled):
 # --------------------------------------------------------------------------- hierarchy
 
 
-def test_storage_allocation_is_not_a_msvm_rasd(compiled):
+def test_storage_allocation_is_not_a_msvm_rasd(compiled: Compiled) -> None:
     chain = superclass_chain(compiled, V2, "Msvm_StorageAllocationSettingData")
     assert chain == [
         "CIM_StorageAllocationSettingData",
@@ -252,7 +261,7 @@ def test_storage_allocation_is_not_a_msvm_rasd(compiled):
     } <= set(cim_rasd_subclasses)
 
 
-def test_job_classes_are_siblings(compiled):
+def test_job_classes_are_siblings(compiled: Compiled) -> None:
     for ns in (V2, CLUSTER):
         for name in ("Msvm_ConcreteJob", "Msvm_MigrationJob"):
             assert get_class(compiled, ns, name).superclass == "CIM_ConcreteJob"
@@ -318,7 +327,7 @@ COMPUTER_SYSTEM_CHAIN = [
         ),
     ],
 )
-def test_superclass_chains(compiled, name, chain):
+def test_superclass_chains(compiled: Compiled, name: str, chain: list[str]) -> None:
     assert superclass_chain(compiled, V2, name) == chain
 
 
@@ -340,7 +349,9 @@ def test_superclass_chains(compiled, name, chain):
         ("CIM_ConcreteJob", {"Abstract": True, "Version": "2.22.0"}),
     ],
 )
-def test_cim_class_qualifiers(compiled, name, qualifiers):
+def test_cim_class_qualifiers(
+    compiled: Compiled, name: str, qualifiers: dict[str, bool | str]
+) -> None:
     cls = get_class(compiled, V2, name)
     for qname, value in qualifiers.items():
         assert qval(cls, qname) == value, qname
@@ -416,7 +427,7 @@ ASSOCIATIONS = {
 
 
 @pytest.mark.parametrize("name", sorted(ASSOCIATIONS))
-def test_association_references(compiled, name):
+def test_association_references(compiled: Compiled, name: str) -> None:
     for ns in (V2, CLUSTER):
         if name not in class_names(compiled, ns):
             continue
@@ -430,7 +441,7 @@ def test_association_references(compiled, name):
             assert qval(refs[ref_name], "Override") == ref_name
 
 
-def test_cluster_conforms_to_profile(compiled):
+def test_cluster_conforms_to_profile(compiled: Compiled) -> None:
     assert "Msvm_ClusterV2ElementConformsToProfile" in class_names(compiled, CLUSTER)
     assert "Msvm_ClusterV2ElementConformsToProfile" not in class_names(compiled, V2)
     cls = get_class(compiled, CLUSTER, "Msvm_ClusterV2ElementConformsToProfile")
@@ -469,13 +480,15 @@ def test_cluster_conforms_to_profile(compiled):
         ),
     ],
 )
-def test_association_value_maps(compiled, cls_name, prop, mapping):
+def test_association_value_maps(
+    compiled: Compiled, cls_name: str, prop: str, mapping: dict[int, str]
+) -> None:
     vm = ValueMapping.for_property(compiled.conn, V2, cls_name, prop)
     for value, text in mapping.items():
         assert vm.tovalues(value) == text
 
 
-def test_settings_define_capabilities_defaults(compiled):
+def test_settings_define_capabilities_defaults(compiled: Compiled) -> None:
     cls = get_class(compiled, V2, "Msvm_SettingsDefineCapabilities")
     assert cls.properties["PropertyPolicy"].value == 0
     assert cls.properties["ValueRole"].value == 3
@@ -485,7 +498,7 @@ def test_settings_define_capabilities_defaults(compiled):
 # --------------------------------------------------------------------------- migration service
 
 # method -> [(parameter, type, reference class or EmbeddedInstance class, is_array, direction)]
-MIGRATION_METHODS_V2 = {
+MIGRATION_METHODS_V2: dict[str, list[ParamShape]] = {
     "MigrateVirtualSystemToHost": [
         ("ComputerSystem", "reference", "CIM_ComputerSystem", False, "in"),
         ("DestinationHost", "string", None, False, "in"),
@@ -577,7 +590,7 @@ MIGRATION_METHODS_V2 = {
 }
 
 # Classes absent from the cluster namespace are replaced by their CIM_ parent there.
-CLUSTER_SUBSTITUTES = {
+CLUSTER_SUBSTITUTES: dict[str | None, str | None] = {
     "Msvm_VirtualSystemMigrationSettingData": "CIM_VirtualSystemMigrationSettingData",
     "Msvm_VirtualSystemMigrationNetworkSettingData": "CIM_SettingData",
     "Msvm_VirtualSystemMigrationServiceSettingData": "CIM_SettingData",
@@ -585,15 +598,15 @@ CLUSTER_SUBSTITUTES = {
 }
 
 
-def describe_params(method) -> list[tuple]:
-    out = []
+def describe_params(method: CIMMethod) -> list[ParamShape]:
+    out: list[ParamShape] = []
     for p in method.parameters.values():
         target = p.reference_class if p.type == "reference" else qval(p, "EmbeddedInstance")
         out.append((p.name, p.type, target, p.is_array, direction(p)))
     return out
 
 
-def test_migration_service_has_15_methods(compiled):
+def test_migration_service_has_15_methods(compiled: Compiled) -> None:
     for ns in (V2, CLUSTER):
         cls = get_class(compiled, ns, "Msvm_VirtualSystemMigrationService")
         assert set(cls.methods) == set(MIGRATION_METHODS_V2)
@@ -602,13 +615,13 @@ def test_migration_service_has_15_methods(compiled):
 
 
 @pytest.mark.parametrize("method", sorted(MIGRATION_METHODS_V2))
-def test_migration_method_signature_v2(compiled, method):
+def test_migration_method_signature_v2(compiled: Compiled, method: str) -> None:
     cls = get_class(compiled, V2, "Msvm_VirtualSystemMigrationService")
     assert describe_params(cls.methods[method]) == MIGRATION_METHODS_V2[method]
 
 
 @pytest.mark.parametrize("method", sorted(MIGRATION_METHODS_V2))
-def test_migration_method_signature_cluster(compiled, method):
+def test_migration_method_signature_cluster(compiled: Compiled, method: str) -> None:
     cls = get_class(compiled, CLUSTER, "Msvm_VirtualSystemMigrationService")
     expected = [
         (name, cim_type, CLUSTER_SUBSTITUTES.get(target, target), is_array, way)
@@ -636,7 +649,7 @@ def test_migration_method_signature_cluster(compiled, method):
         ("StopService", ["0", "1"]),
     ],
 )
-def test_migration_method_return_codes(compiled, method, family):
+def test_migration_method_return_codes(compiled: Compiled, method: str, family: list[str]) -> None:
     for ns in (V2, CLUSTER):
         m = get_class(compiled, ns, "Msvm_VirtualSystemMigrationService").methods[method]
         assert qval(m, "ValueMap") == family
@@ -651,7 +664,7 @@ def test_migration_method_return_codes(compiled, method, family):
         "CheckVirtualSystemIsMigratableToSystem",
     ],
 )
-def test_inherited_cim_migration_methods_use_family_a(compiled, method):
+def test_inherited_cim_migration_methods_use_family_a(compiled: Compiled, method: str) -> None:
     m = get_class(compiled, V2, "Msvm_VirtualSystemMigrationService").methods[method]
     vm = ValueMapping.for_method(compiled.conn, V2, "Msvm_VirtualSystemMigrationService", method)
     assert vm.tovalues(4) == "Invalid Parameter"
@@ -659,7 +672,7 @@ def test_inherited_cim_migration_methods_use_family_a(compiled, method):
     assert m.qualifiers["ValueMap"].value[:7] == ["0", "1", "2", "3", "4", "5", "6"]
 
 
-def test_check_system_compatibility_not_compatible(compiled):
+def test_check_system_compatibility_not_compatible(compiled: Compiled) -> None:
     vm = ValueMapping.for_method(
         compiled.conn, V2, "Msvm_VirtualSystemMigrationService", "CheckSystemCompatibilityInfo"
     )
@@ -667,7 +680,7 @@ def test_check_system_compatibility_not_compatible(compiled):
     assert vm.tovalues(32773) == "Invalid parameter"
 
 
-def test_migration_service_properties(compiled):
+def test_migration_service_properties(compiled: Compiled) -> None:
     cls = get_class(compiled, V2, "Msvm_VirtualSystemMigrationService")
     props = cls.properties
     assert props["ActiveVirtualSystemMigrationCount"].type == "uint32"
@@ -680,7 +693,7 @@ def test_migration_service_properties(compiled):
 # --------------------------------------------------------------------------- value maps
 
 
-def test_migration_type_value_map(compiled):
+def test_migration_type_value_map(compiled: Compiled) -> None:
     for cls_name in ("Msvm_VirtualSystemMigrationSettingData", "Msvm_MigrationJob"):
         prop = get_class(compiled, V2, cls_name).properties["MigrationType"]
         assert {"32768", "32769", "32770", "32771", "32772"} <= set(qval(prop, "ValueMap"))
@@ -703,7 +716,7 @@ def test_migration_type_value_map(compiled):
     assert "32768" not in qval(base.properties["MigrationType"], "ValueMap")
 
 
-def test_transport_type_and_cpu_capping(compiled):
+def test_transport_type_and_cpu_capping(compiled: Compiled) -> None:
     vm = ValueMapping.for_property(
         compiled.conn, V2, "Msvm_VirtualSystemMigrationSettingData", "TransportType"
     )
@@ -715,7 +728,7 @@ def test_transport_type_and_cpu_capping(compiled):
     assert [vm.tovalues(n) for n in (0, 1, 2)] == ["Normal", "Low", "High"]
 
 
-def test_migration_setting_data_properties(compiled):
+def test_migration_setting_data_properties(compiled: Compiled) -> None:
     props = get_class(compiled, V2, "Msvm_VirtualSystemMigrationSettingData").properties
     writable = {
         "MigrationType",
@@ -742,7 +755,7 @@ def test_migration_setting_data_properties(compiled):
     assert "BandwidthReservation" not in props
 
 
-def test_service_setting_data(compiled):
+def test_service_setting_data(compiled: Compiled) -> None:
     cls = get_class(compiled, V2, "Msvm_VirtualSystemMigrationServiceSettingData")
     vm = ValueMapping.for_property(
         compiled.conn, V2, "Msvm_VirtualSystemMigrationServiceSettingData", "AuthenticationType"
@@ -753,7 +766,7 @@ def test_service_setting_data(compiled):
     assert qval(cls.properties["EnableSmbTransport"], "Write") is True
 
 
-def test_capabilities_value_maps(compiled):
+def test_capabilities_value_maps(compiled: Compiled) -> None:
     conn = compiled.conn
     cls = "Msvm_VirtualSystemMigrationCapabilities"
     vm = ValueMapping.for_property(conn, V2, cls, "AsynchronousMethodsSupported")
@@ -769,7 +782,7 @@ def test_capabilities_value_maps(compiled):
     ]
 
 
-def test_compatibility_vector(compiled):
+def test_compatibility_vector(compiled: Compiled) -> None:
     cls = get_class(compiled, V2, "Msvm_CompatibilityVector")
     assert cls.superclass is None
     assert {n: p.type for n, p in cls.properties.items()} == {
@@ -906,7 +919,9 @@ def test_compatibility_vector(compiled):
         ("Msvm_EthernetPortAllocationSettingData", "EnabledState", {2: "Enabled", 3: "Disabled"}),
     ],
 )
-def test_property_value_maps(compiled, cls_name, prop, mapping):
+def test_property_value_maps(
+    compiled: Compiled, cls_name: str, prop: str, mapping: dict[int, str]
+) -> None:
     vm = ValueMapping.for_property(compiled.conn, V2, cls_name, prop)
     for value, text in mapping.items():
         assert vm.tovalues(value) == text, value
@@ -943,7 +958,9 @@ def test_property_value_maps(compiled, cls_name, prop, mapping):
         ),
     ],
 )
-def test_parameter_value_maps(compiled, cls_name, method, param, mapping):
+def test_parameter_value_maps(
+    compiled: Compiled, cls_name: str, method: str, param: str, mapping: dict[int, str]
+) -> None:
     vm = ValueMapping.for_parameter(compiled.conn, V2, cls_name, method, param)
     for value, text in mapping.items():
         assert vm.tovalues(value) == text, value
@@ -961,7 +978,9 @@ def _ranges(valuemap: list[str]) -> list[tuple[int, int]]:
     return out
 
 
-def _value_mapped_elements(cls: CIMClass):
+def _value_mapped_elements(
+    cls: CIMClass,
+) -> Iterator[tuple[CIMProperty | CIMMethod | CIMParameter, tuple[str, ...]]]:
     for prop in cls.properties.values():
         yield prop, ("property", prop.name)
     for meth in cls.methods.values():
@@ -974,7 +993,7 @@ INTEGER_TYPES = {"uint8", "uint16", "uint32", "uint64", "sint8", "sint16", "sint
 
 
 @pytest.mark.parametrize("ns", list(MANIFESTS))
-def test_all_value_maps_are_consistent(compiled, ns):
+def test_all_value_maps_are_consistent(compiled: Compiled, ns: str) -> None:
     """Every ValueMap has a matching Values list, parses, and has no overlaps."""
     checked = 0
     for cls in all_classes(compiled, ns):
@@ -1006,7 +1025,7 @@ def test_all_value_maps_are_consistent(compiled, ns):
 
 
 @pytest.mark.parametrize("ns", [V2, CLUSTER])
-def test_embedded_instance_classes_exist(compiled, ns):
+def test_embedded_instance_classes_exist(compiled: Compiled, ns: str) -> None:
     names = {n.lower() for n in class_names(compiled, ns)}
     for cls in all_classes(compiled, ns):
         for element, where in _value_mapped_elements(cls):
@@ -1023,7 +1042,7 @@ def test_embedded_instance_classes_exist(compiled, ns):
 
 
 @pytest.mark.parametrize("name", ["Msvm_ConcreteJob", "Msvm_MigrationJob"])
-def test_job_methods(compiled, name):
+def test_job_methods(compiled: Compiled, name: str) -> None:
     for ns in (V2, CLUSTER):
         cls = get_class(compiled, ns, name)
         assert {"GetError", "GetErrorEx", "RequestStateChange", "KillJob"} <= set(cls.methods)
@@ -1043,7 +1062,7 @@ def test_job_methods(compiled, name):
         assert qval(cls.methods["GetErrorEx"], "ValueMap") == FAMILY_B_JOB
 
 
-def test_job_return_families(compiled):
+def test_job_return_families(compiled: Compiled) -> None:
     mig = get_class(compiled, V2, "Msvm_MigrationJob").methods
     conc = get_class(compiled, V2, "Msvm_ConcreteJob").methods
     assert qval(mig["RequestStateChange"], "ValueMap") == FAMILY_B_JOB
@@ -1053,7 +1072,7 @@ def test_job_return_families(compiled):
     assert "7" in qval(mig["KillJob"], "ValueMap")
 
 
-def test_job_properties(compiled):
+def test_job_properties(compiled: Compiled) -> None:
     mig = get_class(compiled, V2, "Msvm_MigrationJob").properties
     conc = get_class(compiled, V2, "Msvm_ConcreteJob").properties
     for name in (
@@ -1100,7 +1119,7 @@ def test_job_properties(compiled):
         assert props["RunDay"].type == "sint8"
 
 
-def test_error_class(compiled):
+def test_error_class(compiled: Compiled) -> None:
     for ns in (V2, CLUSTER):
         cls = get_class(compiled, ns, "Msvm_Error")
         assert keys_of(cls) == set()
@@ -1113,7 +1132,7 @@ def test_error_class(compiled):
 # --------------------------------------------------------------------------- other classes
 
 
-def test_vssd_properties(compiled):
+def test_vssd_properties(compiled: Compiled) -> None:
     props = get_class(compiled, V2, "Msvm_VirtualSystemSettingData").properties
     for name in (
         "ConfigurationDataRoot",
@@ -1147,7 +1166,7 @@ def test_vssd_properties(compiled):
     assert props["Notes"].is_array
 
 
-def test_processor_and_memory_setting_data(compiled):
+def test_processor_and_memory_setting_data(compiled: Compiled) -> None:
     proc = get_class(compiled, V2, "Msvm_ProcessorSettingData").properties
     assert proc["LimitProcessorFeatures"].type == "boolean"
     assert proc["HwThreadsPerCore"].type == "uint64"
@@ -1156,7 +1175,7 @@ def test_processor_and_memory_setting_data(compiled):
     assert mem["TargetMemoryBuffer"].type == "uint32"
 
 
-def test_ethernet_port_allocation_names_the_switch(compiled):
+def test_ethernet_port_allocation_names_the_switch(compiled: Compiled) -> None:
     cls = get_class(compiled, V2, "Msvm_EthernetPortAllocationSettingData")
     assert cls.superclass == "CIM_EthernetPortAllocationSettingData"
     assert cls.properties["HostResource"].is_array
@@ -1165,7 +1184,7 @@ def test_ethernet_port_allocation_names_the_switch(compiled):
     assert nic.superclass == "CIM_ResourceAllocationSettingData"
 
 
-def test_management_service_methods(compiled):
+def test_management_service_methods(compiled: Compiled) -> None:
     expected = {
         "DestroySystem",
         "DefineSystem",
@@ -1301,7 +1320,7 @@ SECTION_1_PRESENT = {
 }
 
 
-def test_cluster_lacks_exactly_the_absent_classes(compiled):
+def test_cluster_lacks_exactly_the_absent_classes(compiled: Compiled) -> None:
     v2 = class_names(compiled, V2)
     cluster = class_names(compiled, CLUSTER)
     assert v2 >= SECTION_1_ABSENT
@@ -1329,15 +1348,15 @@ def test_cluster_lacks_exactly_the_absent_classes(compiled):
         "Msvm_VirtualSystemManagementServiceSettingData",
     ],
 )
-def test_shared_classes_have_identical_properties(compiled, name):
-    def shape(ns):
+def test_shared_classes_have_identical_properties(compiled: Compiled, name: str) -> None:
+    def shape(ns: str) -> dict[str, tuple[str, bool]]:
         cls = get_class(compiled, ns, name)
         return {n: (p.type, p.is_array) for n, p in cls.properties.items()}
 
     assert shape(V2) == shape(CLUSTER)
 
 
-def test_migration_service_properties_identical_in_cluster(compiled):
+def test_migration_service_properties_identical_in_cluster(compiled: Compiled) -> None:
     v2 = get_class(compiled, V2, "Msvm_VirtualSystemMigrationService")
     cluster = get_class(compiled, CLUSTER, "Msvm_VirtualSystemMigrationService")
     assert v2.properties == cluster.properties
@@ -1346,7 +1365,7 @@ def test_migration_service_properties_identical_in_cluster(compiled):
 # --------------------------------------------------------------------------- interop
 
 
-def test_registered_profile_organization(compiled):
+def test_registered_profile_organization(compiled: Compiled) -> None:
     cls = get_class(compiled, INTEROP, "CIM_RegisteredProfile")
     prop = cls.properties["RegisteredOrganization"]
     assert qval(prop, "ValueMap")
@@ -1367,7 +1386,7 @@ def test_registered_profile_organization(compiled):
     assert [vm.tovalues(n) for n in (1, 2, 3)] == ["Other", "Not Advertised", "SLP"]
 
 
-def test_interop_classes(compiled):
+def test_interop_classes(compiled: Compiled) -> None:
     assert class_names(compiled, INTEROP) >= {
         "CIM_ObjectManager",
         "CIM_WBEMService",
@@ -1398,7 +1417,7 @@ def test_ethernet_port_allocation_has_the_vlan_endpoint_properties(compiled):
         "CIM_EthernetPortAllocationSettingData"
 
 
-def test_qualifier_declarations(compiled):
+def test_qualifier_declarations(compiled: Compiled) -> None:
     for ns in MANIFESTS:
         declared = {q.name for q in compiled.conn.EnumerateQualifiers(namespace=ns)}
         assert {

@@ -322,7 +322,7 @@ TESTCASES_FORMAT_ERRORS: list[tuple[object, str]] = [
 @pytest.mark.parametrize(("path", "fragment"), TESTCASES_FORMAT_ERRORS)
 def test_format_errors(path: object, fragment: str) -> None:
     with pytest.raises(ObjectPathError, match=fragment):
-        format_wmi_path(path)  # type: ignore[arg-type]
+        format_wmi_path(path)
 
 
 def test_format_rejects_unsupported_key_types() -> None:

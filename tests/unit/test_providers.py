@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
+from typing import cast
 
-from providers.base import ProviderContext
+from providers.base import ClassLookup, ProviderContext
 from providers.computer_system import ON_TIME_BUCKET_SECONDS, vm_record
+from storage.db import UnitOfWork
 
 
 def test_vm_uptime_is_constant_within_a_cache_bucket() -> None:
@@ -18,7 +20,11 @@ def test_vm_uptime_is_constant_within_a_cache_bucket() -> None:
     readings = set()
     for offset in (0, 7.5, ON_TIME_BUCKET_SECONDS - 0.001):
         clock = SimpleNamespace(now=lambda o=offset: bucket_start + timedelta(seconds=o))
-        record = vm_record(ProviderContext(uow=None, clock=clock, classes=None), vm)
+        # vm_record reads only the clock: a None unit of work or class lookup fails loudly if
+        # that changes.
+        context = ProviderContext(uow=cast(UnitOfWork, None), clock=clock,
+                                  classes=cast(ClassLookup, None))
+        record = vm_record(context, vm)
         readings.add((record.etag, record.values()["OnTimeInMilliseconds"], record.expires))
     assert len(readings) == 1
     (_etag, uptime, expires), = readings

@@ -62,5 +62,6 @@ def test_emit_hands_the_record_to_handlers(caplog: pytest.LogCaptureFixture) -> 
         emit(RECORD)
     (logged,) = caplog.records
     assert logged.name == "hvsim.requests" and logged.levelno == logging.DEBUG
+    # emit() passes the record through logging's `extra`, which LogRecord does not declare.
     assert logged.request_record is RECORD  # type: ignore[attr-defined]
     assert logged.getMessage() == format_record(RECORD)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,7 +51,7 @@ TESTCASES_BAD_SCENARIOS = [
 
 @pytest.mark.parametrize(("desc", "data", "message"), TESTCASES_BAD_SCENARIOS,
                          ids=[t[0] for t in TESTCASES_BAD_SCENARIOS])
-def test_bad_scenarios_are_reported(desc: str, data: dict, message: str) -> None:
+def test_bad_scenarios_are_reported(desc: str, data: dict[str, Any], message: str) -> None:
     with pytest.raises(ScenarioError, match=message.replace("[", r"\[").replace("(", r"\(")):
         parse_scenario(data)
 

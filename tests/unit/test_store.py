@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -17,7 +18,7 @@ NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(database_url: str) -> Store:
+def store(database_url: str) -> Iterator[Store]:
     store = Store(database_url)
     yield store
     store.dispose()
@@ -25,7 +26,7 @@ def store(database_url: str) -> Store:
 
 def count(store: Store, model: type) -> int:
     with store.unit_of_work() as uow:
-        return uow.session.scalar(select(func.count()).select_from(model))
+        return uow.session.execute(select(func.count()).select_from(model)).scalar_one()
 
 
 def test_seeds_once_and_keeps_the_world(store: Store) -> None:
@@ -50,6 +51,7 @@ def test_timestamps_come_back_in_utc(store: Store) -> None:
     prepare_store(store, demo_scenario(), NOW, reset=False)
     with store.unit_of_work() as uow:
         vm = uow.session.scalars(select(VirtualMachine)).first()
+        assert vm is not None
         assert vm.created_at == NOW and vm.created_at.tzinfo is not None
 
 
@@ -71,7 +73,9 @@ def test_concurrent_writers_cannot_both_win(store: Store) -> None:
 def test_uncommitted_work_is_discarded(store: Store) -> None:
     prepare_store(store, demo_scenario(), NOW, reset=False)
     with store.unit_of_work() as uow:
-        uow.session.scalars(select(Host)).first().migration_enabled = False
+        host = uow.session.scalars(select(Host)).first()
+        assert host is not None
+        host.migration_enabled = False
     with store.unit_of_work() as uow:
         assert all(h.migration_enabled for h in uow.session.scalars(select(Host)))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -438,14 +439,15 @@ def test_to_text_errors(query: object, fragment: str) -> None:
     [
         (lambda: Comparison("a", "==", 1), "unknown comparison operator"),
         (lambda: Like("a", "[x"), "unterminated '['"),
-        (lambda: Like("a", 5), "LIKE pattern must be a string"),
+        # A pattern of the wrong type is what the test is about.
+        (lambda: Like("a", 5), "LIKE pattern must be a string"),  # type: ignore[arg-type]
         (lambda: And((IsNull("a"),)), "AND needs at least two operands"),
         (lambda: Or(()), "OR needs at least two operands"),
     ],
 )
-def test_ast_validation(build: object, fragment: str) -> None:
+def test_ast_validation(build: Callable[[], object], fragment: str) -> None:
     with pytest.raises(WQLError, match=re.escape(fragment)):
-        build()  # type: ignore[operator]
+        build()
 
 
 # --------------------------------------------------------------------------------------------
