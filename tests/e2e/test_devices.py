@@ -178,7 +178,7 @@ def test_serial_ports_over_ws_management(server: HvsimServer) -> None:
         f'<wsen:Enumerate xmlns:wsen="{ENUM_NS}" xmlns:wsman="{WSMAN_NS}">'
         "<wsman:OptimizeEnumeration/><wsman:MaxElements>100</wsman:MaxElements>"
         "</wsen:Enumerate>")
-    reply = wsman.enumerate(uri, body)  # type: ignore[attr-defined]
+    reply = wsman.enumerate(uri, body)
     found = reply.find(f"{{{ENUM_NS}}}EnumerateResponse/{{{WSMAN_NS}}}Items")
     assert found is not None
     ports = [item for item in found

@@ -121,7 +121,7 @@ def test_summary_information_as_an_inventory_parses_it(server: HvsimServer) -> N
 
 
 def test_summary_information_through_pypsrp_with_basic(server: HvsimServer) -> None:
-    wsman: WSMan = wsman_client(server.url("HV-02"))  # type: ignore[assignment]
+    wsman: WSMan = wsman_client(server.url("HV-02"))
     selector_set = SelectorSet()
     selector_set.add_option("CreationClassName", "Msvm_VirtualSystemManagementService")
     body = ET.fromstring(
@@ -175,7 +175,7 @@ def test_every_instance_of_every_served_class_carries_every_property(
     """Over the whole served schema: each WS-Man instance has one element per property of its
     class (several for an array), `xsi:type` naming the class, nil exactly where CIM-XML has
     NULL, and no element exactly where CIM-XML has an empty array."""
-    wsman: WSMan = wsman_client(server.url("HV-01"))  # type: ignore[assignment]
+    wsman: WSMan = wsman_client(server.url("HV-01"))
     checked_classes = checked_instances = 0
     for namespace in _namespaces(server):
         cim = wbem_connection(server.url("HV-01"), namespace)

@@ -1410,7 +1410,7 @@ def test_interop_classes(compiled: Compiled) -> None:
     assert hyperv.properties["ConformantStandard"].reference_class == "Msvm_RegisteredProfile"
 
 
-def test_ethernet_port_allocation_has_the_vlan_endpoint_properties(compiled):
+def test_ethernet_port_allocation_has_the_vlan_endpoint_properties(compiled: Compiled) -> None:
     cls = get_class(compiled, V2, "Msvm_EthernetPortAllocationSettingData")
     assert {"DesiredVLANEndpointMode", "OtherEndpointMode"} <= set(cls.properties)
     assert superclass_chain(compiled, V2, "Msvm_EthernetPortAllocationSettingData")[0] == \
