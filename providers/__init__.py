@@ -21,6 +21,15 @@ from providers.computer_system import (
     PlannedComputerSystemProvider,
     VirtualSwitchProvider,
 )
+from providers.host_counters import LiveMigrationCounterProvider, VirtualProcessorCounterProvider
+from providers.host_identity import (
+    HostComputerSystemProvider,
+    HostDataFileProvider,
+    HostOperatingSystemProvider,
+    HostProcessorAssociationProvider,
+    HostProcessorProvider,
+    HostProductProvider,
+)
 from providers.interop import (
     NamespaceProvider,
     ObjectManagerProvider,
@@ -67,6 +76,9 @@ INSTANCE_PROVIDERS: tuple[type[InstanceProvider], ...] = (
     NamespaceProvider, ObjectManagerProvider, RegisteredProfileProvider,
     ProfileConformanceProvider, JobProvider, AffectedJobElementProvider,
     OwningJobElementProvider,
+    HostComputerSystemProvider, HostProductProvider, HostOperatingSystemProvider,
+    HostProcessorProvider, HostProcessorAssociationProvider, HostDataFileProvider,
+    VirtualProcessorCounterProvider, LiveMigrationCounterProvider,
 )
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from providers.base import INTEROP, InstanceProvider, ProviderContext, Record, Scope, ref
 
-SERVED_NAMESPACES = ("root/interop", "root/virtualization/v2", "root/HyperVCluster/v2")
+SERVED_NAMESPACES = ("root/interop", "root/virtualization/v2", "root/HyperVCluster/v2",
+                     "root/cimv2")
 OBJECT_MANAGER_NAME = "Microsoft:WMI"
 # (registered name, version): the DMTF profiles a Hyper-V host implements for what hvsim serves.
 PROFILES: tuple[tuple[str, str], ...] = (
