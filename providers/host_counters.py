@@ -107,7 +107,7 @@ class VirtualProcessorCounterProvider(InstanceProvider):
                 rows.append((f"{vm.element_name}:Hv VP {index}", times,
                              f"vp{vm.id}.{vm.version_id}.{bucket}"))
                 totals = {name: totals[name] + value for name, value in times.items()}
-        rows.append((TOTAL, totals, f"vpt{host.id}.{len(rows)}.{bucket}"))
+        rows.append((TOTAL, totals, f"vpt{host.id}.{bucket}.{hash(tuple(totals.items()))}"))
         zero = _zeroed(ctx, VIRTUAL_PROCESSOR)
         for name, times, etag in rows:
             keys = {"Name": name}
@@ -200,8 +200,10 @@ class LiveMigrationCounterProvider(InstanceProvider):
         zero = _zeroed(ctx, LIVE_MIGRATION)
         for name, (job, receiving) in latest.items():
             keys = {"Name": name}
-            values = {**zero, **stamps, **_migration_values(job, moment, receiving=receiving),
-                      **keys, "Caption": None, "Description": None}
+            counters = _migration_values(job, moment, receiving=receiving)
+            values = {**zero, **stamps, **counters, **keys, "Caption": None, "Description": None}
+            # The counters are in the tag: a job that ends within the second changes them.
+            etag = f"lm{host.id}.{job.id}.{job.version_id}.{bucket}.{hash(tuple(counters.items()))}"
             # The default binds this iteration's dict; mypy cannot type a lambda's defaults.
-            yield Record(LIVE_MIGRATION, keys, f"lm{host.id}.{job.id}.{bucket}",
+            yield Record(LIVE_MIGRATION, keys, etag,
                          lambda values=values: values, expires)  # type: ignore[misc]

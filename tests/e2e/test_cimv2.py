@@ -149,6 +149,9 @@ def test_vmms_file_version_over_cim_xml(conn: pywbem.WBEMConnection) -> None:
     assert vmms["Name"] == "c:\\windows\\system32\\vmms.exe"
     assert vmms["Version"].startswith(HV01.os_build + ".")
     assert conn.GetInstance(vmms.path)["Version"] == vmms["Version"]
+    # File names compare without regard to case, as on NTFS.
+    (upper,) = conn.ExecQuery("WQL", VMMS_QUERY.replace("windows", "Windows").upper())
+    assert upper.path == vmms.path
     assert conn.ExecQuery("WQL", "SELECT * FROM CIM_DataFile WHERE Name = "
                                  "'c:\\\\windows\\\\notepad.exe'") == []
 
