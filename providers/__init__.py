@@ -22,6 +22,15 @@ from providers.computer_system import (
     PlannedComputerSystemProvider,
     VirtualSwitchProvider,
 )
+from providers.host_counters import LiveMigrationCounterProvider, VirtualProcessorCounterProvider
+from providers.host_identity import (
+    HostComputerSystemProvider,
+    HostDataFileProvider,
+    HostOperatingSystemProvider,
+    HostProcessorAssociationProvider,
+    HostProcessorProvider,
+    HostProductProvider,
+)
 from providers.interop import (
     HostConformsToProfileProvider,
     NamespaceProvider,
@@ -69,6 +78,9 @@ INSTANCE_PROVIDERS: tuple[type[InstanceProvider], ...] = (
     ProfileConformanceProvider, ReferencedProfileProvider, HostConformsToProfileProvider,
     JobProvider, AffectedJobElementProvider,
     OwningJobElementProvider,
+    HostComputerSystemProvider, HostProductProvider, HostOperatingSystemProvider,
+    HostProcessorProvider, HostProcessorAssociationProvider, HostDataFileProvider,
+    VirtualProcessorCounterProvider, LiveMigrationCounterProvider,
 )
 
 

@@ -21,6 +21,7 @@ from storage.db import UnitOfWork
 V2 = "root/virtualization/v2"
 CLUSTER = "root/HyperVCluster/v2"
 INTEROP = "root/interop"
+CIMV2 = "root/cimv2"
 
 
 class ClassLookup(Protocol):

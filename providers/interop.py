@@ -21,7 +21,8 @@ from providers.base import (
 from providers.computer_system import CS, host_keys
 from providers.services import migration_service_keys
 
-SERVED_NAMESPACES = ("root/interop", "root/virtualization/v2", "root/HyperVCluster/v2")
+SERVED_NAMESPACES = ("root/interop", "root/virtualization/v2", "root/HyperVCluster/v2",
+                     "root/cimv2")
 OBJECT_MANAGER_NAME = "Microsoft:WMI"
 REGISTERED = "CIM_RegisteredProfile"
 HYPERV_REGISTERED = "Msvm_RegisteredProfile"

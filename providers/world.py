@@ -41,6 +41,8 @@ _VMS_ON_HOST = (select(_VMS).join(_HOSTS, _VMS.c.host_id == _HOSTS.c.id)
 _JOBS = Job.__table__
 _ALL_JOBS = select(_JOBS).order_by(_JOBS.c.id)
 _HOST_JOBS = select(_JOBS).where(_JOBS.c.host_id == bindparam("host_id")).order_by(_JOBS.c.id)
+_JOBS_TO_HOST = (select(_JOBS).where(_JOBS.c.destination_host_id == bindparam("host_id"))
+                 .order_by(_JOBS.c.id))
 _VMS_EVERYWHERE = (select(_VMS).where(_VMS.c.planned == bindparam("planned"))
                    .order_by(_VMS.c.host_id, _VMS.c.id))
 
@@ -178,6 +180,16 @@ def jobs_in_scope(ctx: ProviderContext, scope: Scope) -> Sequence[Any]:
             rows = _rows(ctx, _HOST_JOBS, host_id=host.id) if host is not None else []
         now = ctx.now()
         ctx.memo[key] = [r for r in rows if r.remove_at is None or r.remove_at > now]
+    return ctx.memo[key]
+
+
+def jobs_received_by(ctx: ProviderContext, host: HostRow) -> Sequence[Any]:
+    """Jobs of other hosts that move a VM to `host` and are not yet removed."""
+    key = ("jobs-to", host.id)
+    if key not in ctx.memo:
+        now = ctx.now()
+        ctx.memo[key] = [r for r in _rows(ctx, _JOBS_TO_HOST, host_id=host.id)
+                         if r.remove_at is None or r.remove_at > now]
     return ctx.memo[key]
 
 

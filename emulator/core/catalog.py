@@ -21,6 +21,7 @@ NAMESPACE_MANIFESTS: dict[str, str] = {
     "root/interop": "root_interop.mof",
     "root/virtualization/v2": "root_virtualization_v2.mof",
     "root/HyperVCluster/v2": "root_hypervcluster_v2.mof",
+    "root/cimv2": "root_cimv2.mof",
 }
 CACHE_VERSION = 1
 

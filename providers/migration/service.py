@@ -179,7 +179,8 @@ class MigrationServiceMethods(HostServiceMethods):
                 req.STORAGE, req.VIRTUAL_SYSTEM_AND_STORAGE),
             request={"disk_moves": {str(k): v for k, v in disk_moves.items()},
                      "roots": request.roots, "system_text": request.system_text,
-                     "resource_texts": request.resource_texts},
+                     "resource_texts": request.resource_texts,
+                     "transfer": _transfer_facts(move)},
             failure=failure, failure_summary=summary or (
                 "The virtual machine cannot be migrated." if check_only
                 else "The migration failed."))
@@ -574,6 +575,17 @@ def _memory_phases(move: checks.Move) -> list[model.Phase]:
                                      enabled_state=move.vm.enabled_state,
                                      cpu_capping=request.cpu_capping)
     return list(transfer.phases)
+
+
+def _transfer_facts(move: checks.Move) -> dict[str, Any]:
+    """What the live-migration performance counters of both hosts are computed from."""
+    request = move.request
+    compression = request.compression if request.compression is not None \
+        else move.source.migration_compression
+    smb = request.transport == req.SMB
+    # Over SMB pages are not compressed (§16.2), as the link model assumes.
+    return {"memory_mb": int(move.vm.memory_mb), "compression": bool(compression) and not smb,
+            "smb": smb, "cpu_capping": int(request.cpu_capping)}
 
 
 def _is_live(move: checks.Move) -> bool:

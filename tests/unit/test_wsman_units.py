@@ -98,7 +98,7 @@ def test_resource_uris(catalog: Catalog) -> None:
     ("urn:nothing", ()),
     (V2 + "Msvm_Nothing", ()),
     ("http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service", ()),
-    ("http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_System", ()),  # root/cimv2
+    ("http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_Service", ()),  # not in root/cimv2
     (V2 + "Msvm_ComputerSystem", (("__cimnamespace", "root/interop"),)),
     ("http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd", ()),
 ])
