@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI
-from sqlalchemy import select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import providers
@@ -25,7 +24,6 @@ from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
 from providers.migration.engine import Engine
 from storage.db import Store, Timeouts
 from storage.errors import classify
-from storage.models import Host
 
 log = logging.getLogger("hvsim")
 
@@ -63,7 +61,7 @@ def open_world(settings: Settings, catalog: Catalog | None = None) -> World:
         seeded = prepare_store(store, settings.scenario or demo_scenario(), clock.now(),
                                reset=settings.reset)
         with store.unit_of_work() as uow:
-            host_names = list(uow.session.scalars(select(Host.name).order_by(Host.ordinal)))
+            host_names = uow.world.host_names()
     except Exception as error:
         store.dispose()
         failure = classify(error)

@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 from pywbem import CIMInstanceName
-from sqlalchemy import select
 
 from providers import world
 from providers.base import (
@@ -173,8 +172,7 @@ class JobMethods(MethodTable[Job]):
     def target(self, ctx: ProviderContext, call: MethodCall) -> Job:
         assert isinstance(call.target, CIMInstanceName)
         instance_id = str(key_value(call.target.keybindings, "InstanceID") or "")
-        job = ctx.uow.session.scalars(
-            select(Job).where(Job.instance_id == instance_id.upper())).first()
+        job = ctx.uow.jobs.named(instance_id)
         assert job is not None  # the dispatcher resolved the target instance
         return job
 
@@ -193,10 +191,9 @@ class JobMethods(MethodTable[Job]):
     def _kill_job(self, ctx: ProviderContext, call: MethodCall, job: Job) -> MethodResult:
         if job.job_state is not None:
             return MethodResult(StateChangeCode.FAILED, {})
-        session = ctx.uow.session
-        self.engine.cancel(session, job, KILLED, ctx.now())
+        self.engine.cancel(ctx.uow, job, KILLED, ctx.now())
         if call.param("DeleteOnKill"):
-            session.delete(job)
+            ctx.uow.jobs.delete(job)
         return MethodResult(StateChangeCode.COMPLETED, {})
 
     def _request_state_change(self, ctx: ProviderContext, call: MethodCall,
@@ -214,7 +211,7 @@ class JobMethods(MethodTable[Job]):
         if job.job_state is not None:
             return MethodResult(StateChangeCode.INVALID_STATE_TRANSITION if dmtf
                                 else ReturnCode.INVALID_STATE, {})
-        self.engine.cancel(ctx.uow.session, job, TERMINATED if int(requested) == 4 else KILLED,
+        self.engine.cancel(ctx.uow, job, TERMINATED if int(requested) == 4 else KILLED,
                            ctx.now())
         return MethodResult(ReturnCode.COMPLETED, {})
 

@@ -15,7 +15,6 @@ import uuid
 from typing import Any
 
 from pywbem import CIMInstance, CIMInstanceName, Uint8
-from sqlalchemy import select
 
 from providers import world
 from providers.base import (
@@ -40,7 +39,7 @@ from providers.migration.errors import MigrationError
 from providers.return_codes import DMTF, HYPER_V, DmtfReturnCode, Family, ReturnCode
 from providers.services import MIGRATION_NETWORK, MIGRATION_SERVICE, settings_instance_id
 from providers.vm_settings import disk_setting_part
-from storage.models import Host, Job, MigrationNetwork, VirtualMachine
+from storage.models import Host, VirtualMachine
 
 log = logging.getLogger("hvsim.migration")
 
@@ -143,8 +142,7 @@ class MigrationServiceMethods(HostServiceMethods):
                                          check_only=check_only)
         request = move.request
         if not check_only:
-            busy = ctx.uow.session.scalar(select(Job.instance_id).where(
-                Job.vm_guid == move.vm.guid, Job.kind == "move", Job.job_state.is_(None)))
+            busy = ctx.uow.jobs.moving_vm(vm_guid=move.vm.guid)
             if busy is not None:
                 raise Refused(family.in_use, f"virtual machine {move.vm.element_name!r} is "
                                              f"already being migrated (job {busy})")
@@ -183,7 +181,7 @@ class MigrationServiceMethods(HostServiceMethods):
             failure=failure, failure_summary=summary or (
                 "The virtual machine cannot be migrated." if check_only
                 else "The migration failed."))
-        job = self.engine.submit(ctx.uow.session, spec, str(uuid.uuid4()).upper(), ctx.now())
+        job = self.engine.submit(ctx.uow, spec, str(uuid.uuid4()).upper(), ctx.now())
         return MethodResult(ReturnCode.JOB_STARTED, {"Job": job_path(job.instance_id)})
 
     def _prepare(self, ctx: ProviderContext, call: MethodCall, host: Host, family: Family,
@@ -209,9 +207,7 @@ class MigrationServiceMethods(HostServiceMethods):
         target, name = self._destination(ctx, host, family, request, destination)
         planned = None
         if target is not None and request.planned_system_id:
-            planned = ctx.uow.session.scalars(select(VirtualMachine).where(
-                VirtualMachine.host_id == target.id, VirtualMachine.planned.is_(True),
-                VirtualMachine.guid == request.planned_system_id.upper())).first()
+            planned = ctx.uow.vms.on_host(target.id, request.planned_system_id, planned=True)
         move = checks.Move(vm, host, target, name, request, planned)
         return move, self._disk_moves(move, family)
 
@@ -226,9 +222,7 @@ class MigrationServiceMethods(HostServiceMethods):
         if path.classname.lower() != "msvm_computersystem":
             raise Refused(family.invalid_parameter,
                           f"ComputerSystem must be an Msvm_ComputerSystem, not {path.classname}")
-        vm = ctx.uow.session.scalars(select(VirtualMachine).where(
-            VirtualMachine.host_id == host.id, VirtualMachine.planned.is_(False),
-            VirtualMachine.guid == guid.upper())).first()
+        vm = ctx.uow.vms.on_host(host.id, guid, planned=False)
         if vm is None:
             raise Refused(family.invalid_parameter,
                           f"no virtual machine named {guid!r} on {host.name}")
@@ -279,17 +273,17 @@ class MigrationServiceMethods(HostServiceMethods):
 
     def _problems(self, ctx: ProviderContext, move: checks.Move, disk_moves: dict[int, str],
                   *, check_only: bool) -> list[MigrationError]:
-        session = ctx.uow.session
+        uow = ctx.uow
         migration_type = move.request.migration_type
         if migration_type in (req.STORAGE, req.STORAGE_DEEP_CHECK) and (
                 migration_type == req.STORAGE or move.destination is move.source):
-            return checks.storage_errors(session, move, disk_moves)
+            return checks.storage_errors(uow, move, disk_moves)
         problems = checks.connection_errors(move)
         if problems:
             return problems
         problems = checks.destination_errors(
-            session, move, with_resources=migration_type != req.STAGED)
-        return problems + checks.storage_errors(session, move, disk_moves)
+            uow, move, with_resources=migration_type != req.STAGED)
+        return problems + checks.storage_errors(uow, move, disk_moves)
 
     def _phases(self, move: checks.Move, disk_moves: dict[int, str], *,
                 check_only: bool) -> list[model.Phase]:
@@ -333,9 +327,7 @@ class MigrationServiceMethods(HostServiceMethods):
         name = str(key_value(path.keybindings, "Name") or "")
         if name.lower() == host.name.lower():
             return host
-        vm = ctx.uow.session.scalars(select(VirtualMachine).where(
-            VirtualMachine.host_id == host.id, VirtualMachine.planned.is_(False),
-            VirtualMachine.guid == name.upper())).first()
+        vm = ctx.uow.vms.on_host(host.id, name, planned=False)
         if vm is None:
             raise Refused(ReturnCode.INVALID_PARAMETER,
                           f"{name!r} is neither {host.name} nor one of its virtual machines")
@@ -410,10 +402,10 @@ class MigrationServiceMethods(HostServiceMethods):
                 raise Refused(ReturnCode.INVALID_PARAMETER,
                               f"NetworkSettings[{index}]: {subnet}/{prefix} already exists")
             existing.add((subnet.lower(), prefix))
-            host.networks.append(MigrationNetwork(
-                instance_id=f"Microsoft:{str(uuid.uuid4()).upper()}", subnet=subnet,
+            ctx.uow.hosts.add_network(
+                host, instance_id=f"Microsoft:{str(uuid.uuid4()).upper()}", subnet=subnet,
                 prefix_length=prefix, metric=metric if metric is not None else 0,
-                tags=tags if tags is not None else ["Microsoft:UserManaged"]))
+                tags=tags if tags is not None else ["Microsoft:UserManaged"])
         return MethodResult(ReturnCode.COMPLETED, {"Job": None})
 
     def _modify_networks(self, ctx: ProviderContext, call: MethodCall, host: Host
@@ -463,8 +455,7 @@ class MigrationServiceMethods(HostServiceMethods):
                               f"NetworkSettings[{index}] is not a migration network of {host.name}")
             doomed.append(by_id[instance_id.lower()])
         for network in doomed:
-            if network in host.networks:
-                host.networks.remove(network)
+            ctx.uow.hosts.remove_network(host, network)
         return MethodResult(ReturnCode.COMPLETED, {"Job": None})
 
     def _modify_service_settings(self, ctx: ProviderContext, call: MethodCall, host: Host
@@ -505,8 +496,8 @@ class MigrationServiceMethods(HostServiceMethods):
             host.max_active_vm_migrations = limits["MaximumActiveVirtualSystemMigration"]
         if "MaximumActiveStorageMigration" in limits:
             host.max_active_storage_migrations = limits["MaximumActiveStorageMigration"]
-        ctx.uow.session.flush()
-        self.engine.start_queued(ctx.uow.session, host.id, ctx.now())
+        ctx.uow.flush()
+        self.engine.start_queued(ctx.uow, host.id, ctx.now())
         return MethodResult(ReturnCode.COMPLETED, {"Job": None})
 
     @staticmethod
@@ -531,8 +522,8 @@ class MigrationServiceMethods(HostServiceMethods):
                        ) -> MethodResult:
         if not host.migration_service_started:
             host.migration_service_started = True
-            ctx.uow.session.flush()
-            self.engine.start_queued(ctx.uow.session, host.id, ctx.now())
+            ctx.uow.flush()
+            self.engine.start_queued(ctx.uow, host.id, ctx.now())
         return MethodResult(ReturnCode.COMPLETED, {"Job": None} if _has_job(call) else {})
 
     def _stop_service(self, ctx: ProviderContext, call: MethodCall, host: Host
@@ -546,13 +537,12 @@ class MigrationServiceMethods(HostServiceMethods):
 
 def resolve_host(ctx: ProviderContext, text: str) -> Host | None:
     """A destination named by computer name, FQDN or one of its IP addresses (§2.4)."""
-    session = ctx.uow.session
     wanted = text.strip().lower()
     try:
         address: str | None = str(ipaddress.ip_address(wanted))
     except ValueError:
         address = None
-    for host in session.scalars(select(Host).order_by(Host.ordinal)):
+    for host in ctx.uow.hosts.all():
         if wanted in (host.name.lower(), host.fqdn.lower()):
             return host
         if address is not None and address in {a.lower() for a in host.ip_addresses}:
