@@ -21,7 +21,7 @@ from emulator.transport.auth import Authenticator, load_users
 from emulator.transport.endpoints import EndpointMap
 from emulator.wsman.app import WsmanEndpoint
 from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
-from providers.migration.engine import Engine
+from providers.migration.job_timeline import JobTimeline
 from storage.db import Store, Timeouts
 from storage.errors import classify
 
@@ -70,10 +70,10 @@ def open_world(settings: Settings, catalog: Catalog | None = None) -> World:
         raise failure from error
     if not seeded:
         log.info("store already holds a world; the scenario was not applied (use --reset)")
-    engine = Engine(settings.time_scale)
+    timeline = JobTimeline(settings.time_scale)
     dispatcher = Dispatcher(catalog, store, clock,
                             [cls() for cls in providers.INSTANCE_PROVIDERS],
-                            providers.method_providers(engine), engine)
+                            providers.method_providers(timeline), timeline)
     return World(catalog, store, dispatcher, host_names)
 
 

@@ -30,10 +30,10 @@ from providers.base import (
 )
 from providers.computer_system import CS, PLANNED, switch_guid
 from providers.method_table import HostServiceMethods
-from providers.migration import checks, model
-from providers.migration import request as req
-from providers.migration.engine import Engine, JobSpec
+from providers.migration import checks, timing
+from providers.migration import migration_request as req
 from providers.migration.errors import MigrationError
+from providers.migration.job_timeline import JobSpec, JobTimeline
 from providers.return_codes import DMTF, HYPER_V, DmtfReturnCode, ReturnCode
 from providers.services import VSMS
 from providers.summary import KNOWN_CODES, summaries
@@ -56,8 +56,8 @@ class ManagementServiceMethods(HostServiceMethods):
     namespaces = (V2, CLUSTER)
     log = log
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, timeline: JobTimeline) -> None:
+        self.timeline = timeline
         super().__init__({
             "destroysystem": self._destroy_system,
             "modifyresourcesettings": self._modify_resource_settings,
@@ -109,12 +109,12 @@ class ManagementServiceMethods(HostServiceMethods):
         spec = JobSpec(
             host=host, job_type=VALIDATE_JOB_TYPE, kind="check",
             description="Validate Planned Virtual Machine",
-            plan=model.percent_plan([model.Phase(VALIDATE_SECONDS, "Validating")],
-                                    self.engine.time_scale),
+            plan=timing.percent_plan([timing.Phase(VALIDATE_SECONDS, "Validating")],
+                                    self.timeline.time_scale),
             vm=vm, failure=problems or None,
             failure_summary="The planned virtual machine cannot be realized.",
             classname=CONCRETE_JOB)
-        job = self.engine.submit(ctx.uow, spec, str(uuid.uuid4()).upper(), ctx.now())
+        job = self.timeline.submit(ctx.uow, spec, str(uuid.uuid4()).upper(), ctx.now())
         return MethodResult(ReturnCode.JOB_STARTED,
                             {"Job": ref(CONCRETE_JOB, InstanceID=job.instance_id)})
 

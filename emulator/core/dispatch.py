@@ -57,7 +57,7 @@ from providers.base import (
     normalise_keys,
     path_identity,
 )
-from providers.migration.engine import Engine
+from providers.migration.job_timeline import JobTimeline as Engine
 from storage.db import Store
 from storage.errors import StaleWrite
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from providers.migration import compat
 from providers.migration import errors as e
-from providers.migration import request as req
+from providers.migration import migration_request as req
 from providers.migration.errors import MigrationError
 from providers.services import listener_addresses
 from providers.vm_settings import port_setting_part

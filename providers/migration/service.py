@@ -31,11 +31,11 @@ from providers.base import (
     property_value,
 )
 from providers.method_table import HostServiceMethods
-from providers.migration import checks, compat, model
+from providers.migration import checks, compat, timing
 from providers.migration import errors as e
-from providers.migration import request as req
-from providers.migration.engine import Engine, JobSpec
+from providers.migration import migration_request as req
 from providers.migration.errors import MigrationError
+from providers.migration.job_timeline import JobSpec, JobTimeline
 from providers.return_codes import DMTF, HYPER_V, DmtfReturnCode, Family, ReturnCode
 from providers.services import MIGRATION_NETWORK, MIGRATION_SERVICE, settings_instance_id
 from providers.vm_settings import disk_setting_part
@@ -67,8 +67,8 @@ class MigrationServiceMethods(HostServiceMethods):
     namespaces = (V2, CLUSTER)
     log = log
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, timeline: JobTimeline) -> None:
+        self.timeline = timeline
         super().__init__({
             "migratevirtualsystemtohost": self._migrate_to_host,
             "migratevirtualsystemtosystem": self._migrate_to_system,
@@ -151,14 +151,14 @@ class MigrationServiceMethods(HostServiceMethods):
         phases = self._phases(move, disk_moves, check_only=check_only)
         # A job that fails part-way shows the progress it had reached on the full plan, not a
         # cut-down plan stretched to 99 percent.
-        plan = model.percent_plan(phases, self.engine.time_scale)
+        plan = timing.percent_plan(phases, self.timeline.time_scale)
         failure = problems or None
         summary = None
         if problems and not check_only:
             plan = plan[:1]  # refused while setting up
         elif not check_only and request.cancel_if_blackout_exceeded:
             blackout = phases[-2].seconds if len(phases) >= 2 else 0.0
-            if _is_live(move) and blackout > model.BLACKOUT_LIMIT_SECONDS:
+            if _is_live(move) and blackout > timing.BLACKOUT_LIMIT_SECONDS:
                 plan = plan[:-2]
                 failure = [_blackout_error(move, blackout)]
                 summary = "The migration was cancelled: the blackout would exceed the threshold."
@@ -181,7 +181,7 @@ class MigrationServiceMethods(HostServiceMethods):
             failure=failure, failure_summary=summary or (
                 "The virtual machine cannot be migrated." if check_only
                 else "The migration failed."))
-        job = self.engine.submit(ctx.uow, spec, str(uuid.uuid4()).upper(), ctx.now())
+        job = self.timeline.submit(ctx.uow, spec, str(uuid.uuid4()).upper(), ctx.now())
         return MethodResult(ReturnCode.JOB_STARTED, {"Job": job_path(job.instance_id)})
 
     def _prepare(self, ctx: ProviderContext, call: MethodCall, host: Host, family: Family,
@@ -286,34 +286,34 @@ class MigrationServiceMethods(HostServiceMethods):
         return problems + checks.storage_errors(uow, move, disk_moves)
 
     def _phases(self, move: checks.Move, disk_moves: dict[int, str], *,
-                check_only: bool) -> list[model.Phase]:
+                check_only: bool) -> list[timing.Phase]:
         migration_type = move.request.migration_type
         if check_only:
             seconds = DEEP_CHECK_SECONDS if migration_type == req.STORAGE_DEEP_CHECK \
                 else CHECK_SECONDS
-            return [model.Phase(seconds, "Checking compatibility")]
+            return [timing.Phase(seconds, "Checking compatibility")]
         if migration_type == req.STORAGE:
-            setup = model.Phase(model.STORAGE_SWITCH_SECONDS, "Preparing storage migration")
+            setup = timing.Phase(timing.STORAGE_SWITCH_SECONDS, "Preparing storage migration")
         else:
-            setup = model.Phase(model.SETUP_SECONDS, "Connecting to the destination host")
+            setup = timing.Phase(timing.SETUP_SECONDS, "Connecting to the destination host")
         phases = [setup]
         source, target = move.source, move.destination or move.source
         copy_gb = sum(d.size_gb for d in move.vm.disks if d.id in disk_moves)
         copy_gb += UNMANAGED_VHD_GB * len(move.request.unmanaged_vhds)
         if migration_type in (req.STORAGE, req.VIRTUAL_SYSTEM_AND_STORAGE) and copy_gb:
             bandwidth = min(source.storage_bandwidth_mbps, target.storage_bandwidth_mbps)
-            phases.append(model.Phase(model.storage_copy_seconds(copy_gb, bandwidth),
+            phases.append(timing.Phase(timing.storage_copy_seconds(copy_gb, bandwidth),
                                       "Copying virtual hard disks"))
         if migration_type == req.STORAGE:
-            phases.append(model.Phase(model.STORAGE_SWITCH_SECONDS,
+            phases.append(timing.Phase(timing.STORAGE_SWITCH_SECONDS,
                                       "Switching to the new virtual hard disks"))
             return phases
         if migration_type == req.STAGED:
-            phases.append(model.Phase(model.CONFIGURATION_SECONDS,
+            phases.append(timing.Phase(timing.CONFIGURATION_SECONDS,
                                       "Creating the planned virtual machine"))
             return phases
         phases.extend(_memory_phases(move))
-        phases.append(model.Phase(model.RESUME_SECONDS, "Resuming on the destination host"))
+        phases.append(timing.Phase(timing.RESUME_SECONDS, "Resuming on the destination host"))
         return phases
 
     # -------------------------------------------------------------- compatibility info
@@ -497,7 +497,7 @@ class MigrationServiceMethods(HostServiceMethods):
         if "MaximumActiveStorageMigration" in limits:
             host.max_active_storage_migrations = limits["MaximumActiveStorageMigration"]
         ctx.uow.flush()
-        self.engine.start_queued(ctx.uow, host.id, ctx.now())
+        self.timeline.start_queued(ctx.uow, host.id, ctx.now())
         return MethodResult(ReturnCode.COMPLETED, {"Job": None})
 
     @staticmethod
@@ -523,7 +523,7 @@ class MigrationServiceMethods(HostServiceMethods):
         if not host.migration_service_started:
             host.migration_service_started = True
             ctx.uow.flush()
-            self.engine.start_queued(ctx.uow, host.id, ctx.now())
+            self.timeline.start_queued(ctx.uow, host.id, ctx.now())
         return MethodResult(ReturnCode.COMPLETED, {"Job": None} if _has_job(call) else {})
 
     def _stop_service(self, ctx: ProviderContext, call: MethodCall, host: Host
@@ -550,7 +550,7 @@ def resolve_host(ctx: ProviderContext, text: str) -> Host | None:
     return None
 
 
-def _memory_phases(move: checks.Move) -> list[model.Phase]:
+def _memory_phases(move: checks.Move) -> list[timing.Phase]:
     source, target = move.source, move.destination or move.source
     request = move.request
     bandwidth = float(min(source.migration_bandwidth_mbps, target.migration_bandwidth_mbps))
@@ -558,9 +558,9 @@ def _memory_phases(move: checks.Move) -> list[model.Phase]:
         bandwidth *= request.bandwidth_percent / 100.0
     compression = request.compression if request.compression is not None \
         else source.migration_compression
-    rate = model.link_rate(bandwidth, compression=bool(compression),
+    rate = timing.link_rate(bandwidth, compression=bool(compression),
                            smb=request.transport == req.SMB)
-    transfer = model.memory_transfer(move.vm.memory_mb, move.vm.dirty_rate_mbps, rate,
+    transfer = timing.memory_transfer(move.vm.memory_mb, move.vm.dirty_rate_mbps, rate,
                                      enabled_state=move.vm.enabled_state,
                                      cpu_capping=request.cpu_capping)
     return list(transfer.phases)
@@ -575,7 +575,7 @@ def _blackout_error(move: checks.Move, blackout: float) -> MigrationError:
     return e.source_failure(
         move.vm.element_name, move.source.name,
         f"The migration was cancelled because the predicted blackout ({blackout:.1f} s) "
-        f"exceeds the threshold ({model.BLACKOUT_LIMIT_SECONDS:.1f} s).",
+        f"exceeds the threshold ({timing.BLACKOUT_LIMIT_SECONDS:.1f} s).",
         ErrorType=e.SOFTWARE, ProbableCause=e.THRESHOLD_CROSSED,
         ProbableCauseDescription="Threshold Crossed")
 

@@ -17,9 +17,9 @@ from providers.base import V2, MethodCall, MethodResult, ProviderContext, Scope,
 from providers.computer_system import CS, PLANNED, ComputerSystemProvider
 from providers.jobs import JobMethods, JobProvider
 from providers.management import ManagementServiceMethods
-from providers.migration.engine import COMPLETED, TERMINATED, Engine
-from providers.migration.request import STAGED
-from providers.migration.request import VIRTUAL_SYSTEM as LIVE
+from providers.migration.job_timeline import COMPLETED, TERMINATED, JobTimeline
+from providers.migration.migration_request import STAGED
+from providers.migration.migration_request import VIRTUAL_SYSTEM as LIVE
 from providers.migration.service import MigrationServiceMethods
 from providers.return_codes import DmtfReturnCode, ReturnCode
 from providers.services import MIGRATION_SERVICE, VSMS, migration_service_keys, vsms_keys
@@ -61,11 +61,11 @@ class Cluster:
     world: FakeWorld = field(
         default_factory=lambda: FakeWorld.from_plan(world_plan(demo_scenario(), START)))
     clock: Clock = field(default_factory=Clock)
-    engine: Engine = field(default_factory=lambda: Engine(1.0))
+    timeline: JobTimeline = field(default_factory=lambda: JobTimeline(1.0))
 
     def context(self) -> ProviderContext:
         uow: FakeUnitOfWork = self.world.unit_of_work()
-        self.engine.settle(uow, self.clock.now())
+        self.timeline.settle(uow, self.clock.now())
         return ProviderContext(uow=uow, clock=self.clock, classes=NoClasses())
 
     def call(self, provider: Any, target: CIMInstanceName, method: str,
@@ -77,7 +77,7 @@ class Cluster:
 
     def migrate(self, guid: str = WEB01, destination: str = "HV-02",
                 migration_type: int = LIVE) -> MethodResult:
-        return self.call(MigrationServiceMethods(self.engine), service_path(self, "HV-01"),
+        return self.call(MigrationServiceMethods(self.timeline), service_path(self, "HV-01"),
                          "MigrateVirtualSystemToHost", ComputerSystem=vm_path(guid),
                          DestinationHost=destination,
                          MigrationSettingData=migration_settings(migration_type))
@@ -186,7 +186,7 @@ def test_refusals_answer_at_once_and_submit_nothing(cluster: Cluster, params: di
                                                     code: int) -> None:
     arguments: dict[str, Any] = {"ComputerSystem": vm_path(WEB01), "DestinationHost": "HV-02",
                                  "MigrationSettingData": migration_settings(LIVE), **params}
-    result = cluster.call(MigrationServiceMethods(cluster.engine),
+    result = cluster.call(MigrationServiceMethods(cluster.timeline),
                           service_path(cluster, "HV-01"), "MigrateVirtualSystemToHost",
                           **arguments)
     assert result.return_value == code
@@ -211,7 +211,7 @@ def test_a_destination_that_cannot_take_the_vm_fails_the_job(cluster: Cluster) -
 
 
 def test_a_stopped_service_refuses_migrations(cluster: Cluster) -> None:
-    service = MigrationServiceMethods(cluster.engine)
+    service = MigrationServiceMethods(cluster.timeline)
     path = service_path(cluster, "HV-01")
     assert cluster.call(service, path, "StopService").return_value == ReturnCode.COMPLETED
     assert cluster.migrate().return_value == ReturnCode.INVALID_STATE
@@ -226,7 +226,7 @@ def test_cancelling_a_job_leaves_the_vm_where_it_was(cluster: Cluster) -> None:
     cluster.migrate()
     (job,) = cluster.world.jobs
     cluster.advance(1)
-    result = cluster.call(JobMethods(cluster.engine),
+    result = cluster.call(JobMethods(cluster.timeline),
                           ref("Msvm_MigrationJob", InstanceID=job.instance_id),
                           "RequestStateChange", RequestedState=Uint16(4))
     assert result.return_value == ReturnCode.COMPLETED
@@ -249,7 +249,7 @@ def test_a_staged_migration_makes_a_planned_vm_that_can_be_destroyed(cluster: Cl
     planned = [vm for vm in cluster.world.vms if vm.planned]
     assert [(vm.guid, cluster.host_name(vm.host_id)) for vm in planned] == [(WEB01, "HV-02")]
     assert len(planned[0].disks) == len(cluster.vm().disks)
-    management = ManagementServiceMethods(cluster.engine)
+    management = ManagementServiceMethods(cluster.timeline)
     target = service_path(cluster, "HV-02", management=True)
     result = cluster.call(management, target, "DestroySystem",
                           AffectedSystem=vm_path(WEB01, PLANNED))
@@ -259,7 +259,7 @@ def test_a_staged_migration_makes_a_planned_vm_that_can_be_destroyed(cluster: Cl
 
 def test_summary_information_lists_a_vms_running_migration(cluster: Cluster) -> None:
     cluster.migrate()
-    management = ManagementServiceMethods(cluster.engine)
+    management = ManagementServiceMethods(cluster.timeline)
     result = cluster.call(management, service_path(cluster, "HV-01", management=True),
                           "GetSummaryInformation", RequestedInformation=[Uint16(1),
                                                                          Uint16(108)])

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from providers.migration import request as req
+from providers.migration import migration_request as req
 from providers.migration.errors import (
     FAILED_AT_DESTINATION,
     IDENTIFIER_DUPLICATION,
@@ -22,7 +22,7 @@ from providers.migration.errors import (
     MigrationError,
     cancelled,
 )
-from providers.migration.model import plan_seconds, progress_at
+from providers.migration.timing import plan_seconds, progress_at
 from storage.models import Host, Job, VirtualMachine
 from storage.repositories import NewJob, WorldUnitOfWork
 
@@ -38,7 +38,7 @@ STATE_NAMES = {TERMINATED: "terminated", KILLED: "killed"}
 
 @dataclass
 class JobSpec:
-    """What a migration-service method asks the engine to run."""
+    """What a migration-service method asks the job timeline to run."""
 
     host: Host
     job_type: int
@@ -99,7 +99,7 @@ def view(job: Any, now: datetime) -> JobView:
     return JobView(state, percent, status, since, changes)
 
 
-class Engine:
+class JobTimeline:
     def __init__(self, time_scale: float = 1.0) -> None:
         if time_scale <= 0:
             raise ValueError("the time scale must be positive")
