@@ -35,7 +35,7 @@ from providers.jobs import (
 )
 from providers.management import ManagementServiceMethods
 from providers.migration.job_timeline import JobTimeline
-from providers.migration.service import MigrationServiceMethods
+from providers.migration.migration_service import MigrationServiceMethods
 from providers.services import (
     ManagementCapabilitiesProvider,
     ManagementServiceProvider,

@@ -32,8 +32,8 @@ from providers.base import (
 )
 from providers.computer_system import CS, PLANNED
 from providers.method_table import MethodTable
+from providers.migration.errors import ERROR_CLASS
 from providers.migration.job_timeline import KILLED, TERMINATED, JobTimeline, view
-from providers.migration.service import ERROR_CLASS
 from providers.return_codes import ReturnCode, StateChangeCode
 from providers.services import migration_service_keys
 from storage.models import Job

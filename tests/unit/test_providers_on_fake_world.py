@@ -20,7 +20,7 @@ from providers.management import ManagementServiceMethods
 from providers.migration.job_timeline import COMPLETED, TERMINATED, JobTimeline
 from providers.migration.migration_request import STAGED
 from providers.migration.migration_request import VIRTUAL_SYSTEM as LIVE
-from providers.migration.service import MigrationServiceMethods
+from providers.migration.migration_service import MigrationServiceMethods
 from providers.return_codes import DmtfReturnCode, ReturnCode
 from providers.services import MIGRATION_SERVICE, VSMS, migration_service_keys, vsms_keys
 from providers.vm_settings import ResourceSettingsProvider
