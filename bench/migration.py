@@ -38,7 +38,7 @@ from benchserver import ROOT, BenchServer
 sys.path.insert(0, str(ROOT))
 
 from emulator.setup.scenario import generated_scenario
-from providers.migration import model
+from providers.migration import timing
 
 NAMESPACE = "root/virtualization/v2"
 SERVICE = "Msvm_VirtualSystemMigrationService"
@@ -60,11 +60,11 @@ def expected_seconds(hosts: int, vms: int, seed: int) -> dict[str, float]:
         source = by_name[vm.host]
         target = by_name[names[(names.index(vm.host) + 1) % len(names)]]
         bandwidth = float(min(source.migration_bandwidth_mbps, target.migration_bandwidth_mbps))
-        rate = model.link_rate(bandwidth, compression=source.migration_compression, smb=False)
-        transfer = model.memory_transfer(vm.memory_mb, vm.dirty_rate_mbps, rate,
+        rate = timing.link_rate(bandwidth, compression=source.migration_compression, smb=False)
+        transfer = timing.memory_transfer(vm.memory_mb, vm.dirty_rate_mbps, rate,
                                          enabled_state=vm.state)
-        result[vm.guid.upper()] = (model.SETUP_SECONDS + sum(p.seconds for p in transfer.phases)
-                                   + model.RESUME_SECONDS)
+        result[vm.guid.upper()] = (timing.SETUP_SECONDS + sum(p.seconds for p in transfer.phases)
+                                   + timing.RESUME_SECONDS)
     return result
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI
-from sqlalchemy import select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import providers
@@ -22,10 +21,9 @@ from emulator.transport.auth import Authenticator, load_users
 from emulator.transport.endpoints import EndpointMap
 from emulator.wsman.app import WsmanEndpoint
 from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
-from providers.migration.engine import Engine
+from providers.migration.job_timeline import JobTimeline
 from storage.db import Store, Timeouts
 from storage.errors import classify
-from storage.models import Host
 
 log = logging.getLogger("hvsim")
 
@@ -63,7 +61,7 @@ def open_world(settings: Settings, catalog: Catalog | None = None) -> World:
         seeded = prepare_store(store, settings.scenario or demo_scenario(), clock.now(),
                                reset=settings.reset)
         with store.unit_of_work() as uow:
-            host_names = list(uow.session.scalars(select(Host.name).order_by(Host.ordinal)))
+            host_names = uow.world.host_names()
     except Exception as error:
         store.dispose()
         failure = classify(error)
@@ -72,10 +70,10 @@ def open_world(settings: Settings, catalog: Catalog | None = None) -> World:
         raise failure from error
     if not seeded:
         log.info("store already holds a world; the scenario was not applied (use --reset)")
-    engine = Engine(settings.time_scale)
+    timeline = JobTimeline(settings.time_scale)
     dispatcher = Dispatcher(catalog, store, clock,
                             [cls() for cls in providers.INSTANCE_PROVIDERS],
-                            providers.method_providers(engine), engine)
+                            providers.method_providers(timeline), timeline)
     return World(catalog, store, dispatcher, host_names)
 
 

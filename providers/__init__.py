@@ -46,8 +46,8 @@ from providers.jobs import (
     OwningJobElementProvider,
 )
 from providers.management import ManagementServiceMethods
-from providers.migration.engine import Engine
-from providers.migration.service import MigrationServiceMethods
+from providers.migration.job_timeline import JobTimeline
+from providers.migration.migration_service import MigrationServiceMethods
 from providers.services import (
     ManagementCapabilitiesProvider,
     ManagementServiceProvider,
@@ -84,6 +84,7 @@ INSTANCE_PROVIDERS: tuple[type[InstanceProvider], ...] = (
 )
 
 
-def method_providers(engine: Engine) -> list[MethodProvider]:
-    """The extrinsic methods hvsim implements, sharing one migration engine."""
-    return [MigrationServiceMethods(engine), ManagementServiceMethods(engine), JobMethods(engine)]
+def method_providers(timeline: JobTimeline) -> list[MethodProvider]:
+    """The extrinsic methods hvsim implements, sharing one job timeline."""
+    return [MigrationServiceMethods(timeline), ManagementServiceMethods(timeline),
+            JobMethods(timeline)]

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 
 from pywbem import CIMClass, CIMClassName, CIMDateTime, CIMInstance, CIMInstanceName
 
-from storage.db import UnitOfWork
+from storage.repositories import WorldUnitOfWork
 
 V2 = "root/virtualization/v2"
 CLUSTER = "root/HyperVCluster/v2"
@@ -54,7 +54,7 @@ class Scope(NamedTuple):
 
 @dataclass
 class ProviderContext:
-    uow: UnitOfWork
+    uow: WorldUnitOfWork
     clock: Clock
     classes: ClassLookup
     # Per-request memo so that one request loads each world row once.

@@ -1,7 +1,7 @@
 """Msvm_MigrationJob instances, their associations and methods (reference §8).
 
 A job's JobState and PercentComplete come from its stored timeline and the clock (see
-providers.migration.engine.view); each record says when that view next changes so cached
+providers.migration.job_timeline.view); each record says when that view next changes so cached
 answers expire exactly then.
 """
 
@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 from pywbem import CIMInstanceName
-from sqlalchemy import select
 
 from providers import world
 from providers.base import (
@@ -33,8 +32,8 @@ from providers.base import (
 )
 from providers.computer_system import CS, PLANNED
 from providers.method_table import MethodTable
-from providers.migration.engine import KILLED, TERMINATED, Engine, view
-from providers.migration.service import ERROR_CLASS
+from providers.migration.errors import ERROR_CLASS
+from providers.migration.job_timeline import KILLED, TERMINATED, JobTimeline, view
 from providers.return_codes import ReturnCode, StateChangeCode
 from providers.services import migration_service_keys
 from storage.models import Job
@@ -161,8 +160,8 @@ class JobMethods(MethodTable[Job]):
     namespaces = (V2, CLUSTER)
     log = logging.getLogger("hvsim.jobs")
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, timeline: JobTimeline) -> None:
+        self.timeline = timeline
         super().__init__({
             "geterror": self._get_error,
             "geterrorex": self._get_error_ex,
@@ -173,8 +172,7 @@ class JobMethods(MethodTable[Job]):
     def target(self, ctx: ProviderContext, call: MethodCall) -> Job:
         assert isinstance(call.target, CIMInstanceName)
         instance_id = str(key_value(call.target.keybindings, "InstanceID") or "")
-        job = ctx.uow.session.scalars(
-            select(Job).where(Job.instance_id == instance_id.upper())).first()
+        job = ctx.uow.jobs.named(instance_id)
         assert job is not None  # the dispatcher resolved the target instance
         return job
 
@@ -193,10 +191,9 @@ class JobMethods(MethodTable[Job]):
     def _kill_job(self, ctx: ProviderContext, call: MethodCall, job: Job) -> MethodResult:
         if job.job_state is not None:
             return MethodResult(StateChangeCode.FAILED, {})
-        session = ctx.uow.session
-        self.engine.cancel(session, job, KILLED, ctx.now())
+        self.timeline.cancel(ctx.uow, job, KILLED, ctx.now())
         if call.param("DeleteOnKill"):
-            session.delete(job)
+            ctx.uow.jobs.delete(job)
         return MethodResult(StateChangeCode.COMPLETED, {})
 
     def _request_state_change(self, ctx: ProviderContext, call: MethodCall,
@@ -214,7 +211,7 @@ class JobMethods(MethodTable[Job]):
         if job.job_state is not None:
             return MethodResult(StateChangeCode.INVALID_STATE_TRANSITION if dmtf
                                 else ReturnCode.INVALID_STATE, {})
-        self.engine.cancel(ctx.uow.session, job, TERMINATED if int(requested) == 4 else KILLED,
+        self.timeline.cancel(ctx.uow, job, TERMINATED if int(requested) == 4 else KILLED,
                            ctx.now())
         return MethodResult(ReturnCode.COMPLETED, {})
 

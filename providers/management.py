@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any
 
 from pywbem import CIMInstance, CIMInstanceName
-from sqlalchemy import select
 
 from providers.base import (
     CLUSTER,
@@ -31,15 +30,15 @@ from providers.base import (
 )
 from providers.computer_system import CS, PLANNED, switch_guid
 from providers.method_table import HostServiceMethods
-from providers.migration import checks, model
-from providers.migration import request as req
-from providers.migration.engine import Engine, JobSpec
+from providers.migration import checks, timing
+from providers.migration import migration_request as req
 from providers.migration.errors import MigrationError
+from providers.migration.job_timeline import JobSpec, JobTimeline
 from providers.return_codes import DMTF, HYPER_V, DmtfReturnCode, ReturnCode
 from providers.services import VSMS
 from providers.summary import KNOWN_CODES, summaries
 from providers.vm_settings import SETTINGS_ID, disk_setting_part, port_setting_part
-from storage.models import Host, Job, VirtualMachine
+from storage.models import Host, VirtualMachine
 
 log = logging.getLogger("hvsim.management")
 
@@ -57,8 +56,8 @@ class ManagementServiceMethods(HostServiceMethods):
     namespaces = (V2, CLUSTER)
     log = log
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, timeline: JobTimeline) -> None:
+        self.timeline = timeline
         super().__init__({
             "destroysystem": self._destroy_system,
             "modifyresourcesettings": self._modify_resource_settings,
@@ -85,9 +84,7 @@ class ManagementServiceMethods(HostServiceMethods):
         if planned is not None and is_planned != planned:
             raise Refused(invalid, f"expected a {PLANNED if planned else CS} reference")
         guid = str(key_value(path.keybindings, "Name") or "").upper()
-        vm = ctx.uow.session.scalars(select(VirtualMachine).where(
-            VirtualMachine.host_id == host.id, VirtualMachine.guid == guid,
-            VirtualMachine.planned.is_(is_planned))).first()
+        vm = ctx.uow.vms.on_host(host.id, guid, planned=is_planned)
         if vm is None:
             raise Refused(invalid, f"no {'planned ' if is_planned else ''}virtual machine "
                                    f"{guid} on {host.name}")
@@ -97,13 +94,11 @@ class ManagementServiceMethods(HostServiceMethods):
                         ) -> MethodResult:
         vm = self._system(ctx, host, call.param("AffectedSystem"), planned=None,
                           invalid=DmtfReturnCode.INVALID_PARAMETER)
-        session = ctx.uow.session
-        busy = session.scalar(select(Job.instance_id).where(
-            Job.vm_id == vm.id, Job.kind == "move", Job.job_state.is_(None)))
+        busy = ctx.uow.jobs.moving_vm(vm_id=vm.id)
         if busy is not None:
             raise Refused(DmtfReturnCode.INVALID_STATE,
                           f"{vm.element_name} is being migrated (job {busy})")
-        session.delete(vm)
+        ctx.uow.vms.destroy(vm)
         return MethodResult(DmtfReturnCode.COMPLETED, {"Job": None})
 
     def _validate_planned_system(self, ctx: ProviderContext, call: MethodCall, host: Host
@@ -114,12 +109,12 @@ class ManagementServiceMethods(HostServiceMethods):
         spec = JobSpec(
             host=host, job_type=VALIDATE_JOB_TYPE, kind="check",
             description="Validate Planned Virtual Machine",
-            plan=model.percent_plan([model.Phase(VALIDATE_SECONDS, "Validating")],
-                                    self.engine.time_scale),
+            plan=timing.percent_plan([timing.Phase(VALIDATE_SECONDS, "Validating")],
+                                    self.timeline.time_scale),
             vm=vm, failure=problems or None,
             failure_summary="The planned virtual machine cannot be realized.",
             classname=CONCRETE_JOB)
-        job = self.engine.submit(ctx.uow.session, spec, str(uuid.uuid4()).upper(), ctx.now())
+        job = self.timeline.submit(ctx.uow, spec, str(uuid.uuid4()).upper(), ctx.now())
         return MethodResult(ReturnCode.JOB_STARTED,
                             {"Job": ref(CONCRETE_JOB, InstanceID=job.instance_id)})
 
@@ -170,8 +165,7 @@ class ManagementServiceMethods(HostServiceMethods):
                           f"{what}.InstanceID {instance_id!r} does not "
                           "name a virtual machine resource")
         guid, part = match.group(1).upper(), match.group(2).lower()
-        vm = ctx.uow.session.scalars(select(VirtualMachine).where(
-            VirtualMachine.host_id == host.id, VirtualMachine.guid == guid)).first()
+        vm = ctx.uow.vms.on_host(host.id, guid, planned=None)
         if vm is None:
             raise Refused(DmtfReturnCode.INVALID_PARAMETER,
                           f"{what}: no virtual machine {guid} on {host.name}")
@@ -216,7 +210,7 @@ class ManagementServiceMethods(HostServiceMethods):
             raise Refused(ReturnCode.INVALID_PARAMETER,
                           f"RequestedInformation {unknown} is not in the value map")
         paths = call.param("SettingData")
-        found = summaries(ctx.uow.session, host, paths, codes, ctx.now())
+        found = summaries(ctx.uow, host, paths, codes, ctx.now())
         return MethodResult(ReturnCode.COMPLETED, {"SummaryInformation": found})
 
     # ------------------------------------------------------------------------- errors

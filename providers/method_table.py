@@ -74,7 +74,7 @@ class HostServiceMethods(MethodTable[Host]):
         name = str(key_value(call.target.keybindings, "SystemName"))
         row = world.host_named(ctx, name)
         assert row is not None  # the dispatcher resolved the target instance
-        host = ctx.uow.session.get(Host, row.id)
+        host = ctx.uow.hosts.get(row.id)
         assert host is not None
         return host
 

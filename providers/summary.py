@@ -12,12 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from pywbem import CIMInstanceName
-from sqlalchemy import select
 
 from providers.base import Embedded
 from providers.computer_system import STATUS_TEXT
 from providers.vm_settings import SETTINGS_ID
 from storage.models import Host, Job, VirtualMachine
+from storage.repositories import WorldUnitOfWork
 
 SUMMARY_CLASS = "Msvm_SummaryInformation"
 RUNNING_STATES = (2, 9)
@@ -85,19 +85,18 @@ def _task(job: Job) -> Embedded:
         "ElementName": job.request.get("description"), "Cancellable": True})
 
 
-def summaries(session: Any, host: Host, paths: list[Any] | None, codes: list[int],
+def summaries(uow: WorldUnitOfWork, host: Host, paths: list[Any] | None, codes: list[int],
               now: datetime) -> list[Embedded]:
     """One summary per requested VSSD path (or per VM of the host when paths is None)."""
-    vms = list(session.scalars(select(VirtualMachine).where(
-        VirtualMachine.host_id == host.id).order_by(VirtualMachine.id)))
+    vms = uow.vms.of_host(host.id)
     by_guid = {vm.guid.lower(): vm for vm in vms if not vm.planned}
     if paths is None:
         wanted: list[VirtualMachine | None] = list(by_guid.values())
     else:
         wanted = [by_guid.get(_guid_of(path)) for path in paths]
     jobs: dict[int, list[Job]] = {}
-    for job in session.scalars(select(Job).where(Job.job_state.is_(None),
-                                                 Job.vm_id.is_not(None))):
+    for job in uow.jobs.active_with_vm():
+        assert job.vm_id is not None
         jobs.setdefault(job.vm_id, []).append(job)
     result = []
     for vm in wanted:

@@ -58,7 +58,7 @@ from providers.base import (
     path_identity,
     scan_references,
 )
-from providers.migration.engine import Engine
+from providers.migration.job_timeline import JobTimeline as Engine
 from storage.db import Store
 from storage.errors import StaleWrite
 
@@ -197,14 +197,14 @@ class Dispatcher:
         due = self._due
         if due is None or due[0] != version:
             with self.store.unit_of_work() as uow:
-                due = (version, self.engine.next_due(uow.session))
+                due = (version, self.engine.next_due(uow))
             self._due = due
         moment = due[1]
         if moment is None or self.clock.now() < moment:
             return version
         with self._write_turn(), self.store.unit_of_work() as uow:
             try:
-                self.engine.settle(uow.session, self.clock.now())
+                self.engine.settle(uow, self.clock.now())
                 uow.commit()
             except StaleWrite:
                 log.info("another process settled the same jobs first")
@@ -473,7 +473,7 @@ class Dispatcher:
             ctx = ProviderContext(uow=uow, clock=self.clock, classes=self.catalog)
             if self.engine is not None:
                 # Same transaction: settle what is due and hold the write lock for the call.
-                self.engine.settle(uow.session, ctx.now())
+                self.engine.settle(uow, ctx.now())
             if isinstance(target, CIMInstanceName) and self._resolve(ctx, scope, target) is None:
                 raise not_found(target, scope)
             result = provider.invoke(ctx, call)

@@ -9,16 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
 from providers.migration import compat
 from providers.migration import errors as e
-from providers.migration import request as req
+from providers.migration import migration_request as req
 from providers.migration.errors import MigrationError
 from providers.services import listener_addresses
 from providers.vm_settings import port_setting_part
-from storage.models import Host, Job, VirtualDisk, VirtualMachine
+from storage.models import Host, VirtualMachine
+from storage.repositories import WorldUnitOfWork
 
 # Memory the management OS keeps for itself on every host.
 HOST_RESERVE_MB = 2048
@@ -120,7 +118,7 @@ def connection_errors(move: Move) -> list[MigrationError]:
     return []
 
 
-def destination_errors(session: Session, move: Move, *, with_resources: bool
+def destination_errors(uow: WorldUnitOfWork, move: Move, *, with_resources: bool
                        ) -> list[MigrationError]:
     """What the destination refuses: identity, version, and (for a VM that will run there)
     memory, processor and virtual switches. Every problem is reported, as Compare-VM lists
@@ -129,12 +127,12 @@ def destination_errors(session: Session, move: Move, *, with_resources: bool
     assert host is not None
     vm = move.vm
     problems: list[MigrationError] = []
-    problems += _identity_errors(session, move)
+    problems += _identity_errors(uow, move)
     problems += version_errors(move)
     if not with_resources:
         return problems
     problems += processor_errors(vm, host)
-    free = free_memory_mb(session, host, exclude_vm=vm)
+    free = free_memory_mb(uow, host, exclude_vm=vm)
     if vm.enabled_state in (2, 9) and vm.memory_mb > free:
         problems.append(MigrationError(
             MessageID=e.FAILED_AT_DESTINATION,
@@ -177,12 +175,11 @@ def missing_switches(owner: Any, host: Any) -> list[MigrationError]:
     return problems
 
 
-def _identity_errors(session: Session, move: Move) -> list[MigrationError]:
+def _identity_errors(uow: WorldUnitOfWork, move: Move) -> list[MigrationError]:
     host = move.destination
     assert host is not None
     vm = move.vm
-    others = list(session.scalars(select(VirtualMachine).where(
-        VirtualMachine.host_id == host.id, VirtualMachine.guid == vm.guid)))
+    others = uow.vms.with_guid_on_host(host.id, vm.guid)
     wanted = move.request.planned_system_id
     if any(not other.planned for other in others):
         return [MigrationError(
@@ -240,29 +237,21 @@ def processor_errors(vm: Any, host: Any) -> list[MigrationError]:
         ErrorSource=_vm_path(vm))]
 
 
-def free_memory_mb(session: Session, host: Host, *, exclude_vm: Any = None) -> int:
+def free_memory_mb(uow: WorldUnitOfWork, host: Host, *, exclude_vm: Any = None) -> int:
     """Memory not used by the host's running VMs nor promised to migrations heading there."""
-    used = session.scalar(select(func.coalesce(func.sum(VirtualMachine.memory_mb), 0)).where(
-        VirtualMachine.host_id == host.id, VirtualMachine.planned.is_(False),
-        VirtualMachine.enabled_state.in_((2, 9)))) or 0
-    incoming = session.scalar(
-        select(func.coalesce(func.sum(VirtualMachine.memory_mb), 0))
-        .select_from(Job).join(VirtualMachine, VirtualMachine.id == Job.vm_id)
-        .where(Job.destination_host_id == host.id, Job.job_state.is_(None),
-               Job.kind == "move", VirtualMachine.enabled_state.in_((2, 9)),
-               *( [VirtualMachine.id != exclude_vm.id] if exclude_vm is not None else []))) or 0
+    used = uow.vms.memory_in_use_mb(host.id)
+    incoming = uow.jobs.incoming_memory_mb(
+        host.id, except_vm_id=exclude_vm.id if exclude_vm is not None else None)
     return int(host.memory_mb - HOST_RESERVE_MB - used - incoming)
 
 
-def storage_errors(session: Session, move: Move, moves: dict[int, str]) -> list[MigrationError]:
+def storage_errors(uow: WorldUnitOfWork, move: Move, moves: dict[int, str]) -> list[MigrationError]:
     """A destination file that another disk already uses (§16.3)."""
     if not moves or move.request.allow_overwrite:
         return []
     host_id = (move.destination or move.source).id
     # The VM's own disks, and those of its planned copy (same GUID) it may migrate into.
-    taken = {p.lower() for (p,) in session.execute(
-        select(VirtualDisk.path).join(VirtualMachine, VirtualMachine.id == VirtualDisk.vm_id)
-        .where(VirtualMachine.host_id == host_id, VirtualMachine.guid != move.vm.guid))}
+    taken = {p.lower() for p in uow.vms.disk_paths_on_host(host_id, except_guid=move.vm.guid)}
     problems = []
     for path in moves.values():
         if path.lower() in taken:

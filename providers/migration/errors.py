@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from providers.base import Embedded
+
 OWNING_ENTITY = "Microsoft-Windows-Hyper-V-VMMS"
 # ErrorType (§9.1)
 COMMUNICATIONS, SOFTWARE, HARDWARE, SECURITY, OVERSUBSCRIPTION, UNSUPPORTED = 2, 4, 5, 7, 8, 10
@@ -61,3 +63,11 @@ def cancelled(vm: str | None, state_name: str) -> MigrationError:
         MessageID=CANCELLED, Message=f"The operation{subject} was cancelled ({state_name}).",
         ErrorType=SOFTWARE, ProbableCause=1, ProbableCauseDescription="Operation cancelled",
         PerceivedSeverity=2)
+
+
+ERROR_CLASS = "Msvm_Error"
+
+
+def error_instance(values: dict[str, Any]) -> Embedded:
+    """An Msvm_Error a method returns (a job's GetErrorEx, a compatibility check's reasons)."""
+    return Embedded(ERROR_CLASS, values)

@@ -30,10 +30,12 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "emulator.caching": ("storage", "providers", "sqlalchemy", "emulator.core", *WEB,
                          *ABOVE_CORE),
     "emulator.setup": (*WEB, *FRONT_ENDS, "emulator.transport", "emulator.core", "providers",
-                       "emulator.app", "emulator.cli"),
+                       "emulator.app", "emulator.cli", "sqlalchemy"),
     "emulator.clock": ("emulator", "providers", "storage", "sqlalchemy", *WEB),
     "emulator.__main__": ("providers", "storage", "sqlalchemy"),
-    "providers": (*WEB, "emulator", "pywbem._tupleparse", "pywbem._cim_xml"),
+    # Providers reach the store through the unit of work's repositories, never through SQL.
+    "providers": (*WEB, "emulator", "pywbem._tupleparse", "pywbem._cim_xml", "sqlalchemy",
+                  "alembic"),
     "storage": ("providers", "emulator", *WEB, "pywbem"),
     # WQL and object paths know nothing of hvsim, so they can be read and reused on their own.
     "emulator.cim": ("emulator", "providers", "storage", *WEB, "sqlalchemy"),
@@ -137,3 +139,14 @@ def test_every_module_has_a_rule(module: str, path: Path) -> None:
 def test_the_core_does_not_reach_the_front_ends() -> None:
     assert forbidden_imports("emulator.core.dispatch", {"emulator.wsman.faults", "fastapi"}) == [
         "emulator.wsman.faults", "fastapi"]
+
+
+@pytest.mark.parametrize(("module", "path"), modules(), ids=[m for m, _ in modules()])
+def test_only_storage_speaks_sql(module: str, path: Path) -> None:
+    """SQL lives behind the repositories of storage/; the composition root included, every
+    other module asks a unit of work."""
+    if under(module, "storage"):
+        return
+    sql = sorted(name for name in imports(module, path)
+                 if any(under(name, library) for library in ("sqlalchemy", "alembic")))
+    assert not sql, f"{module} imports {sql}: add a repository method in storage/ instead"

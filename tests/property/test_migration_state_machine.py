@@ -33,7 +33,7 @@ from emulator.core.catalog import Catalog, load_catalog
 from emulator.core.dispatch import Dispatcher
 from emulator.setup.scenario import generated_scenario
 from emulator.setup.seeding import prepare_store
-from providers.migration.engine import Engine
+from providers.migration.job_timeline import JobTimeline
 from providers.vm_settings import disk_setting_part
 from storage.db import Store
 from storage.models import Host, MigrationNetwork, VirtualMachine
@@ -97,10 +97,10 @@ class MigrationMachine(RuleBasedStateMachine):
         self.clock = FakeClock()
         self.store = Store("sqlite://")
         prepare_store(self.store, generated_scenario(len(HOSTS), 3, 11), T0, reset=False)
-        engine = Engine(1.0)
+        timeline = JobTimeline(1.0)
         self.dispatcher = Dispatcher(catalog(), self.store, self.clock,
                                      [cls() for cls in providers.INSTANCE_PROVIDERS],
-                                     providers.method_providers(engine), engine)
+                                     providers.method_providers(timeline), timeline)
         with self.store.unit_of_work() as uow:
             self.guids = sorted(uow.session.scalars(select(VirtualMachine.guid).where(
                 VirtualMachine.planned.is_(False))))

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from providers.migration import compat, model
-from providers.migration.engine import (
+from providers.migration import compat, timing
+from providers.migration.job_timeline import (
     COMPLETED,
     EXCEPTION,
     KILLED,
@@ -27,7 +27,7 @@ memory = st.floats(min_value=256, max_value=262144)
 rates = st.floats(min_value=1, max_value=10000)
 dirty_rates = st.floats(min_value=0, max_value=5000)
 phase_lists = st.lists(
-    st.builds(model.Phase, st.floats(min_value=0, max_value=5000), st.text(max_size=5)),
+    st.builds(timing.Phase, st.floats(min_value=0, max_value=5000), st.text(max_size=5)),
     min_size=1, max_size=8)
 scales = st.sampled_from([0.5, 1.0, 7.0, 60.0, 1000.0])
 
@@ -38,19 +38,19 @@ scales = st.sampled_from([0.5, 1.0, 7.0, 60.0, 1000.0])
 @given(memory, dirty_rates, rates, st.sampled_from([0, 1, 2]))
 def test_precopy_passes_are_capped_and_blackout_is_what_is_left(
         memory_mb: float, dirty: float, rate: float, capping: int) -> None:
-    transfer = model.memory_transfer(memory_mb, dirty, rate, enabled_state=2,
+    transfer = timing.memory_transfer(memory_mb, dirty, rate, enabled_state=2,
                                      cpu_capping=capping)
-    assert 1 <= transfer.passes <= model.MAX_PASSES
+    assert 1 <= transfer.passes <= timing.MAX_PASSES
     copies = transfer.phases[:-1]
     assert len(copies) == transfer.passes
     assert transfer.phases[-1].seconds == pytest.approx(transfer.blackout_seconds)
     # The first pass sends all of memory; the blackout sends what the last pass let dirty.
     assert copies[0].seconds == pytest.approx(memory_mb / rate)
-    effective = dirty * model.CPU_CAP_DIRTY_FACTOR[capping]
+    effective = dirty * timing.CPU_CAP_DIRTY_FACTOR[capping]
     remaining = min(memory_mb, effective * copies[-1].seconds)
     assert transfer.blackout_seconds == pytest.approx(remaining / rate)
-    if transfer.passes < model.MAX_PASSES:
-        assert remaining <= model.CONVERGED_MB
+    if transfer.passes < timing.MAX_PASSES:
+        assert remaining <= timing.CONVERGED_MB
     # Each pass after the first sends at most what the previous one let dirty.
     for before, after in itertools.pairwise(copies):
         assert after.seconds <= before.seconds * max(1.0, effective / rate) + 1e-9
@@ -60,43 +60,43 @@ def test_precopy_passes_are_capped_and_blackout_is_what_is_left(
 def test_precopy_converges_when_dirtying_is_much_slower_than_the_link(
         memory_mb: float, rate: float) -> None:
     dirty = rate / 1000.0
-    transfer = model.memory_transfer(memory_mb, dirty, rate, enabled_state=2)
-    assert transfer.passes < model.MAX_PASSES
-    assert transfer.blackout_seconds * rate <= model.CONVERGED_MB + 1e-6
+    transfer = timing.memory_transfer(memory_mb, dirty, rate, enabled_state=2)
+    assert transfer.passes < timing.MAX_PASSES
+    assert transfer.blackout_seconds * rate <= timing.CONVERGED_MB + 1e-6
 
 
 def test_precopy_that_never_converges_stops_after_five_passes() -> None:
-    transfer = model.memory_transfer(4096, 2000, 100, enabled_state=2)
-    assert transfer.passes == model.MAX_PASSES == 5
+    transfer = timing.memory_transfer(4096, 2000, 100, enabled_state=2)
+    assert transfer.passes == timing.MAX_PASSES == 5
     # Dirtying faster than the link: every pass resends all memory.
     assert transfer.blackout_seconds == pytest.approx(4096 / 100)
 
 
 def test_cpu_capping_shortens_a_migration_that_converges_slowly() -> None:
-    normal = model.memory_transfer(8192, 150, 200, enabled_state=2, cpu_capping=0)
-    high = model.memory_transfer(8192, 150, 200, enabled_state=2, cpu_capping=2)
+    normal = timing.memory_transfer(8192, 150, 200, enabled_state=2, cpu_capping=0)
+    high = timing.memory_transfer(8192, 150, 200, enabled_state=2, cpu_capping=2)
     assert sum(p.seconds for p in high.phases) < sum(p.seconds for p in normal.phases)
     assert high.blackout_seconds < normal.blackout_seconds
 
 
 @given(st.floats(min_value=1, max_value=10000))
 def test_compression_and_smb_speed_up_the_link(bandwidth: float) -> None:
-    plain = model.link_rate(bandwidth, compression=False, smb=False)
+    plain = timing.link_rate(bandwidth, compression=False, smb=False)
     assert plain == bandwidth
-    assert model.link_rate(bandwidth, compression=True, smb=False) == pytest.approx(
-        bandwidth * model.COMPRESSION_FACTOR)
+    assert timing.link_rate(bandwidth, compression=True, smb=False) == pytest.approx(
+        bandwidth * timing.COMPRESSION_FACTOR)
     # SMB does not compress: the same with or without the compression flag.
-    assert model.link_rate(bandwidth, compression=True, smb=True) == pytest.approx(
-        bandwidth * model.SMB_FACTOR)
-    assert model.link_rate(bandwidth, compression=False, smb=True) == pytest.approx(
-        bandwidth * model.SMB_FACTOR)
+    assert timing.link_rate(bandwidth, compression=True, smb=True) == pytest.approx(
+        bandwidth * timing.SMB_FACTOR)
+    assert timing.link_rate(bandwidth, compression=False, smb=True) == pytest.approx(
+        bandwidth * timing.SMB_FACTOR)
 
 
 @given(memory, dirty_rates, rates)
 def test_a_faster_link_never_makes_the_migration_longer(
         memory_mb: float, dirty: float, rate: float) -> None:
-    slow = model.memory_transfer(memory_mb, dirty, rate, enabled_state=2)
-    fast = model.memory_transfer(memory_mb, dirty, rate * model.COMPRESSION_FACTOR,
+    slow = timing.memory_transfer(memory_mb, dirty, rate, enabled_state=2)
+    fast = timing.memory_transfer(memory_mb, dirty, rate * timing.COMPRESSION_FACTOR,
                                  enabled_state=2)
     assert fast.phases[0].seconds < slow.phases[0].seconds
     # (The blackout alone may grow a little: a faster link converges a pass earlier.)
@@ -106,30 +106,30 @@ def test_a_faster_link_never_makes_the_migration_longer(
 @given(memory, dirty_rates, rates)
 def test_an_off_vm_moves_only_its_configuration(memory_mb: float, dirty: float,
                                                 rate: float) -> None:
-    transfer = model.memory_transfer(memory_mb, dirty, rate, enabled_state=3)
+    transfer = timing.memory_transfer(memory_mb, dirty, rate, enabled_state=3)
     assert transfer.passes == 0 and transfer.blackout_seconds == 0
-    assert [p.seconds for p in transfer.phases] == [model.CONFIGURATION_SECONDS]
+    assert [p.seconds for p in transfer.phases] == [timing.CONFIGURATION_SECONDS]
 
 
 @pytest.mark.parametrize("state", [6, 9])
 def test_a_saved_or_paused_vm_is_copied_once_without_blackout(state: int) -> None:
-    transfer = model.memory_transfer(4096, 500, 100, enabled_state=state)
+    transfer = timing.memory_transfer(4096, 500, 100, enabled_state=state)
     assert transfer.passes == 1 and transfer.blackout_seconds == 0
     assert [p.seconds for p in transfer.phases] == [pytest.approx(40.96)]
 
 
 def test_storage_copy_runs_at_the_storage_bandwidth() -> None:
-    assert model.storage_copy_seconds(60, 512) == pytest.approx(120.0)
+    assert timing.storage_copy_seconds(60, 512) == pytest.approx(120.0)
 
 
 # ------------------------------------------------------------------------- progress model
 
 
 @given(phase_lists, scales)
-def test_percent_plan_spans_0_to_99_in_wall_time(phases: list[model.Phase],
+def test_percent_plan_spans_0_to_99_in_wall_time(phases: list[timing.Phase],
                                                   scale: float) -> None:
-    plan = model.percent_plan(phases, scale)
-    assert model.plan_seconds(plan) == pytest.approx(sum(p.seconds for p in phases) / scale)
+    plan = timing.percent_plan(phases, scale)
+    assert timing.plan_seconds(plan) == pytest.approx(sum(p.seconds for p in phases) / scale)
     assert plan[0][1] == 0
     previous_end = 0.0
     for seconds, start, end, _status in plan:
@@ -143,13 +143,13 @@ def test_percent_plan_spans_0_to_99_in_wall_time(phases: list[model.Phase],
 
 @given(phase_lists, scales, st.lists(st.floats(min_value=0, max_value=20000), min_size=2,
                                      max_size=30))
-def test_percent_never_decreases_and_stays_below_100(phases: list[model.Phase], scale: float,
+def test_percent_never_decreases_and_stays_below_100(phases: list[timing.Phase], scale: float,
                                                       times: list[float]) -> None:
-    plan = model.percent_plan(phases, scale)
-    total = model.plan_seconds(plan)
+    plan = timing.percent_plan(phases, scale)
+    total = timing.plan_seconds(plan)
     last = -1
     for elapsed in sorted([*times, total, total * 0.5]):
-        percent, _status, wait = model.progress_at(plan, elapsed)
+        percent, _status, wait = timing.progress_at(plan, elapsed)
         assert 0 <= percent <= 99
         assert percent >= last
         last = percent
@@ -162,43 +162,43 @@ def test_percent_never_decreases_and_stays_below_100(phases: list[model.Phase], 
 @settings(max_examples=300)
 @given(phase_lists, scales, st.floats(min_value=0, max_value=1), st.floats(min_value=0,
                                                                           max_value=0.999))
-def test_wait_is_consistent(phases: list[model.Phase], scale: float, where: float,
+def test_wait_is_consistent(phases: list[timing.Phase], scale: float, where: float,
                             within: float) -> None:
     """Nothing a client sees changes before elapsed + wait; by then something does."""
-    phases = [model.Phase(p.seconds, f"phase {i}") for i, p in enumerate(phases)]
-    plan = model.percent_plan(phases, scale)
-    total = model.plan_seconds(plan)
+    phases = [timing.Phase(p.seconds, f"phase {i}") for i, p in enumerate(phases)]
+    plan = timing.percent_plan(phases, scale)
+    total = timing.plan_seconds(plan)
     assume(total > 0)
     elapsed = total * where
-    percent, status, wait = model.progress_at(plan, elapsed)
+    percent, status, wait = timing.progress_at(plan, elapsed)
     if wait is None:
         return
     # Waits below float resolution at `elapsed` cannot be added to it meaningfully.
     assume(wait > 1e-9 * max(1.0, elapsed))
-    assert model.progress_at(plan, elapsed + wait * within)[:2] == (percent, status)
+    assert timing.progress_at(plan, elapsed + wait * within)[:2] == (percent, status)
     # progress_at answers early by up to a billionth of the moment (float rounding margin).
     later = elapsed + wait * 1.0001 + 2e-9 * max(1.0, elapsed + wait)
-    after, after_status, after_wait = model.progress_at(plan, later)
+    after, after_status, after_wait = timing.progress_at(plan, later)
     assert after >= percent
     # By then the percent or status moved on, or the plan ended (the job completes).
     assert (after, after_status) != (percent, status) or after_wait is None
 
 
 def test_progress_through_a_plan() -> None:
-    plan = model.percent_plan([model.Phase(10, "a"), model.Phase(90, "b")], 10.0)
+    plan = timing.percent_plan([timing.Phase(10, "a"), timing.Phase(90, "b")], 10.0)
     # 10 simulated s -> 1 wall s; phase a covers 0-9.9 %.
-    percent, status, wait = model.progress_at(plan, 0.0)
+    percent, status, wait = timing.progress_at(plan, 0.0)
     assert (percent, status) == (0, "a") and wait == pytest.approx(1 / 9.9)
-    assert model.progress_at(plan, 0.5)[:2] == (4, "a")
-    assert model.progress_at(plan, 1.0)[:2] == (9, "b")
-    assert model.progress_at(plan, 10.0) == (99, "b", None)
-    assert model.progress_at(plan, 1e9) == (99, "b", None)
+    assert timing.progress_at(plan, 0.5)[:2] == (4, "a")
+    assert timing.progress_at(plan, 1.0)[:2] == (9, "b")
+    assert timing.progress_at(plan, 10.0) == (99, "b", None)
+    assert timing.progress_at(plan, 1e9) == (99, "b", None)
 
 
 # ----------------------------------------------------------------------------- job view
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-PLAN = model.percent_plan([model.Phase(3, "Connecting"), model.Phase(97, "Copying")], 1.0)
+PLAN = timing.percent_plan([timing.Phase(3, "Connecting"), timing.Phase(97, "Copying")], 1.0)
 
 
 def job(**values: Any) -> SimpleNamespace:

@@ -12,12 +12,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, delete, func, select
-from sqlalchemy.orm import Session
-
-from providers.migration import request as req
+from providers.migration import migration_request as req
 from providers.migration.errors import (
     FAILED_AT_DESTINATION,
     IDENTIFIER_DUPLICATION,
@@ -25,9 +22,9 @@ from providers.migration.errors import (
     MigrationError,
     cancelled,
 )
-from providers.migration.model import plan_seconds, progress_at
-from storage.db import bump_world_version, serialise_writes
-from storage.models import Host, Job, NetworkAdapter, VirtualDisk, VirtualMachine
+from providers.migration.timing import plan_seconds, progress_at
+from storage.models import Host, Job, VirtualMachine
+from storage.repositories import NewJob, WorldUnitOfWork
 
 # JobState (§8.3)
 NEW, STARTING, RUNNING, COMPLETED, TERMINATED, KILLED, EXCEPTION = 2, 3, 4, 7, 8, 9, 10
@@ -41,7 +38,7 @@ STATE_NAMES = {TERMINATED: "terminated", KILLED: "killed"}
 
 @dataclass
 class JobSpec:
-    """What a migration-service method asks the engine to run."""
+    """What a migration-service method asks the job timeline to run."""
 
     host: Host
     job_type: int
@@ -102,7 +99,7 @@ def view(job: Any, now: datetime) -> JobView:
     return JobView(state, percent, status, since, changes)
 
 
-class Engine:
+class JobTimeline:
     def __init__(self, time_scale: float = 1.0) -> None:
         if time_scale <= 0:
             raise ValueError("the time scale must be positive")
@@ -111,38 +108,25 @@ class Engine:
     # ------------------------------------------------------------------------ settling
 
     @staticmethod
-    def next_due(session: Session) -> datetime | None:
-        """The earliest moment a running job changes the world, or None."""
-        due = session.scalar(select(func.min(Job.due_at)).where(Job.job_state.is_(None)))
-        removal = session.scalar(select(func.min(Job.remove_at)))
-        moments = [m for m in (due, removal) if m is not None]
-        return min(moments) if moments else None
+    def next_due(uow: WorldUnitOfWork) -> datetime | None:
+        """The earliest moment a job changes the world (ends or is removed), or None."""
+        return uow.jobs.next_due()
 
-    def settle(self, session: Session, now: datetime) -> int:
+    def settle(self, uow: WorldUnitOfWork, now: datetime) -> int:
         """Apply every job end (and the starts it allows) due by `now`; the count applied."""
-        serialise_writes(session)
+        uow.take_write_turn()
         applied = 0
-        while True:
-            job = session.scalars(
-                select(Job).where(Job.job_state.is_(None), Job.due_at <= now)
-                .order_by(Job.due_at, Job.id).limit(1)).first()
-            if job is None:
-                break
+        while (job := uow.jobs.next_ending(now)) is not None:
             moment = job.due_at
             assert moment is not None
-            self._finish(session, job, moment)
-            self.start_queued(session, job.host_id, moment)
+            self._finish(uow, job, moment)
+            self.start_queued(uow, job.host_id, moment)
             applied += 1
-        deleted = cast(CursorResult[Any], session.execute(delete(Job).where(Job.remove_at <= now)))
-        removed = deleted.rowcount or 0
-        if removed:
-            # A bulk delete bypasses the flush hook; jobs vanishing is still a world change.
-            bump_world_version(session)
-        return applied + removed
+        return applied + uow.jobs.remove_expired(now)
 
     # ------------------------------------------------------------------------ lifecycle
 
-    def submit(self, session: Session, spec: JobSpec, job_id: str, now: datetime) -> Job:
+    def submit(self, uow: WorldUnitOfWork, spec: JobSpec, job_id: str, now: datetime) -> Job:
         outcome = None
         if spec.failure:
             first = spec.failure[0]
@@ -151,7 +135,7 @@ class Engine:
                        "description": " ".join(e.Message for e in spec.failure),
                        "errors": [e.as_dict() for e in spec.failure],
                        "message_id": first.MessageID}
-        job = Job(
+        job = uow.jobs.add(NewJob(
             instance_id=job_id, classname=spec.classname, host_id=spec.host.id,
             destination_host_id=spec.destination.id if spec.destination else None,
             destination_name=spec.destination_name,
@@ -160,25 +144,20 @@ class Engine:
             migration_type=spec.migration_type, kind=spec.kind, counts_vm=spec.counts_vm,
             counts_storage=spec.counts_storage, request={**spec.request,
                                                          "description": spec.description},
-            plan=spec.plan, outcome=outcome, submitted_at=now, error_code=0, errors=[],
-            delete_on_completion=True, removal_seconds=REMOVAL_SECONDS,
-        )
-        session.add(job)
-        session.flush()
-        self.start_queued(session, spec.host.id, now)
+            plan=spec.plan, outcome=outcome, submitted_at=now, removal_seconds=REMOVAL_SECONDS,
+        ))
+        self.start_queued(uow, spec.host.id, now)
         return job
 
-    def start_queued(self, session: Session, host_id: int, at: datetime) -> None:
+    def start_queued(self, uow: WorldUnitOfWork, host_id: int, at: datetime) -> None:
         """Start the host's queued jobs, oldest first, while slots are free (§16.4)."""
-        host = session.get(Host, host_id)
+        host = uow.hosts.get(host_id)
         if host is None or not host.migration_service_started:
             return
-        queued = list(session.scalars(
-            select(Job).where(Job.host_id == host_id, Job.job_state.is_(None),
-                              Job.started_at.is_(None)).order_by(Job.submitted_at, Job.id)))
+        queued = uow.jobs.queued_on(host_id)
         if not queued:
             return
-        vm_active, storage_active = self.running_counts(session, host_id)
+        vm_active, storage_active = uow.jobs.running_counts(host_id)
         for job in queued:
             if job.counts_vm and vm_active >= host.max_active_vm_migrations:
                 continue
@@ -188,31 +167,20 @@ class Engine:
             job.due_at = at + timedelta(seconds=plan_seconds(job.plan))
             vm_active += job.counts_vm
             storage_active += job.counts_storage
-            self._mark_vm(session, job, migrating=True)
+            self._mark_vm(uow, job, migrating=True)
 
-    @staticmethod
-    def running_counts(session: Session, host_id: int) -> tuple[int, int]:
-        rows = session.execute(
-            select(Job.counts_vm, Job.counts_storage).where(
-                Job.host_id == host_id, Job.job_state.is_(None), Job.started_at.is_not(None)))
-        vm_count = storage_count = 0
-        for counts_vm, counts_storage in rows:
-            vm_count += bool(counts_vm)
-            storage_count += bool(counts_storage)
-        return vm_count, storage_count
-
-    def cancel(self, session: Session, job: Job, state: int, now: datetime) -> None:
+    def cancel(self, uow: WorldUnitOfWork, job: Job, state: int, now: datetime) -> None:
         """Terminate (8) or kill (9) a job that has not ended; the source stays as it was."""
         percent = view(job, now).percent
         self._end(job, now, state=state, percent=percent, error_code=FAILED,
                   summary="The operation was cancelled.",
                   errors=[cancelled(job.vm_name, STATE_NAMES[state]).as_dict()])
-        self._mark_vm(session, job, migrating=False)
-        self.start_queued(session, job.host_id, now)
+        self._mark_vm(uow, job, migrating=False)
+        self.start_queued(uow, job.host_id, now)
 
-    def _finish(self, session: Session, job: Job, at: datetime) -> None:
+    def _finish(self, uow: WorldUnitOfWork, job: Job, at: datetime) -> None:
         if job.outcome is None and job.kind == "move":
-            problem = self._apply_success(session, job)
+            problem = self._apply_success(uow, job)
             if problem is not None:
                 job.outcome = {"state": EXCEPTION, "error_code": FAILED,
                                "summary": "The operation failed.",
@@ -225,7 +193,7 @@ class Engine:
             self._end(job, at, state=int(outcome["state"]), percent=int(float(last[2])),
                       error_code=int(outcome["error_code"]), summary=outcome["summary"],
                       description=outcome.get("description"), errors=outcome["errors"])
-        self._mark_vm(session, job, migrating=False)
+        self._mark_vm(uow, job, migrating=False)
 
     @staticmethod
     def _end(job: Job, at: datetime, *, state: int, percent: int, error_code: int,
@@ -244,10 +212,10 @@ class Engine:
             job.remove_at = at + timedelta(seconds=job.removal_seconds)
 
     @staticmethod
-    def _mark_vm(session: Session, job: Job, *, migrating: bool) -> None:
+    def _mark_vm(uow: WorldUnitOfWork, job: Job, *, migrating: bool) -> None:
         if job.kind != "move" or job.migration_type == req.STAGED or job.vm_id is None:
             return
-        vm = session.get(VirtualMachine, job.vm_id)
+        vm = uow.vms.get(job.vm_id)
         if vm is None:
             return
         if migrating:
@@ -259,21 +227,20 @@ class Engine:
 
     # ------------------------------------------------------------------- world changes
 
-    def _apply_success(self, session: Session, job: Job) -> MigrationError | None:
-        vm = session.get(VirtualMachine, job.vm_id) if job.vm_id is not None else None
+    def _apply_success(self, uow: WorldUnitOfWork, job: Job) -> MigrationError | None:
+        vm = uow.vms.get(job.vm_id) if job.vm_id is not None else None
         if vm is None:
             return None
         moves = {int(k): v for k, v in job.request.get("disk_moves", {}).items()}
         roots = job.request.get("roots", {})
         if job.migration_type == req.STAGED:
-            return self._create_planned(session, job, vm, moves, roots)
+            return self._create_planned(uow, job, vm, moves, roots)
         if job.migration_type == req.STORAGE:
             self._move_storage(vm, moves, roots)
             return None
         destination_id = job.destination_host_id
         assert destination_id is not None
-        others = list(session.scalars(select(VirtualMachine).where(
-            VirtualMachine.host_id == destination_id, VirtualMachine.guid == vm.guid)))
+        others = uow.vms.with_guid_on_host(destination_id, vm.guid)
         if any(not other.planned for other in others):
             return _duplicate(job, vm)
         for planned in others:
@@ -281,8 +248,9 @@ class Engine:
             switches = {a.adapter_guid: a.switch_name for a in planned.network_adapters}
             for adapter in vm.network_adapters:
                 adapter.switch_name = switches.get(adapter.adapter_guid, adapter.switch_name)
-            session.delete(planned)
-        session.flush()
+            uow.vms.destroy(planned)
+        # The planned VM goes first: a host holds one VM per GUID.
+        uow.flush()
         vm.host_id = destination_id
         self._move_storage(vm, moves, roots)
         return None
@@ -301,32 +269,14 @@ class Engine:
             vm.swap_root = roots["SwapFileDataRoot"]
 
     @staticmethod
-    def _create_planned(session: Session, job: Job, vm: VirtualMachine, moves: dict[int, str],
-                        roots: dict[str, str]) -> MigrationError | None:
+    def _create_planned(uow: WorldUnitOfWork, job: Job, vm: VirtualMachine,
+                        moves: dict[int, str], roots: dict[str, str]) -> MigrationError | None:
         destination_id = job.destination_host_id
-        exists = session.scalar(select(func.count()).select_from(VirtualMachine).where(
-            VirtualMachine.host_id == destination_id, VirtualMachine.guid == vm.guid))
-        if exists:
+        assert destination_id is not None
+        if uow.vms.with_guid_on_host(destination_id, vm.guid):
             return _duplicate(job, vm)
-        copied = {c.key: getattr(vm, c.key) for c in VirtualMachine.__table__.columns
-                  if c.key not in ("id", "version_id")}
-        planned = VirtualMachine(**{**copied, "host_id": destination_id, "planned": True,
-                                    "enabled_state": 3, "operational_status": [2],
-                                    "operating_status": None})
-        planned.config_root = roots.get("ConfigurationDataRoot", vm.config_root)
-        planned.snapshot_root = roots.get("SnapshotDataRoot", vm.snapshot_root)
-        planned.swap_root = roots.get("SwapFileDataRoot", vm.swap_root)
         # Same controller and adapter GUIDs: the planned VM's RASD InstanceIDs match (§10.6).
-        for disk in vm.disks:
-            planned.disks.append(VirtualDisk(
-                controller_kind=disk.controller_kind, controller_number=disk.controller_number,
-                controller_guid=disk.controller_guid, location=disk.location,
-                path=moves.get(disk.id, disk.path), size_gb=disk.size_gb))
-        for adapter in vm.network_adapters:
-            planned.network_adapters.append(NetworkAdapter(
-                adapter_guid=adapter.adapter_guid, element_name=adapter.element_name,
-                switch_name=adapter.switch_name, mac_address=adapter.mac_address))
-        session.add(planned)
+        uow.vms.add_planned_copy(vm, destination_id, roots=roots, disk_paths=moves)
         return None
 
 

@@ -1,0 +1,243 @@
+"""The world repositories' contract: the SQL store and the in-memory fake of the provider tests
+answer the same reads and make the same changes, step by step, from the same seeded plan."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emulator.setup.scenario import demo_scenario
+from emulator.setup.seeding import prepare_store, world_plan
+from storage.db import Store
+from storage.models import Host, Job, MigrationNetwork, NetworkAdapter, VirtualDisk
+from storage.models import VirtualMachine as VM
+from storage.repositories import NewJob, WorldUnitOfWork
+from tests.support.fake_world import FakeWorld
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+Opener = Callable[[], contextlib.AbstractContextManager[WorldUnitOfWork]]
+
+
+@pytest.fixture(params=["sql", "fake"])
+def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+    if request.param == "fake":
+        fake = FakeWorld.from_plan(world_plan(demo_scenario(), NOW))
+        yield fake.unit_of_work
+        return
+    store = Store(f"sqlite:///{tmp_path / 'world.db'}")
+    prepare_store(store, demo_scenario(), NOW, reset=False)
+    yield store.unit_of_work
+    store.dispose()
+
+
+def columns(row: Any, model: type) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in model.__table__.columns  # type: ignore[attr-defined]
+            if c.key != "version_id"}
+
+
+def names(rows: Any) -> list[str]:
+    return [row.element_name for row in rows]
+
+
+def test_reads_of_a_seeded_world(unit: Opener) -> None:
+    with unit() as uow:
+        world = uow.world
+        assert world.cluster().name == "HVDEMO"
+        assert world.host_names() == ["HV-01", "HV-02"]
+        hv1 = world.host_named("hv-01")
+        assert hv1 is not None
+        assert columns(hv1, Host) == columns(world.hosts()[0], Host)
+        assert getattr(world.host_by_id(hv1.id), "name", None) == "HV-01"
+        assert world.host_named("HV-99") is None and world.host_by_id(999) is None
+        assert [columns(n, MigrationNetwork) for n in world.networks_of(hv1.id)] == [
+            {"id": 1, "host_id": hv1.id, "instance_id": n.instance_id, "subnet": "10.0.0.0",
+             "prefix_length": 24, "metric": 1, "tags": n.tags}
+            for n in world.networks_of(hv1.id)]
+        on_hv1 = world.vms_on_host("hv-01", planned=False)
+        assert names(on_hv1) == ["web-01", "web-02", "db-01"]
+        assert names(world.vms_everywhere(planned=False)) == [
+            "web-01", "web-02", "db-01", "app-01", "build-01", "legacy-01"]
+        assert world.vms_on_host("HV-01", planned=True) == []
+        db01 = on_hv1[2]
+        assert getattr(world.vm_on_host("HV-01", db01.guid.lower(), planned=False), "id",
+                       None) == db01.id
+        assert world.vm_on_host("HV-02", db01.guid, planned=False) is None
+        assert getattr(world.vm_anywhere(db01.guid, planned=False), "id", None) == db01.id
+        assert world.vm_anywhere(db01.guid, planned=True) is None
+        disks = world.disks_of_vms([vm.id for vm in on_hv1])
+        assert sorted(disks) == [vm.id for vm in on_hv1]
+        assert [columns(d, VirtualDisk)["path"] for d in disks[db01.id]] == [
+            d.path for d in disks[db01.id]]
+        adapters = world.adapters_of_vms([db01.id, 999])
+        assert list(adapters) == [db01.id]
+        assert [a.switch_name for a in adapters[db01.id]] == ["External", "Internal"]
+        assert world.jobs() == [] and world.active_job_counts(hv1.id) == (0, 0)
+
+
+def test_the_same_world_is_seeded_on_both(tmp_path: Path) -> None:
+    """Ids included: the fake hands them out in the order the store's inserts do."""
+    plan = world_plan(demo_scenario(), NOW)
+    fake = FakeWorld.from_plan(plan).unit_of_work().world
+    store = Store(f"sqlite:///{tmp_path / 'world.db'}")
+    prepare_store(store, demo_scenario(), NOW, reset=False)
+    try:
+        with store.unit_of_work() as uow:
+            sql = uow.world
+            for reads in (fake, sql):
+                assert reads.host_names() == ["HV-01", "HV-02"]
+
+            def everything(reads: Any) -> list[Any]:
+                vms = [*reads.vms_everywhere(planned=False)]
+                ids = [vm.id for vm in vms]
+                return [[columns(h, Host) for h in reads.hosts()],
+                        [columns(n, MigrationNetwork) for h in reads.hosts()
+                         for n in reads.networks_of(h.id)],
+                        [columns(vm, VM) for vm in vms],
+                        {i: [columns(d, VirtualDisk) for d in ds]
+                         for i, ds in reads.disks_of_vms(ids).items()},
+                        {i: [columns(a, NetworkAdapter) for a in ads]
+                         for i, ads in reads.adapters_of_vms(ids).items()}]
+            assert everything(fake) == everything(sql)
+    finally:
+        store.dispose()
+
+
+def new_job(vm: Any, host_id: int, destination_id: int | None, *, instance_id: str,
+            submitted: datetime, kind: str = "move") -> NewJob:
+    return NewJob(instance_id=instance_id, classname="Msvm_MigrationJob", host_id=host_id,
+                  job_type=305, kind=kind, plan=[[10.0, 0, 100, "Moving"]],
+                  request={"description": "Moving Virtual Machine"}, submitted_at=submitted,
+                  removal_seconds=300, migration_type=32768,
+                  destination_host_id=destination_id, destination_name="HV-02", vm_id=vm.id,
+                  vm_guid=vm.guid, vm_name=vm.element_name, counts_vm=True)
+
+
+def test_jobs_queue_run_end_and_go(unit: Opener) -> None:
+    with unit() as uow:
+        hv1, hv2 = uow.hosts.all()
+        web01, web02 = uow.vms.of_host(hv1.id)[:2]
+        first = uow.jobs.add(new_job(web01, hv1.id, hv2.id, instance_id="AAAA-1",
+                                     submitted=NOW))
+        uow.jobs.add(new_job(web02, hv1.id, hv2.id, instance_id="AAAA-2",
+                             submitted=NOW + timedelta(seconds=1)))
+        uow.commit()
+    with unit() as uow:
+        assert [j.instance_id for j in uow.jobs.queued_on(hv1.id)] == ["AAAA-1", "AAAA-2"]
+        assert uow.jobs.named("aaaa-1") is not None and uow.jobs.named("nope") is None
+        assert uow.jobs.moving_vm(vm_id=web01.id) == "AAAA-1"
+        assert uow.jobs.moving_vm(vm_guid=web02.guid) == "AAAA-2"
+        assert uow.jobs.moving_vm(vm_id=999) is None
+        assert [j.instance_id for j in uow.jobs.active_with_vm()] == ["AAAA-1", "AAAA-2"]
+        assert uow.jobs.incoming_memory_mb(hv2.id, except_vm_id=None) == 4096 + 2048
+        assert uow.jobs.incoming_memory_mb(hv2.id, except_vm_id=web01.id) == 2048
+        assert uow.jobs.incoming_memory_mb(hv1.id, except_vm_id=None) == 0
+        assert uow.jobs.next_due() is None and uow.jobs.next_ending(NOW) is None
+        job = uow.jobs.named("AAAA-1")
+        assert job is not None and job.id == first.id
+        job.started_at, job.due_at = NOW, NOW + timedelta(seconds=10)
+        uow.commit()
+    with unit() as uow:
+        assert uow.jobs.running_counts(hv1.id) == (1, 0)
+        assert uow.world.active_job_counts(hv1.id) == (1, 0)
+        assert [j.instance_id for j in uow.jobs.queued_on(hv1.id)] == ["AAAA-2"]
+        assert uow.jobs.next_due() == NOW + timedelta(seconds=10)
+        assert uow.jobs.next_ending(NOW) is None
+        ending = uow.jobs.next_ending(NOW + timedelta(seconds=10))
+        assert ending is not None and ending.instance_id == "AAAA-1"
+        ending.job_state, ending.due_at = 7, None
+        ending.remove_at = NOW + timedelta(seconds=310)
+        uow.commit()
+    with unit() as uow:
+        assert uow.jobs.moving_vm(vm_id=web01.id) is None
+        assert uow.jobs.next_due() == NOW + timedelta(seconds=310)
+        assert [j.instance_id for j in uow.world.jobs(hv1.id)] == ["AAAA-1", "AAAA-2"]
+        assert uow.world.jobs(hv2.id) == []
+        assert uow.jobs.remove_expired(NOW + timedelta(seconds=309)) == 0
+        assert uow.jobs.remove_expired(NOW + timedelta(seconds=310)) == 1
+        uow.commit()
+    with unit() as uow:
+        assert [j.instance_id for j in uow.world.jobs()] == ["AAAA-2"]
+        doomed = uow.jobs.named("AAAA-2")
+        assert doomed is not None
+        uow.jobs.delete(doomed)
+        uow.commit()
+    with unit() as uow:
+        assert uow.world.jobs() == []
+
+
+def test_planned_copies_moves_and_removal(unit: Opener) -> None:
+    with unit() as uow:
+        hv1, hv2 = uow.hosts.all()
+        db01 = uow.vms.of_host(hv1.id)[2]
+        disk = db01.disks[0]
+        assert uow.vms.memory_in_use_mb(hv1.id) == 4096 + 2048  # db-01 is off
+        planned = uow.vms.add_planned_copy(
+            db01, hv2.id, roots={"ConfigurationDataRoot": "D:\\VMs"},
+            disk_paths={disk.id: "D:\\VMs\\db-01.vhdx"})
+        uow.commit()
+        planned_id = planned.id
+    with unit() as uow:
+        copy = uow.vms.on_host(hv2.id, db01.guid.lower(), planned=True)
+        assert copy is not None and copy.id == planned_id
+        assert uow.vms.on_host(hv2.id, db01.guid, planned=False) is None
+        assert uow.vms.on_host(hv2.id, db01.guid, planned=None) is copy
+        assert (copy.config_root, copy.snapshot_root) == ("D:\\VMs", db01.config_root)
+        assert (copy.enabled_state, copy.element_name) == (3, "db-01")
+        assert [d.path for d in copy.disks] == ["D:\\VMs\\db-01.vhdx", *[
+            d.path for d in db01.disks[1:]]]
+        assert [a.adapter_guid for a in copy.network_adapters] == [
+            a.adapter_guid for a in db01.network_adapters]
+        assert [vm.planned for vm in uow.vms.with_guid_on_host(hv2.id, db01.guid)] == [True]
+        assert "D:\\VMs\\db-01.vhdx" in uow.vms.disk_paths_on_host(hv2.id, except_guid="x")
+        assert "D:\\VMs\\db-01.vhdx" not in uow.vms.disk_paths_on_host(
+            hv2.id, except_guid=db01.guid.lower())
+        assert names(uow.world.vms_on_host("HV-02", planned=True)) == ["db-01"]
+        assert names(uow.world.vms_everywhere(planned=True)) == ["db-01"]
+        assert sorted(uow.world.disks_of_vms([planned_id])) == [planned_id]
+        uow.vms.destroy(copy)
+        uow.flush()
+        moving = uow.vms.get(db01.id)
+        assert moving is not None
+        moving.host_id = hv2.id
+        uow.commit()
+    with unit() as uow:
+        assert uow.world.vms_on_host("HV-02", planned=True) == []
+        assert uow.world.disks_of_vms([planned_id]) == {}
+        assert names(uow.world.vms_on_host("HV-02", planned=False)) == [
+            "db-01", "app-01", "build-01", "legacy-01"]
+        assert uow.vms.get(planned_id) is None
+
+
+def test_migration_networks_come_and_go(unit: Opener) -> None:
+    with unit() as uow:
+        hv1 = uow.hosts.all()[0]
+        added = uow.hosts.add_network(hv1, instance_id="Microsoft:NEW", subnet="192.168.0.0",
+                                      prefix_length=16, metric=5, tags=["Microsoft:UserManaged"])
+        uow.commit()
+        assert added.host_id == hv1.id
+    with unit() as uow:
+        rows = uow.world.networks_of(hv1.id)
+        assert [(n.subnet, n.prefix_length, n.metric) for n in rows] == [
+            ("10.0.0.0", 24, 1), ("192.168.0.0", 16, 5)]
+        host = uow.hosts.get(hv1.id)
+        assert host is not None
+        uow.hosts.remove_network(host, host.networks[0])
+        uow.commit()
+    with unit() as uow:
+        assert [n.instance_id for n in uow.world.networks_of(hv1.id)] == ["Microsoft:NEW"]
+
+
+def test_a_job_row_has_the_bookkeeping_columns(unit: Opener) -> None:
+    with unit() as uow:
+        hv1 = uow.hosts.all()[0]
+        vm = uow.vms.of_host(hv1.id)[0]
+        job: Job = uow.jobs.add(new_job(vm, hv1.id, None, instance_id="B-1", submitted=NOW,
+                                        kind="check"))
+        assert (job.error_code, job.errors, job.delete_on_completion) == (0, [], True)
+        assert (job.started_at, job.job_state, job.remove_at) == (None, None, None)
+        assert job.request == {"description": "Moving Virtual Machine"}
