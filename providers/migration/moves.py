@@ -233,6 +233,11 @@ class MigrationMoves:
             if not path:
                 file_name = disk.path.replace("/", "\\").rsplit("\\", 1)[-1]
                 path = f"{target_host.default_vhd_path.rstrip(chr(92))}\\{file_name}"
+            if target_host is move.source and _same_file(path, disk.path):
+                raise Refused(family.invalid_parameter,
+                              f"the virtual hard disk {disk.path!r} of "
+                              f"{move.vm.element_name!r} is already there: a storage "
+                              "migration needs a new location for each disk it names")
             moves[disk.id] = path
         if len({p.lower() for p in moves.values()}) != len(moves):
             raise Refused(family.invalid_parameter,
@@ -314,6 +319,11 @@ def _memory_phases(move: checks.Move) -> list[timing.Phase]:
                                      enabled_state=move.vm.enabled_state,
                                      cpu_capping=request.cpu_capping)
     return list(transfer.phases)
+
+
+def _same_file(one: str, other: str) -> bool:
+    """Windows paths name the same file: either slash, any case."""
+    return one.replace("/", "\\").lower() == other.replace("/", "\\").lower()
 
 
 def _transfer_facts(move: checks.Move) -> dict[str, Any]:

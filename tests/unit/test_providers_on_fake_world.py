@@ -18,12 +18,12 @@ from providers.computer_system import CS, PLANNED, ComputerSystemProvider
 from providers.jobs import JobMethods, JobProvider
 from providers.management import ManagementServiceMethods
 from providers.migration.job_timeline import COMPLETED, TERMINATED, JobTimeline
-from providers.migration.migration_request import STAGED
+from providers.migration.migration_request import STAGED, STORAGE
 from providers.migration.migration_request import VIRTUAL_SYSTEM as LIVE
 from providers.migration.migration_service import MigrationServiceMethods
 from providers.return_codes import DmtfReturnCode, ReturnCode
 from providers.services import MIGRATION_SERVICE, VSMS, migration_service_keys, vsms_keys
-from providers.vm_settings import ResourceSettingsProvider
+from providers.vm_settings import ResourceSettingsProvider, disk_setting_part
 from storage.models import VirtualMachine
 from tests.support.fake_world import FakeUnitOfWork, FakeWorld
 
@@ -267,3 +267,25 @@ def test_summary_information_lists_a_vms_running_migration(cluster: Cluster) -> 
     assert sorted(summaries) == ["db-01", "web-01", "web-02"]
     assert [t.values["JobType"] for t in summaries["web-01"]["AsynchronousTasks"]] == [305]
     assert summaries["web-02"]["AsynchronousTasks"] == []
+
+
+@pytest.mark.parametrize("new_path", ["same", "same in other case", "default folder"])
+def test_a_storage_migration_to_where_the_disk_already_is_is_refused(cluster: Cluster,
+                                                                     new_path: str) -> None:
+    vm = cluster.vm()
+    (disk,) = vm.disks
+    host = next(h for h in cluster.world.hosts if h.id == vm.host_id)
+    if new_path == "default folder":
+        # A disk in the host's default folder; "" asks for exactly that folder.
+        disk.path = f"{host.default_vhd_path.rstrip(chr(92))}\\web-01.vhdx"
+    path = {"same": disk.path, "same in other case": disk.path.upper().replace("\\", "/"),
+            "default folder": ""}[new_path]
+    setting = CIMInstance("Msvm_StorageAllocationSettingData", properties={
+        "InstanceID": f"Microsoft:{WEB01}\\{disk_setting_part(disk)}", "HostResource": [path]})
+    result = cluster.call(MigrationServiceMethods(cluster.timeline),
+                          service_path(cluster, "HV-01"), "MigrateVirtualSystemToHost",
+                          ComputerSystem=vm_path(WEB01),
+                          MigrationSettingData=migration_settings(STORAGE),
+                          NewResourceSettingData=[setting])
+    assert result.return_value == ReturnCode.INVALID_PARAMETER
+    assert cluster.world.jobs == []
