@@ -46,8 +46,11 @@ def is_seeded(uow: UnitOfWork) -> bool:
     return uow.session.execute(select(func.count()).select_from(models.Cluster)).scalar_one() > 0
 
 
-def prepare_store(store: Store, scenario: Scenario, now: datetime, *, reset: bool) -> bool:
+def prepare_store(store: Store, scenario: Scenario, now: datetime, *, reset: bool,
+                  rng: random.Random | None = None) -> bool:
     """Upgrade the schema and seed the scenario unless the store already holds a world.
+
+    `rng` draws the GUIDs seeding makes; by default it follows the scenario's seed.
 
     Returns True when this call seeded. Several processes may call this at once on one
     PostgreSQL database; the setup lock makes exactly one of them seed.
@@ -65,7 +68,7 @@ def prepare_store(store: Store, scenario: Scenario, now: datetime, *, reset: boo
                         f"the database already holds cluster {stored.name} seeded from another "
                         "scenario; start with --reset to replace it, or use another --database")
                 return False
-            seed(uow, scenario, now)
+            seed(uow, scenario, now, rng)
             uow.commit()
             return True
 
@@ -76,8 +79,9 @@ def wipe(uow: UnitOfWork) -> None:
             uow.session.execute(delete(table))
 
 
-def seed(uow: UnitOfWork, scenario: Scenario, now: datetime) -> None:
-    rng = random.Random(scenario.seed)
+def seed(uow: UnitOfWork, scenario: Scenario, now: datetime,
+         rng: random.Random | None = None) -> None:
+    rng = rng or random.Random(scenario.seed)
     session = uow.session
     # Bulk inserts below bypass the ORM flush hook, so the version is bumped explicitly.
     bump_world_version(session)

@@ -34,6 +34,7 @@ from emulator.core.dispatch import Dispatcher
 from emulator.setup.scenario import generated_scenario
 from emulator.setup.seeding import prepare_store
 from providers.migration.engine import Engine
+from providers.migration.job_settling import JobSettling
 from providers.vm_settings import disk_setting_part
 from storage.db import Store
 from storage.models import Host, MigrationNetwork, VirtualMachine
@@ -100,7 +101,8 @@ class MigrationMachine(RuleBasedStateMachine):
         engine = Engine(1.0)
         self.dispatcher = Dispatcher(catalog(), self.store, self.clock,
                                      [cls() for cls in providers.INSTANCE_PROVIDERS],
-                                     providers.method_providers(engine), engine)
+                                     providers.method_providers(engine),
+                                     [JobSettling(engine)])
         with self.store.unit_of_work() as uow:
             self.guids = sorted(uow.session.scalars(select(VirtualMachine.guid).where(
                 VirtualMachine.planned.is_(False))))
