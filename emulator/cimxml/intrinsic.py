@@ -25,7 +25,6 @@ from emulator.cimxml.intrinsic_params import (
     param,
 )
 
-
 # ------------------------------------------------------------------------------- handlers
 
 def get_class(call: Call, p: NocaseDict) -> tuple[Body, OutParams]:
