@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from emulator.transport.auth import Authenticator, load_users
 from emulator.transport.endpoints import EndpointMap
 from emulator.wsman.app import WsmanEndpoint
 from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
+from providers.base import Clock
+from providers.migration.job_settling import JobSettling
 from providers.migration.job_timeline import JobTimeline
 from storage.db import Store, Timeouts
 from storage.errors import classify
@@ -52,14 +55,20 @@ class World:
     host_names: list[str]
 
 
-def open_world(settings: Settings, catalog: Catalog | None = None) -> World:
-    """Raises storage.errors.StoreUnavailable when the database cannot be used now."""
+def open_world(settings: Settings, catalog: Catalog | None = None, *, clock: Clock | None = None,
+               rng: random.Random | None = None) -> World:
+    """Raises storage.errors.StoreUnavailable when the database cannot be used now.
+
+    `clock` is what every answer reads the time from and what seeding stamps the world
+    with (the system clock unless given); `rng` draws the identities seeding gives the world
+    (GUIDs, MAC addresses; the scenario's seed unless given).
+    """
     catalog = catalog or load_catalog()
+    clock = clock or SystemClock()
     store = Store(settings.database_url, settings.db_timeouts)
-    clock = SystemClock()
     try:
         seeded = prepare_store(store, settings.scenario or demo_scenario(), clock.now(),
-                               reset=settings.reset)
+                               reset=settings.reset, rng=rng)
         with store.unit_of_work() as uow:
             host_names = uow.world.host_names()
     except Exception as error:
@@ -73,7 +82,7 @@ def open_world(settings: Settings, catalog: Catalog | None = None) -> World:
     timeline = JobTimeline(settings.time_scale)
     dispatcher = Dispatcher(catalog, store, clock,
                             [cls() for cls in providers.INSTANCE_PROVIDERS],
-                            providers.method_providers(timeline), timeline)
+                            providers.method_providers(timeline), [JobSettling(timeline)])
     return World(catalog, store, dispatcher, host_names)
 
 

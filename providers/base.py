@@ -132,6 +132,34 @@ def scan_references(provider: InstanceProvider, ctx: ProviderContext, scope: Sco
             yield record
 
 
+class WorldHook(abc.ABC):
+    """Writes a provider family owes the world by the clock, whoever asks next.
+
+    Nothing runs in the background: a change due at a moment (a job starting or ending) is
+    written when the first request after that moment arrives. The dispatcher asks every hook
+    registered in the composition root, through the unit of work it opened:
+
+    - before a read, `next_due` (remembered until the world version changes); when that moment
+      has passed, `settle` runs in a unit of work of its own, in the process's write turn, and
+      is committed before the read goes on;
+    - before a method call, `settle` runs in the call's own unit of work, so the call sees, and
+      commits together with, everything due by its start.
+
+    `settle` applies each due change at the moment it was due, so the outcome does not depend
+    on when, or by which process, it is noticed. It may raise storage.errors.StaleWrite when
+    another process settled the same change first; the dispatcher then drops its own attempt.
+    """
+
+    @abc.abstractmethod
+    def next_due(self, uow: WorldUnitOfWork) -> datetime | None:
+        """The earliest moment at which settle has something to write; None if nothing is
+        pending."""
+
+    @abc.abstractmethod
+    def settle(self, uow: WorldUnitOfWork, now: datetime) -> None:
+        """Write every change due by `now` into uow; the caller commits."""
+
+
 class MalformedEmbedded(NamedTuple):
     """An embedded-instance parameter whose text could not be parsed; methods answer with
     their invalid-parameter code rather than a CIM error."""

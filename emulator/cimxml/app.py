@@ -33,8 +33,9 @@ from emulator.cimxml.request import (
     check_headers,
     decode,
 )
-from emulator.core.dispatch import Dispatcher, track_expiry
+from emulator.core.dispatch import Dispatcher
 from emulator.core.enumerations import Enumerations
+from emulator.core.results import track_expiry
 from emulator.core.unavailable import ServiceUnavailable
 from emulator.transport import request_log
 from emulator.transport.auth import Authenticator

@@ -24,7 +24,7 @@ from pywbem import (
 from emulator.caching.cache_budget import DEFAULT_BUDGET
 from emulator.caching.versioned_cache import BoundedLRU
 from emulator.cimxml import writer
-from emulator.core.dispatch import InstanceResult
+from emulator.core.results import InstanceResult
 
 XML_DECLARATION = '<?xml version="1.0" encoding="utf-8" ?>\n'
 # sblim wbemcli's parser rejects empty-element tags for these (wire/README.md), so write

@@ -23,9 +23,9 @@ from pywbem import (
 )
 
 from emulator.cim.objectpath import format_wmi_path, parse_object_path
-from emulator.core.dispatch import InstanceResult
 from emulator.core.guard import guarded, guarded_write
 from emulator.core.instances import View
+from emulator.core.results import InstanceResult
 from emulator.core.unavailable import ServiceUnavailable
 from providers.base import Clock, Scope
 from storage.db import Store

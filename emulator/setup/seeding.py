@@ -40,8 +40,12 @@ def scenario_digest(scenario: Scenario) -> str:
     return hashlib.sha256(repr(scenario).encode()).hexdigest()
 
 
-def prepare_store(store: Store, scenario: Scenario, now: datetime, *, reset: bool) -> bool:
+def prepare_store(store: Store, scenario: Scenario, now: datetime, *, reset: bool,
+                  rng: random.Random | None = None) -> bool:
     """Upgrade the schema and seed the scenario unless the store already holds a world.
+
+    `rng` draws the identities seeding makes (GUIDs, MAC addresses); by default it follows
+    the scenario's seed.
 
     Returns True when this call seeded. Several processes may call this at once on one
     PostgreSQL database; the setup lock makes exactly one of them seed.
@@ -61,13 +65,14 @@ def prepare_store(store: Store, scenario: Scenario, now: datetime, *, reset: boo
                             "from another scenario; start with --reset to replace it, or use "
                             "another --database")
                     return False
-            uow.seeding.seed(world_plan(scenario, now))
+            uow.seeding.seed(world_plan(scenario, now, rng))
             uow.commit()
             return True
 
 
-def world_plan(scenario: Scenario, now: datetime) -> WorldPlan:
-    rng = random.Random(scenario.seed)
+def world_plan(scenario: Scenario, now: datetime,
+               rng: random.Random | None = None) -> WorldPlan:
+    rng = rng or random.Random(scenario.seed)
     # Drawn in this order (hosts' networks, then each VM's devices) so that a scenario's GUIDs
     # stay what they were before plans existed.
     hosts = tuple(_host_plan(scenario, spec, ordinal, now, rng)

@@ -21,7 +21,8 @@ from xml.sax.saxutils import escape
 from pywbem import CIMError
 
 from emulator.caching.cache_budget import DEFAULT_BUDGET, CacheBudget
-from emulator.core.dispatch import Dispatcher, track_expiry
+from emulator.core.dispatch import Dispatcher
+from emulator.core.results import track_expiry
 from emulator.transport import request_log
 from emulator.transport.auth import Authenticator
 from emulator.transport.endpoints import EndpointMap

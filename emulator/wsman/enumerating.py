@@ -8,7 +8,7 @@ from typing import Any
 
 from lxml import etree
 
-from emulator.core.dispatch import track_expiry
+from emulator.core.results import track_expiry
 from emulator.wsman import xmlns
 from emulator.wsman.call import (
     DEFAULT_OPTIMIZED_ITEMS,

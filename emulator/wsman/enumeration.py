@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.core.dispatch import InstanceResult
+from emulator.core.results import InstanceResult
 from emulator.wsman import render
 from emulator.wsman.cache import Listing
 from emulator.wsman.faults import (

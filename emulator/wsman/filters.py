@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator.core.dispatch import InstanceResult
+from emulator.core.results import InstanceResult
 from emulator.wsman import xmlns
 from emulator.wsman.call import (
     Call,

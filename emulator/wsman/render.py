@@ -22,8 +22,8 @@ from pywbem import CIMClass, CIMDateTime, CIMInstance, CIMInstanceName
 
 from emulator.caching.cache_budget import DEFAULT_BUDGET
 from emulator.caching.versioned_cache import BoundedLRU
-from emulator.core.dispatch import InstanceResult
 from emulator.core.embedded import is_embedded_object
+from emulator.core.results import InstanceResult
 from emulator.wsman import xmlns
 from emulator.wsman.resources import class_uri, epr_xml
 

@@ -24,7 +24,10 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "emulator.wsman": ("storage", "providers", "sqlalchemy", "emulator.setup", "emulator.app",
                        "emulator.cli", "emulator.cimxml"),
     # The core validates and routes; the store is reached through Store and repositories.
-    "emulator.core": (*WEB, *ABOVE_CORE, "storage.models", "sqlalchemy", "emulator.caching"),
+    # It knows no provider family: what a family owes the world by the clock reaches it as a
+    # providers.base.WorldHook registered in the composition root.
+    "emulator.core": (*WEB, *ABOVE_CORE, "storage.models", "sqlalchemy", "emulator.caching",
+                      "providers.migration"),
     # HTTP plumbing shared by both front ends knows nothing of CIM semantics below it.
     "emulator.transport": ("storage", "providers", "sqlalchemy", "emulator.core", *ABOVE_CORE),
     "emulator.caching": ("storage", "providers", "sqlalchemy", "emulator.core", *WEB,
@@ -134,6 +137,12 @@ def test_every_module_has_a_rule(module: str, path: Path) -> None:
         return
     assert any(under(module, owner) for owner in FORBIDDEN), (
         f"{module} is in no layer: add it to a layer's folder or give it a rule")
+
+
+def test_the_core_knows_no_provider_family() -> None:
+    assert forbidden_imports("emulator.core.transactions",
+                             {"providers.base", "providers.migration.engine"}) == [
+        "providers.migration.engine"]
 
 
 def test_the_core_does_not_reach_the_front_ends() -> None:

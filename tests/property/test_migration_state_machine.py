@@ -33,6 +33,7 @@ from emulator.core.catalog import Catalog, load_catalog
 from emulator.core.dispatch import Dispatcher
 from emulator.setup.scenario import generated_scenario
 from emulator.setup.seeding import prepare_store
+from providers.migration.job_settling import JobSettling
 from providers.migration.job_timeline import JobTimeline
 from providers.vm_settings import disk_setting_part
 from storage.db import Store
@@ -100,7 +101,8 @@ class MigrationMachine(RuleBasedStateMachine):
         timeline = JobTimeline(1.0)
         self.dispatcher = Dispatcher(catalog(), self.store, self.clock,
                                      [cls() for cls in providers.INSTANCE_PROVIDERS],
-                                     providers.method_providers(timeline), timeline)
+                                     providers.method_providers(timeline),
+                                     [JobSettling(timeline)])
         with self.store.unit_of_work() as uow:
             self.guids = sorted(uow.session.scalars(select(VirtualMachine.guid).where(
                 VirtualMachine.planned.is_(False))))

@@ -21,9 +21,9 @@ from pywbem import (
 )
 
 from emulator.core import guard
-from emulator.core.dispatch import InstanceResult
 from emulator.core.enumerations import MAX_OBJECT_COUNT, Enumerations
 from emulator.core.instances import FULL_VIEW, View
+from emulator.core.results import InstanceResult
 from emulator.core.unavailable import ServiceUnavailable
 from providers.base import V2, Record, Scope
 from storage.db import Store, upgrade_schema

@@ -16,8 +16,8 @@ from pywbem._tupletree import xml_to_tupletree_sax
 from emulator.app import Settings, World, open_world
 from emulator.cimxml import encode
 from emulator.core.catalog import load_catalog
-from emulator.core.dispatch import InstanceResult
 from emulator.core.instances import View
+from emulator.core.results import InstanceResult
 from emulator.setup.scenario import demo_scenario
 
 

@@ -1,0 +1,141 @@
+"""What a scenario describes: the host personas and hardware tables hvsim knows (reference
+§7, §11.3) and the validated, frozen specs of a cluster, its hosts and its VMs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Host OS → (build, supported VM configuration versions, default version); reference §11.3.
+OPERATING_SYSTEMS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "Windows Server 2012 R2": ("6.3.9600", ("5.0",), "5.0"),
+    "Windows Server 2016": ("10.0.14393", ("5.0", "6.2", "7.0", "7.1", "8.0"), "8.0"),
+    "Windows Server 2019": (
+        "10.0.17763",
+        ("5.0", "6.2", "7.0", "7.1", "8.0", "8.1", "8.2", "8.3", "9.0"),
+        "9.0",
+    ),
+    "Windows Server 2022": (
+        "10.0.20348",
+        ("8.0", "8.1", "8.2", "8.3", "9.0", "9.1", "9.2", "9.3", "10.0"),
+        "10.0",
+    ),
+    "Windows Server 2025": (
+        "10.0.26100",
+        ("8.0", "8.1", "8.2", "8.3", "9.0", "9.1", "9.2", "9.3", "10.0", "11.0", "12.0"),
+        "12.0",
+    ),
+}
+
+# Processor features, by bit of the simulated ProcessorFeatures compatibility vector (§7).
+PROCESSOR_FEATURES: tuple[str, ...] = (
+    "sse3", "ssse3", "sse4_1", "sse4_2", "popcnt", "aes", "pclmulqdq", "avx", "f16c",
+    "rdrand", "fma", "avx2", "bmi1", "bmi2", "movbe", "adx", "rdseed", "sha", "clflushopt",
+    "clwb", "xsaveopt", "xsavec", "avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl",
+    "avx512vnni", "avx512_bf16", "vaes", "vpclmulqdq", "gfni", "amx_tile", "sse4a", "xop",
+    "fma4", "tbm",
+)
+# The baseline that processor compatibility mode (LimitProcessorFeatures) still exposes.
+COMPATIBILITY_BASELINE: tuple[str, ...] = ("sse3", "ssse3", "sse4_1", "sse4_2", "popcnt")
+XSAVE_FEATURES: tuple[str, ...] = ("x87", "sse", "avx", "bndregs", "bndcsr", "opmask",
+                                   "zmm_hi256", "hi16_zmm", "pkru", "amx")
+VENDORS = ("GenuineIntel", "AuthenticAMD")
+
+VM_STATES: dict[str, int] = {"running": 2, "off": 3, "saved": 6, "paused": 9}
+AUTHENTICATION_TYPES = {"credssp": 0, "kerberos": 1}
+PERFORMANCE_OPTIONS = {"tcpip": (False, False), "compression": (True, False), "smb": (False, True)}
+ANY_NETWORK_TAG = "Microsoft:UserManagedAllNetworks"
+USER_NETWORK_TAG = "Microsoft:UserManaged"
+
+
+class ScenarioError(ValueError):
+    """The scenario file is not valid; the message names the offending entry."""
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    subnet: str
+    prefix_length: int
+    metric: int
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    name: str
+    os_name: str
+    os_build: str
+    supported_versions: tuple[str, ...]
+    default_version: str
+    memory_mb: int
+    logical_processors: int
+    numa_nodes: int
+    processor_vendor: str
+    processor_model: str
+    processor_features: int
+    processor_xsave: int
+    cache_line_flush_size: int
+    ip_addresses: tuple[str, ...]
+    virtual_switches: tuple[str, ...]
+    default_vhd_path: str
+    default_external_data_root: str
+    reachable: bool
+    migration_enabled: bool
+    max_active_vm_migrations: int
+    max_active_storage_migrations: int
+    migration_auth_type: int
+    migration_compression: bool
+    migration_smb: bool
+    migration_bandwidth_mbps: int
+    storage_bandwidth_mbps: int
+    networks: tuple[NetworkSpec, ...]
+
+
+@dataclass(frozen=True)
+class DiskSpec:
+    path: str
+    size_gb: int
+    controller: str = "scsi"
+
+
+@dataclass(frozen=True)
+class AdapterSpec:
+    switch: str
+    name: str = "Network Adapter"
+
+
+@dataclass(frozen=True)
+class VMSpec:
+    name: str
+    guid: str
+    host: str
+    state: int
+    generation: int
+    version: str
+    memory_mb: int
+    processors: int
+    dynamic_memory: bool
+    limit_processor_features: bool
+    dirty_rate_mbps: int
+    notes: tuple[str, ...]
+    disks: tuple[DiskSpec, ...]
+    adapters: tuple[AdapterSpec, ...]
+    planned: bool = False
+
+
+@dataclass(frozen=True)
+class Scenario:
+    cluster_name: str
+    domain: str
+    seed: int
+    hosts: tuple[HostSpec, ...]
+    vms: tuple[VMSpec, ...] = field(default_factory=tuple)
+
+
+def feature_mask(names: list[str] | tuple[str, ...], table: tuple[str, ...], where: str) -> int:
+    mask = 0
+    for name in names:
+        key = str(name).lower()
+        if key not in table:
+            raise ScenarioError(f"{where}: unknown processor feature {name!r}")
+        mask |= 1 << table.index(key)
+    return mask
