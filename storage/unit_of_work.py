@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextvars
 import functools
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -14,14 +14,22 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from storage.database import serialise_writes, without_timeouts
 from storage.errors import FailureKind, StaleWrite, StoreUnavailable
+from storage.health import StoreHealth
 from storage.hosts import SqlHosts
 from storage.jobs import SqlJobs
 from storage.seeding import SqlWorldSeeding
 from storage.virtual_machines import SqlVirtualMachines
 from storage.world_reads import SqlWorldReads
 
-if TYPE_CHECKING:
-    from storage.db import Store
+
+class SessionSource(Protocol):
+    """What a unit of work needs of the store that opens it (storage.db.Store)."""
+
+    health: StoreHealth
+
+    def new_session(self) -> Session: ...
+
+    def failure(self, error: BaseException) -> StoreUnavailable | None: ...
 
 
 class CommitWatch:
@@ -63,7 +71,7 @@ class UnitOfWork:
     error, and updates the store's health.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: SessionSource) -> None:
         self._store = store
         self.session: Session
 
