@@ -244,11 +244,11 @@ def test_defined_vms_gain_and_lose_drives_and_adapters(unit: Opener) -> None:
         assert [a.switch_name for a in uow.world.adapters_of_vms([vm_id])[vm_id]] == [
             "External"]
         version = row.version_id
-        vm = uow.vms.get(vm_id)
-        assert vm is not None
-        uow.vms.remove_disk(vm, next(d for d in vm.disks if d.id == drive_id))
-        uow.vms.remove_adapter(vm, vm.network_adapters[0])
-        uow.vms.touch(vm)
+        stored = uow.vms.get(vm_id)
+        assert stored is not None
+        uow.vms.remove_disk(stored, next(d for d in stored.disks if d.id == drive_id))
+        uow.vms.remove_adapter(stored, stored.network_adapters[0])
+        uow.vms.touch(stored)
         uow.commit()
     with unit() as uow:
         row = uow.world.vm_on_host("HV-01", "0000AAAA-0000-4000-8000-000000000001",
