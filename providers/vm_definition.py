@@ -114,7 +114,7 @@ class DefinitionMethods:
             raise Refused(DmtfReturnCode.INVALID_PARAMETER,
                           f"the generation of {vm.element_name} cannot change")
         version = property_value(system, "Version")
-        if version not in (None, "", vm.config_version):
+        if version not in (None, "") and str(version) != vm.config_version:
             raise Refused(DmtfReturnCode.INVALID_PARAMETER,
                           f"the configuration version of {vm.element_name} changes only by "
                           "an upgrade, not by ModifySystemSettings")
@@ -330,10 +330,10 @@ def _system_settings(settings: dict[str, Any], system: CIMInstance, what: str, *
         value = property_value(system, name)
         if value is None:
             continue
-        if int(value) not in allowed:
+        if str(value).strip() not in {str(a) for a in allowed}:
             raise Refused(DmtfReturnCode.INVALID_PARAMETER,
-                          f"{what}.{name} {value} is not one of {list(allowed)}")
-        settings[column] = int(value)
+                          f"{what}.{name} {value!r} is not one of {list(allowed)}")
+        settings[column] = int(str(value).strip())
 
 
 def _new_draft(host: Host, system: CIMInstance | None, reference: VirtualMachine | None,

@@ -207,13 +207,13 @@ def _add_adapter(draft: VMDraft, setting: CIMInstance, what: str) -> str:
     if draft.generation == 1 and not draft.is_off:
         raise Refused(STATE, f"{what}: a generation 1 virtual machine cannot gain a network "
                              f"adapter while it runs ({draft.name})")
-    identifiers = property_value(setting, "VirtualSystemIdentifiers") or []
+    identifier = first_value(setting, "VirtualSystemIdentifiers")
     guid = str(uuid.uuid4()).upper()
-    if identifiers and identifiers[0]:
+    if identifier:
         try:
-            guid = str(uuid.UUID(str(identifiers[0]).strip("{}"))).upper()
+            guid = str(uuid.UUID(identifier.strip("{}"))).upper()
         except ValueError:
-            raise Refused(INVALID, f"{what}: VirtualSystemIdentifiers {identifiers[0]!r} is "
+            raise Refused(INVALID, f"{what}: VirtualSystemIdentifiers {identifier!r} is "
                                    "not a GUID") from None
         if any(a.adapter_guid.upper() == guid for a in draft.live_adapters()):
             raise Refused(INVALID, f"{what}: {draft.name} already has an adapter {guid}")
@@ -266,8 +266,7 @@ def modify(draft: VMDraft, part: str, setting: CIMInstance, host: Host, taken_pa
     elif kind == "connection":
         entry.switch_name = _switch(host, setting, what, required=False)
     elif kind == "serial":
-        connection = property_value(setting, "Connection")
-        pipe = str(connection[0] or "") if connection else ""
+        pipe = first_value(setting, "Connection")
         if pipe and not _PIPE.match(pipe):
             raise Refused(INVALID, f"{what}: Connection {pipe!r} is not a named pipe "
                                    "(\\\\.\\pipe\\<name>)")
@@ -396,8 +395,7 @@ def _adapter_settings(adapter: DraftAdapter, setting: CIMInstance, what: str) ->
 
 
 def _disk_path(draft: VMDraft, setting: CIMInstance, taken_paths: set[str], what: str) -> str:
-    resource = property_value(setting, "HostResource")
-    path = str(resource[0] or "") if resource else ""
+    path = first_value(setting, "HostResource")
     if not path:
         raise Refused(INVALID, f"{what}.HostResource must name the virtual hard disk file")
     if not path.lower().endswith(VHD_SUFFIXES):
@@ -410,8 +408,7 @@ def _disk_path(draft: VMDraft, setting: CIMInstance, taken_paths: set[str], what
 
 
 def _switch(host: Host, setting: CIMInstance, what: str, *, required: bool) -> str:
-    resource = property_value(setting, "HostResource")
-    target = str(resource[0]) if resource and resource[0] is not None else ""
+    target = first_value(setting, "HostResource")
     if not target:
         if required:
             raise Refused(INVALID, f"{what}.HostResource must name the virtual switch")
@@ -449,6 +446,15 @@ def _runtime_allowed(draft: VMDraft, controller_kind: str, what: str, action: st
     if controller_kind == "ide" and not draft.is_off:
         raise Refused(STATE, f"{what}: cannot {action} an IDE controller while {draft.name} "
                              "is not off")
+
+
+def first_value(setting: CIMInstance, name: str) -> str:
+    """The first element of an array property (only [0] is used, §12.3) as text; "" if none.
+    A client that sends a scalar where the class has an array is taken at its word."""
+    value = property_value(setting, name)
+    if isinstance(value, list | tuple):
+        value = value[0] if value else None
+    return "" if value is None else str(value)
 
 
 def _int(setting: CIMInstance, name: str, default: int, what: str) -> int:
