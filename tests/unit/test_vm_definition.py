@@ -14,6 +14,7 @@ from providers.computer_system import switch_guid
 from providers.jobs import JobMethods
 from providers.management import ManagementServiceMethods
 from providers.migration.checks import processor_count_errors
+from providers.migration.migration_request import STAGED
 from providers.return_codes import DmtfReturnCode
 from providers.vm_settings import (
     MEMORY_PART,
@@ -24,6 +25,8 @@ from providers.vm_settings import (
     SASD,
     ResourceSettingsProvider,
     VirtualSystemSettingsProvider,
+    disk_setting_part,
+    port_setting_part,
     switch_ref_text,
 )
 from storage.models import VirtualMachine
@@ -232,3 +235,25 @@ def test_a_destination_with_fewer_logical_processors_cannot_take_the_vm(
     (error,) = processor_count_errors(vm, small)
     assert "logical processors" in error.Message
     assert processor_count_errors(vm, cluster.world.hosts[0]) == []
+
+
+def test_a_planned_vm_is_reconnected_and_its_disk_moved_after_staging(cluster: Cluster) -> None:
+    assert cluster.migrate(migration_type=STAGED).return_value == 4096
+    (job,) = cluster.world.jobs
+    assert job.due_at is not None
+    cluster.clock.moment = job.due_at
+    cluster.context()
+    (planned,) = [vm for vm in cluster.world.vms if vm.planned]
+    hv2 = cluster.world.hosts[1]
+    adapter, disk = planned.network_adapters[0], planned.disks[0]
+    result = cluster.call(
+        ManagementServiceMethods(cluster.timeline),
+        service_path(cluster, "HV-02", management=True), "ModifyResourceSettings",
+        ResourceSettings=[
+            instance(PORT_SD, InstanceID=f"Microsoft:{WEB01}\\{port_setting_part(adapter)}",
+                     HostResource=[switch_ref_text(hv2.name, switch_guid(hv2, "Internal"))]),
+            instance(SASD, InstanceID=f"Microsoft:{WEB01}\\{disk_setting_part(disk)}",
+                     HostResource=["D:\\Planned\\web-01.vhdx"])])
+    assert result.return_value == 0
+    assert (adapter.switch_name, disk.path) == ("Internal", "D:\\Planned\\web-01.vhdx")
+    assert cluster.vm().network_adapters[0].switch_name == "External"  # the source's stays
