@@ -1,17 +1,17 @@
-"""The Msvm_VirtualSystemManagementService methods that migration tooling calls (§13.2).
+"""The Msvm_VirtualSystemManagementService methods (§13.2).
 
 os-win, Compare-VM and Move-VM use them around a migration: delete a stale planned VM
-(DestroySystem), reconnect a planned VM's adapters or disks (ModifyResourceSettings), check
-and realize a planned VM (ValidatePlannedSystem, RealizePlannedSystem) and turn Msvm_Error
-instances into text (FormatError). Defining, importing and exporting VMs is outside what hvsim
-emulates; those methods answer "Not Supported" in their family.
+(DestroySystem), check and realize a planned VM (ValidatePlannedSystem, RealizePlannedSystem)
+and turn Msvm_Error instances into text (FormatError). Defining and changing VMs
+(DefineSystem, ModifySystemSettings, Add/Modify/RemoveResourceSettings) lives in
+providers/vm_definition.py. Importing and exporting VMs is outside what hvsim emulates; those
+methods answer "Not Supported" in their family.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from pywbem import CIMInstance, CIMInstanceName
@@ -19,7 +19,6 @@ from pywbem import CIMInstance, CIMInstanceName
 from providers.base import (
     CLUSTER,
     V2,
-    MalformedEmbedded,
     MethodCall,
     MethodResult,
     ProviderContext,
@@ -28,7 +27,7 @@ from providers.base import (
     property_value,
     ref,
 )
-from providers.computer_system import CS, PLANNED, switch_guid
+from providers.computer_system import CS, PLANNED
 from providers.method_table import HostServiceMethods
 from providers.migration import checks, timing
 from providers.migration import migration_request as req
@@ -37,7 +36,7 @@ from providers.migration.job_timeline import JobSpec, JobTimeline
 from providers.return_codes import DMTF, HYPER_V, DmtfReturnCode, ReturnCode
 from providers.services import VSMS
 from providers.summary import KNOWN_CODES, summaries
-from providers.vm_settings import SETTINGS_ID, disk_setting_part, port_setting_part
+from providers.vm_definition import DefinitionMethods
 from storage.models import Host, VirtualMachine
 
 log = logging.getLogger("hvsim.management")
@@ -58,13 +57,18 @@ class ManagementServiceMethods(HostServiceMethods):
 
     def __init__(self, timeline: JobTimeline) -> None:
         self.timeline = timeline
+        definition = DefinitionMethods(timeline)
         super().__init__({
             "destroysystem": self._destroy_system,
-            "modifyresourcesettings": self._modify_resource_settings,
             "validateplannedsystem": self._validate_planned_system,
             "realizeplannedsystem": self._realize_planned_system,
             "formaterror": self._format_error,
             "getsummaryinformation": self._summary_information,
+            "definesystem": definition.define_system,
+            "modifysystemsettings": definition.modify_system_settings,
+            "addresourcesettings": definition.add_resource_settings,
+            "modifyresourcesettings": definition.modify_resource_settings,
+            "removeresourcesettings": definition.remove_resource_settings,
         })
 
     def not_emulated(self, method: str) -> int:
@@ -132,74 +136,6 @@ class ManagementServiceMethods(HostServiceMethods):
                             {"ResultingSystem": ref(CS, CreationClassName=CS, Name=vm.guid),
                              "Job": None})
 
-    # ------------------------------------------------------------------ resources
-
-    def _modify_resource_settings(self, ctx: ProviderContext, call: MethodCall, host: Host
-                                  ) -> MethodResult:
-        values = call.param("ResourceSettings")
-        if not values:
-            raise Refused(DmtfReturnCode.INVALID_PARAMETER, "ResourceSettings is required")
-        changes: list[Callable[[], None]] = []
-        results = []
-        for index, value in enumerate(values):
-            what = f"ResourceSettings[{index}]"
-            if isinstance(value, MalformedEmbedded):
-                raise Refused(DmtfReturnCode.INVALID_PARAMETER, f"{what}: {value.reason}")
-            if not isinstance(value, CIMInstance):
-                raise Refused(DmtfReturnCode.INVALID_PARAMETER,
-                              f"{what} must be an embedded instance")
-            change, result = self._resource_change(ctx, host, value, what)
-            changes.append(change)
-            results.append(result)
-        for change in changes:
-            change()
-        return MethodResult(DmtfReturnCode.COMPLETED,
-                            {"ResultingResourceSettings": results, "Job": None})
-
-    def _resource_change(self, ctx: ProviderContext, host: Host, setting: CIMInstance,
-                         what: str) -> tuple[Callable[[], None], CIMInstanceName]:
-        instance_id = str(property_value(setting, "InstanceID") or "")
-        match = SETTINGS_ID.match(instance_id)
-        if match is None or match.group(2) is None:
-            raise Refused(DmtfReturnCode.INVALID_PARAMETER,
-                          f"{what}.InstanceID {instance_id!r} does not "
-                          "name a virtual machine resource")
-        guid, part = match.group(1).upper(), match.group(2).lower()
-        vm = ctx.uow.vms.on_host(host.id, guid, planned=None)
-        if vm is None:
-            raise Refused(DmtfReturnCode.INVALID_PARAMETER,
-                          f"{what}: no virtual machine {guid} on {host.name}")
-        resource = property_value(setting, "HostResource")
-        target = str(resource[0]) if resource and resource[0] is not None else ""
-        result = ref(setting.classname, InstanceID=instance_id)
-        for adapter in vm.network_adapters:
-            if port_setting_part(adapter).lower() == part:
-                switch = _switch_name(host, target) if target else ""
-                if switch is None:
-                    raise Refused(DmtfReturnCode.INVALID_PARAMETER,
-                                  f"{what}.HostResource {target!r} is not a virtual switch of "
-                                  f"{host.name}")
-                return (lambda a=adapter, s=switch: setattr(a, "switch_name", s)), result
-        for disk in vm.disks:
-            if disk_setting_part(disk).lower() == part:
-                if not target:
-                    raise Refused(DmtfReturnCode.INVALID_PARAMETER,
-                                  f"{what}.HostResource must name the virtual hard disk file")
-                return (lambda d=disk, p=target: setattr(d, "path", p)), result
-        if setting.classname.lower() == "msvm_processorsettingdata":
-            limit = property_value(setting, "LimitProcessorFeatures")
-            if limit is None:
-                return (lambda: None), result
-            if not vm.planned and vm.enabled_state != 3:
-                raise Refused(DmtfReturnCode.INVALID_STATE,
-                              "LimitProcessorFeatures can only change while "
-                              "the virtual machine is off")
-            return (lambda v=vm, f=bool(limit): setattr(v, "limit_processor_features", f)), \
-                result
-        raise Refused(DmtfReturnCode.NOT_SUPPORTED,
-                      f"{what}: changing {setting.classname} "
-                      f"{instance_id!r} is not emulated by hvsim")
-
     # -------------------------------------------------------------------- summaries
 
     def _summary_information(self, ctx: ProviderContext, call: MethodCall, host: Host
@@ -238,14 +174,4 @@ def planned_problems(vm: VirtualMachine, host: Host) -> list[MigrationError]:
     if vm.config_version not in host.supported_versions:
         problems += checks.version_errors(move)
     return problems
-
-
-def _switch_name(host: Host, path_text: str) -> str | None:
-    """The switch an Msvm_VirtualEthernetSwitch path (as in a port's HostResource) names."""
-    lowered = path_text.lower()
-    for name in host.virtual_switches:
-        if switch_guid(host, name).lower() in lowered:
-            return name
-    return None
-
 

@@ -100,7 +100,7 @@ def vm_devices(ctx: ProviderContext, vm: VMRow) -> list[Device]:
     key = ("devices", vm.id, vm.version_id)
     if key in ctx.memo:
         return ctx.memo[key]
-    devices = [_memory(vm), _processor(vm), *_serial_ports(), _keyboard(vm), *_display(vm)]
+    devices = [_memory(vm), _processor(vm), *_serial_ports(vm), _keyboard(vm), *_display(vm)]
     disks = world.disks_of(ctx, vm)
     if vm.generation == 1:
         for number in (0, 1):
@@ -110,7 +110,7 @@ def vm_devices(ctx: ProviderContext, vm: VMRow) -> list[Device]:
                 "Address": str(number)}))
     scsi = {d.controller_guid for d in disks if d.controller_kind == "scsi"}
     if vm.generation == 2 and not scsi:
-        scsi = {f"{vm.guid[:8]}-0000-4000-8000-000000000001"}
+        scsi = {default_scsi_guid(vm)}
     for controller in sorted(scsi):
         devices.append(Device(RASD, f"{controller}\\0", {
             "ResourceType": 6, "ResourceSubType": "Microsoft:Hyper-V:Synthetic SCSI Controller",
@@ -118,7 +118,7 @@ def vm_devices(ctx: ProviderContext, vm: VMRow) -> list[Device]:
             "VirtualSystemIdentifiers": [f"{{{controller.lower()}}}"]}))
     for disk in disks:
         controller_part = f"{disk.controller_guid}\\{disk.controller_number}"
-        drive_part = f"{controller_part}\\{disk.location}\\D"
+        drive_part = drive_setting_part(disk)
         disk_part = disk_setting_part(disk)
         devices.append(Device(RASD, drive_part, {
             "ResourceType": 17, "ResourceSubType": "Microsoft:Hyper-V:Synthetic Disk Drive",
@@ -131,6 +131,8 @@ def vm_devices(ctx: ProviderContext, vm: VMRow) -> list[Device]:
             parent_part=controller_part, device_class=DISK_DRIVE,
             device_part=drive_part, device_values={
                 "ElementName": "Hard Drive", "Caption": "Hard Drive"}))
+        if not disk.path:
+            continue  # a drive without a virtual hard disk
         devices.append(Device(SASD, disk_part, {
             "ResourceType": 31, "ResourceSubType": "Microsoft:Hyper-V:Virtual Hard Disk",
             "Caption": "Hard Disk Image", "ElementName": "Hard Disk Image",
@@ -172,6 +174,16 @@ def vm_devices(ctx: ProviderContext, vm: VMRow) -> list[Device]:
     return devices
 
 
+def default_scsi_guid(vm: Any) -> str:
+    """The SCSI controller a generation 2 VM has before any disk is attached to it."""
+    return f"{vm.guid[:8]}-0000-4000-8000-000000000001"
+
+
+def drive_setting_part(disk: Any) -> str:
+    """The part after "Microsoft:<VM GUID>\\" of a disk drive's RASD InstanceID."""
+    return f"{disk.controller_guid}\\{disk.controller_number}\\{disk.location}\\D"
+
+
 def disk_setting_part(disk: Any) -> str:
     """The part after "Microsoft:<VM GUID>\\" of a virtual hard disk's SASD InstanceID."""
     return f"{disk.controller_guid}\\{disk.controller_number}\\{disk.location}\\L"
@@ -208,8 +220,9 @@ def _processor(vm: VMRow) -> Device:
         "ResourceType": 3, "ResourceSubType": "Microsoft:Hyper-V:Processor",
         "Caption": "Processor", "Description": "Settings for Microsoft Virtual Processor.",
         "ElementName": "Processor", "AllocationUnits": "percent / 1000",
-        "VirtualQuantityUnits": "count", "VirtualQuantity": vm.processors, "Reservation": 0,
-        "Limit": 100000, "Weight": 100, "ConsumerVisibility": 3, "PoolID": "",
+        "VirtualQuantityUnits": "count", "VirtualQuantity": vm.processors,
+        "Reservation": vm.processor_reservation, "Limit": vm.processor_limit,
+        "Weight": vm.processor_weight, "ConsumerVisibility": 3, "PoolID": "",
         "LimitProcessorFeatures": vm.limit_processor_features, "LimitCPUID": False,
         "HwThreadsPerCore": 0, "MaxNumaNodesPerSocket": 1, "MaxProcessorsPerNumaNode": 4,
         "CpuGroupId": "00000000-0000-0000-0000-000000000000",
@@ -221,15 +234,21 @@ def _processor(vm: VMRow) -> Device:
                        "NumberOfEnabledCores": vm.processors})
 
 
-def _serial_ports() -> list[Device]:
+def _serial_ports(vm: VMRow) -> list[Device]:
     """COM 1 and COM 2, on every VM; no named pipe until a user connects one."""
-    return [Device(SERIAL_PORT_SD, f"{SERIAL_PART}\\{number}", {
+    return [Device(SERIAL_PORT_SD, serial_setting_part(number), {
         "ResourceType": 21, "ResourceSubType": "Microsoft:Hyper-V:Serial Port",
         "Caption": "COM Port", "Description": "Settings for the Microsoft Virtual Serial Port.",
-        "ElementName": f"COM {number + 1}", "Connection": [""], "DebuggerMode": False,
+        "ElementName": f"COM {number + 1}", "Connection": [vm.serial_connections[number]],
+        "DebuggerMode": False,
         "AutomaticAllocation": True, "AutomaticDeallocation": True, "ConsumerVisibility": 3,
         "PoolID": "", "VirtualQuantityUnits": "count", "VirtualQuantity": 1, "Limit": 1,
         "Reservation": 1, "Weight": 0, "AllocationUnits": "count"}) for number in (0, 1)]
+
+
+def serial_setting_part(number: int) -> str:
+    """The part after "Microsoft:<VM GUID>\\" of COM <number + 1>'s settings."""
+    return f"{SERIAL_PART}\\{number}"
 
 
 _STATUS_OK = {"Availability": 6, "AdditionalAvailability": [6]}
@@ -328,7 +347,8 @@ def vssd_record(ctx: ProviderContext, vm: VMRow) -> Record:
             "Parent": None,
             "IsSaved": vm.enabled_state == 6,
             "IsAutomaticSnapshot": False,
-            "AutomaticStartupAction": 3, "AutomaticShutdownAction": 3,
+            "AutomaticStartupAction": vm.automatic_startup_action,
+            "AutomaticShutdownAction": vm.automatic_shutdown_action,
             "AutomaticRecoveryAction": 3, "AutomaticCriticalErrorAction": 1,
             "AutomaticSnapshotsEnabled": False,
             "AllowReducedFcRedundancy": False,

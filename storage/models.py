@@ -148,6 +148,10 @@ class VirtualMachine(Base):
     memory_min_mb: Mapped[int] = mapped_column(BigInteger)
     memory_max_mb: Mapped[int] = mapped_column(BigInteger)
     processors: Mapped[int] = mapped_column(Integer)
+    # Msvm_ProcessorSettingData Limit and Reservation (1/1000 percent) and Weight (§12.5).
+    processor_limit: Mapped[int] = mapped_column(Integer, default=100000)
+    processor_reservation: Mapped[int] = mapped_column(Integer, default=0)
+    processor_weight: Mapped[int] = mapped_column(Integer, default=100)
     limit_processor_features: Mapped[bool] = mapped_column(Boolean, default=False)
     # Processor compatibility vectors captured from the host the VM last started on (§7).
     processor_vendor: Mapped[str] = mapped_column(String(32))
@@ -156,6 +160,12 @@ class VirtualMachine(Base):
     cache_line_flush_size: Mapped[int] = mapped_column(Integer)
     dirty_rate_mbps: Mapped[int] = mapped_column(Integer)
     notes: Mapped[list[str]]
+    # VSSD AutomaticStartupAction (2 none, 3 restart if previously active, 4 always start) and
+    # AutomaticShutdownAction (2 turn off, 3 save state, 4 shut down), §11.2.
+    automatic_startup_action: Mapped[int] = mapped_column(Integer, default=3)
+    automatic_shutdown_action: Mapped[int] = mapped_column(Integer, default=3)
+    # The named pipe of COM 1 and COM 2 ("" while none is connected).
+    serial_connections: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["", ""])
     config_root: Mapped[str] = mapped_column(String(260))
     snapshot_root: Mapped[str] = mapped_column(String(260))
     swap_root: Mapped[str] = mapped_column(String(260))
@@ -191,6 +201,7 @@ class VirtualDisk(Base):
     controller_number: Mapped[int] = mapped_column(Integer)
     controller_guid: Mapped[str] = mapped_column(String(36))
     location: Mapped[int] = mapped_column(Integer)
+    # The virtual hard disk in the drive; "" for a drive without one.
     path: Mapped[str] = mapped_column(String(260))
     size_gb: Mapped[int] = mapped_column(Integer)
     version_id: Mapped[int] = mapped_column(Integer, nullable=False)

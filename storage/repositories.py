@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from storage.models import Host, Job, MigrationNetwork, VirtualMachine
+from storage.models import (
+    Host,
+    Job,
+    MigrationNetwork,
+    NetworkAdapter,
+    VirtualDisk,
+    VirtualMachine,
+)
 
 # Read-only rows with the columns of the model they are named after.
 ClusterRow = Any
@@ -105,6 +112,26 @@ class VirtualMachines(Protocol):
 
     def destroy(self, vm: VirtualMachine) -> None:
         """Remove the VM with its disks and adapters (at the next flush)."""
+
+    def define(self, host_id: int, columns: Mapping[str, Any]) -> VirtualMachine:
+        """A new VM on the host; `columns` holds every column but id, host_id and version.
+        Its id is known on return."""
+
+    def add_disk(self, vm: VirtualMachine, *, controller_kind: str, controller_number: int,
+                 controller_guid: str, location: int, path: str, size_gb: int) -> VirtualDisk:
+        """A new drive of the VM, last in `vm.disks` ("" path: a drive without a disk)."""
+
+    def remove_disk(self, vm: VirtualMachine, disk: VirtualDisk) -> None: ...
+
+    def add_adapter(self, vm: VirtualMachine, *, adapter_guid: str, element_name: str,
+                    switch_name: str, mac_address: str) -> NetworkAdapter:
+        """A new network adapter of the VM, last in `vm.network_adapters`."""
+
+    def remove_adapter(self, vm: VirtualMachine, adapter: NetworkAdapter) -> None: ...
+
+    def touch(self, vm: VirtualMachine) -> None:
+        """Move the VM's version on although none of its own columns changed (a disk or an
+        adapter did): the views of its settings and devices are cached by that version."""
 
     def add_planned_copy(self, vm: VirtualMachine, host_id: int, *, roots: Mapping[str, str],
                          disk_paths: Mapping[int, str]) -> VirtualMachine:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from storage.models import NetworkAdapter, VirtualDisk, VirtualMachine
 
@@ -40,6 +42,42 @@ class SqlVirtualMachines:
 
     def destroy(self, vm: VirtualMachine) -> None:
         self._session.delete(vm)
+
+    def define(self, host_id: int, columns: Mapping[str, Any]) -> VirtualMachine:
+        vm = VirtualMachine(**{**columns, "host_id": host_id})
+        self._session.add(vm)
+        self._session.flush()
+        return vm
+
+    def add_disk(self, vm: VirtualMachine, *, controller_kind: str, controller_number: int,
+                 controller_guid: str, location: int, path: str, size_gb: int) -> VirtualDisk:
+        disk = VirtualDisk(controller_kind=controller_kind, controller_number=controller_number,
+                           controller_guid=controller_guid, location=location, path=path,
+                           size_gb=size_gb)
+        vm.disks.append(disk)
+        return disk
+
+    def remove_disk(self, vm: VirtualMachine, disk: VirtualDisk) -> None:
+        # delete-orphan: leaving the collection deletes the row at the next flush.
+        if disk in vm.disks:
+            vm.disks.remove(disk)
+
+    def add_adapter(self, vm: VirtualMachine, *, adapter_guid: str, element_name: str,
+                    switch_name: str, mac_address: str) -> NetworkAdapter:
+        adapter = NetworkAdapter(adapter_guid=adapter_guid, element_name=element_name,
+                                 switch_name=switch_name, mac_address=mac_address)
+        vm.network_adapters.append(adapter)
+        return adapter
+
+    def remove_adapter(self, vm: VirtualMachine, adapter: NetworkAdapter) -> None:
+        if adapter in vm.network_adapters:
+            vm.network_adapters.remove(adapter)
+
+    def touch(self, vm: VirtualMachine) -> None:
+        # An attribute flagged as changed makes the flush UPDATE the row, which moves the
+        # version counter on; a VM not yet flushed gets its first version anyway.
+        if inspect(vm).persistent:
+            flag_modified(vm, "notes")
 
     def add_planned_copy(self, vm: VirtualMachine, host_id: int, *, roots: Mapping[str, str],
                          disk_paths: Mapping[int, str]) -> VirtualMachine:

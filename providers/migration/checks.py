@@ -132,6 +132,7 @@ def destination_errors(uow: WorldUnitOfWork, move: Move, *, with_resources: bool
     if not with_resources:
         return problems
     problems += processor_errors(vm, host)
+    problems += processor_count_errors(vm, host)
     free = free_memory_mb(uow, host, exclude_vm=vm)
     if vm.enabled_state in (2, 9) and vm.memory_mb > free:
         problems.append(MigrationError(
@@ -233,6 +234,20 @@ def processor_errors(vm: Any, host: Any) -> list[MigrationError]:
     return [MigrationError(
         MessageID=e.FAILED_AT_DESTINATION, Message=message, ErrorType=e.HARDWARE,
         ProbableCause=e.PROCESSOR_PROBLEM,
+        ProbableCauseDescription="Processor Problem (Internal Machine Error)",
+        ErrorSource=_vm_path(vm))]
+
+
+def processor_count_errors(vm: Any, host: Any) -> list[MigrationError]:
+    """A VM cannot run with more virtual processors than the host has logical ones."""
+    if vm.processors <= host.logical_processors:
+        return []
+    return [MigrationError(
+        MessageID=e.FAILED_AT_DESTINATION,
+        Message=f"The virtual machine '{vm.element_name}' has {vm.processors} virtual "
+                f"processors, more than the {host.logical_processors} logical processors of "
+                f"'{host.name}'.",
+        ErrorType=e.OVERSUBSCRIPTION, ProbableCause=e.PROCESSOR_PROBLEM,
         ProbableCauseDescription="Processor Problem (Internal Machine Error)",
         ErrorSource=_vm_path(vm))]
 

@@ -135,7 +135,25 @@ class JobTimeline:
                        "description": " ".join(e.Message for e in spec.failure),
                        "errors": [e.as_dict() for e in spec.failure],
                        "message_id": first.MessageID}
-        job = uow.jobs.add(NewJob(
+        job = uow.jobs.add(self._new_job(spec, job_id, now, outcome))
+        self.start_queued(uow, spec.host.id, now)
+        return job
+
+    def record_refusal(self, uow: WorldUnitOfWork, spec: JobSpec, job_id: str,
+                       now: datetime) -> Job:
+        """A job that failed before it started, carrying `spec.failure`: how a method that
+        refuses at once still hands its client Msvm_Errors (GetError, GetErrorEx)."""
+        assert spec.failure
+        job = uow.jobs.add(self._new_job(spec, job_id, now, None))
+        self._end(job, now, state=EXCEPTION, percent=0, error_code=FAILED,
+                  summary=spec.failure_summary or "The operation failed.",
+                  errors=[e.as_dict() for e in spec.failure])
+        return job
+
+    @staticmethod
+    def _new_job(spec: JobSpec, job_id: str, now: datetime,
+                 outcome: dict[str, Any] | None) -> NewJob:
+        return NewJob(
             instance_id=job_id, classname=spec.classname, host_id=spec.host.id,
             destination_host_id=spec.destination.id if spec.destination else None,
             destination_name=spec.destination_name,
@@ -145,9 +163,7 @@ class JobTimeline:
             counts_storage=spec.counts_storage, request={**spec.request,
                                                          "description": spec.description},
             plan=spec.plan, outcome=outcome, submitted_at=now, removal_seconds=REMOVAL_SECONDS,
-        ))
-        self.start_queued(uow, spec.host.id, now)
-        return job
+        )
 
     def start_queued(self, uow: WorldUnitOfWork, host_id: int, at: datetime) -> None:
         """Start the host's queued jobs, oldest first, while slots are free (§16.4)."""

@@ -224,6 +224,38 @@ class FakeVirtualMachines:
     def destroy(self, vm: VirtualMachine) -> None:
         self._world.vms.remove(vm)
 
+    def define(self, host_id: int, columns: Mapping[str, Any]) -> VirtualMachine:
+        vm = VirtualMachine(**{**columns, "id": self._world.next_id("virtual_machines"),
+                               "version_id": 1, "host_id": host_id})
+        self._world.vms.append(vm)
+        return vm
+
+    def add_disk(self, vm: VirtualMachine, *, controller_kind: str, controller_number: int,
+                 controller_guid: str, location: int, path: str, size_gb: int) -> VirtualDisk:
+        disk = VirtualDisk(controller_kind=controller_kind, controller_number=controller_number,
+                           controller_guid=controller_guid, location=location, path=path,
+                           size_gb=size_gb)
+        self._world.attach_disk(vm, disk)
+        return disk
+
+    def remove_disk(self, vm: VirtualMachine, disk: VirtualDisk) -> None:
+        if disk in vm.disks:
+            vm.disks.remove(disk)
+
+    def add_adapter(self, vm: VirtualMachine, *, adapter_guid: str, element_name: str,
+                    switch_name: str, mac_address: str) -> NetworkAdapter:
+        adapter = NetworkAdapter(adapter_guid=adapter_guid, element_name=element_name,
+                                 switch_name=switch_name, mac_address=mac_address)
+        self._world.attach_adapter(vm, adapter)
+        return adapter
+
+    def remove_adapter(self, vm: VirtualMachine, adapter: NetworkAdapter) -> None:
+        if adapter in vm.network_adapters:
+            vm.network_adapters.remove(adapter)
+
+    def touch(self, vm: VirtualMachine) -> None:
+        vm.version_id += 1
+
     def add_planned_copy(self, vm: VirtualMachine, host_id: int, *, roots: Mapping[str, str],
                          disk_paths: Mapping[int, str]) -> VirtualMachine:
         columns = {c.key: getattr(vm, c.key) for c in VirtualMachine.__table__.columns

@@ -213,6 +213,51 @@ def test_planned_copies_moves_and_removal(unit: Opener) -> None:
         assert uow.vms.get(planned_id) is None
 
 
+def test_defined_vms_gain_and_lose_drives_and_adapters(unit: Opener) -> None:
+    with unit() as uow:
+        hv1 = uow.hosts.all()[0]
+        template = uow.vms.of_host(hv1.id)[2]
+        own = {c.key: getattr(template, c.key) for c in VM.__table__.columns
+               if c.key not in ("id", "host_id", "version_id")}
+        vm = uow.vms.define(hv1.id, {**own, "guid": "0000AAAA-0000-4000-8000-000000000001",
+                                     "element_name": "new-01", "processor_weight": 200})
+        assert vm.id is not None and vm.host_id == hv1.id
+        drive = uow.vms.add_disk(vm, controller_kind="ide", controller_number=0,
+                                 controller_guid="83F8638B-8DCA-4152-9EDA-2CA8B33039B4",
+                                 location=0, path="", size_gb=0)
+        uow.vms.add_disk(vm, controller_kind="ide", controller_number=0,
+                         controller_guid="83F8638B-8DCA-4152-9EDA-2CA8B33039B4", location=1,
+                         path="D:\\new-01.vhdx", size_gb=40)
+        uow.vms.add_adapter(vm, adapter_guid="0000BBBB-0000-4000-8000-000000000001",
+                            element_name="Network Adapter", switch_name="External",
+                            mac_address="00155D000001")
+        uow.commit()
+        vm_id, drive_id = vm.id, drive.id
+    with unit() as uow:
+        row = uow.world.vm_on_host("HV-01", "0000aaaa-0000-4000-8000-000000000001",
+                                   planned=False)
+        assert row is not None and row.id == vm_id
+        assert (row.element_name, row.processor_weight, row.serial_connections) == (
+            "new-01", 200, ["", ""])
+        assert [(d.location, d.path) for d in uow.world.disks_of_vms([vm_id])[vm_id]] == [
+            (0, ""), (1, "D:\\new-01.vhdx")]
+        assert [a.switch_name for a in uow.world.adapters_of_vms([vm_id])[vm_id]] == [
+            "External"]
+        version = row.version_id
+        stored = uow.vms.get(vm_id)
+        assert stored is not None
+        uow.vms.remove_disk(stored, next(d for d in stored.disks if d.id == drive_id))
+        uow.vms.remove_adapter(stored, stored.network_adapters[0])
+        uow.vms.touch(stored)
+        uow.commit()
+    with unit() as uow:
+        row = uow.world.vm_on_host("HV-01", "0000AAAA-0000-4000-8000-000000000001",
+                                   planned=False)
+        assert row is not None and row.version_id > version
+        assert [d.location for d in uow.world.disks_of_vms([vm_id])[vm_id]] == [1]
+        assert uow.world.adapters_of_vms([vm_id]) == {}
+
+
 def test_migration_networks_come_and_go(unit: Opener) -> None:
     with unit() as uow:
         hv1 = uow.hosts.all()[0]
