@@ -73,7 +73,8 @@ def open_world(settings: Settings, catalog: Catalog | None = None) -> World:
     timeline = JobTimeline(settings.time_scale)
     dispatcher = Dispatcher(catalog, store, clock,
                             [cls() for cls in providers.INSTANCE_PROVIDERS],
-                            providers.method_providers(timeline), timeline)
+                            providers.method_providers(timeline), timeline,
+                            unsupported=providers.method_fallback())
     return World(catalog, store, dispatcher, host_names)
 
 

@@ -60,6 +60,7 @@ from providers.services import (
     ResourcePoolProvider,
     SwitchManagementServiceProvider,
 )
+from providers.unsupported import UnsupportedMethods
 from providers.vm_settings import LogicalDeviceProvider, VirtualSystemSettingsProvider
 
 INSTANCE_PROVIDERS: tuple[type[InstanceProvider], ...] = (
@@ -88,3 +89,8 @@ def method_providers(timeline: JobTimeline) -> list[MethodProvider]:
     """The extrinsic methods hvsim implements, sharing one job timeline."""
     return [MigrationServiceMethods(timeline), ManagementServiceMethods(timeline),
             JobMethods(timeline)]
+
+
+def method_fallback() -> MethodProvider:
+    """Answers every declared method no provider handles, with the method's "Not Supported"."""
+    return UnsupportedMethods()

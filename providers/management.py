@@ -3,8 +3,8 @@
 os-win, Compare-VM and Move-VM use them around a migration: delete a stale planned VM
 (DestroySystem), reconnect a planned VM's adapters or disks (ModifyResourceSettings), check
 and realize a planned VM (ValidatePlannedSystem, RealizePlannedSystem) and turn Msvm_Error
-instances into text (FormatError). Defining, importing and exporting VMs is outside what hvsim
-emulates; those methods answer "Not Supported" in their family.
+instances into text (FormatError). Methods without a handler here (defining, importing and
+exporting VMs, …) answer their own "Not Supported" (providers.unsupported).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from providers.migration import checks, timing
 from providers.migration import migration_request as req
 from providers.migration.errors import MigrationError
 from providers.migration.job_timeline import JobSpec, JobTimeline
-from providers.return_codes import DMTF, HYPER_V, DmtfReturnCode, ReturnCode
+from providers.return_codes import DmtfReturnCode, ReturnCode
 from providers.services import VSMS
 from providers.summary import KNOWN_CODES, summaries
 from providers.vm_settings import SETTINGS_ID, disk_setting_part, port_setting_part
@@ -45,10 +45,6 @@ log = logging.getLogger("hvsim.management")
 VALIDATE_JOB_TYPE = 140
 VALIDATE_SECONDS = 1.0
 CONCRETE_JOB = "Msvm_ConcreteJob"
-# Methods Msvm_ declares answer with Hyper-V codes; the CIM_ ones with DMTF codes (§0.3).
-HYPER_V_METHODS = frozenset({"defineplannedsystem", "validateplannedsystem",
-                             "realizeplannedsystem", "importsystemdefinition",
-                             "exportsystemdefinition", "getsummaryinformation", "formaterror"})
 
 
 class ManagementServiceMethods(HostServiceMethods):
@@ -66,10 +62,6 @@ class ManagementServiceMethods(HostServiceMethods):
             "formaterror": self._format_error,
             "getsummaryinformation": self._summary_information,
         })
-
-    def not_emulated(self, method: str) -> int:
-        family = HYPER_V if method.lower() in HYPER_V_METHODS else DMTF
-        return family.not_supported
 
     # ------------------------------------------------------------------------ systems
 

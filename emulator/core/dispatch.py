@@ -141,7 +141,10 @@ class InstanceResult:
 class Dispatcher:
     def __init__(self, catalog: Catalog, store: Store, clock: Clock,
                  providers: Iterable[InstanceProvider],
-                 methods: Iterable[MethodProvider] = (), engine: Engine | None = None) -> None:
+                 methods: Iterable[MethodProvider] = (), engine: Engine | None = None,
+                 unsupported: MethodProvider | None = None) -> None:
+        """`unsupported` answers every declared method no provider handles (without one,
+        such a call is CIM_ERR_NOT_SUPPORTED)."""
         self.catalog = catalog
         self.store = store
         self.clock = clock
@@ -149,6 +152,7 @@ class Dispatcher:
         self.token = secrets.randbits(63)
         self._providers: dict[tuple[str, str], InstanceProvider] = {}
         self._methods: dict[tuple[str, str], MethodProvider] = {}
+        self._unsupported = unsupported
         for provider in providers:
             self._register(self._providers, provider, provider.namespaces, provider.classnames)
         for method_provider in methods:
@@ -454,6 +458,8 @@ class Dispatcher:
             self._check_instance_path(scope, target)
         typed = coerce_inputs(self.catalog, scope, declaration, params)
         provider = self._methods.get((scope.namespace.lower(), klass.classname.lower()))
+        if provider is None or not provider.handles(declaration.name):
+            provider = self._unsupported
         if provider is None:
             raise CIMError(CIM_ERR_NOT_SUPPORTED,
                            f"{klass.classname}.{declaration.name} is not supported")
