@@ -45,6 +45,7 @@ from providers.jobs import (
     JobProvider,
     OwningJobElementProvider,
 )
+from providers.keyboard import KeyboardMethods
 from providers.management import ManagementServiceMethods
 from providers.migration.job_timeline import JobTimeline
 from providers.migration.migration_service import MigrationServiceMethods
@@ -88,7 +89,7 @@ INSTANCE_PROVIDERS: tuple[type[InstanceProvider], ...] = (
 def method_providers(timeline: JobTimeline) -> list[MethodProvider]:
     """The extrinsic methods hvsim implements, sharing one job timeline."""
     return [MigrationServiceMethods(timeline), ManagementServiceMethods(timeline),
-            JobMethods(timeline)]
+            JobMethods(timeline), KeyboardMethods()]
 
 
 def method_fallback() -> MethodProvider:

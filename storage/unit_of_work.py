@@ -16,6 +16,7 @@ from storage.database import serialise_writes, without_timeouts
 from storage.errors import FailureKind, StaleWrite, StoreUnavailable
 from storage.hosts import SqlHosts
 from storage.jobs import SqlJobs
+from storage.keyboards import SqlKeyboards
 from storage.seeding import SqlWorldSeeding
 from storage.virtual_machines import SqlVirtualMachines
 from storage.world_reads import SqlWorldReads
@@ -112,6 +113,10 @@ class UnitOfWork:
     @functools.cached_property
     def jobs(self) -> SqlJobs:
         return SqlJobs(self.session)
+
+    @functools.cached_property
+    def keyboards(self) -> SqlKeyboards:
+        return SqlKeyboards(self.session)
 
     @functools.cached_property
     def seeding(self) -> SqlWorldSeeding:
