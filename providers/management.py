@@ -3,7 +3,8 @@
 os-win, Compare-VM and Move-VM use them around a migration: delete a stale planned VM
 (DestroySystem), reconnect a planned VM's adapters or disks (ModifyResourceSettings), check
 and realize a planned VM (ValidatePlannedSystem, RealizePlannedSystem) and turn Msvm_Error
-instances into text (FormatError). Methods without a handler here (defining, importing and
+instances into text (FormatError); libvirt's screenshot asks for GetVirtualSystemThumbnailImage
+(providers/thumbnail.py). Methods without a handler here (defining, importing and
 exporting VMs, …) answer their own "Not Supported" (providers.unsupported).
 """
 
@@ -37,6 +38,7 @@ from providers.migration.job_timeline import JobSpec, JobTimeline
 from providers.return_codes import DmtfReturnCode, ReturnCode
 from providers.services import VSMS
 from providers.summary import KNOWN_CODES, summaries
+from providers.thumbnail import get_thumbnail_image
 from providers.vm_settings import SETTINGS_ID, disk_setting_part, port_setting_part
 from storage.models import Host, VirtualMachine
 
@@ -61,6 +63,7 @@ class ManagementServiceMethods(HostServiceMethods):
             "realizeplannedsystem": self._realize_planned_system,
             "formaterror": self._format_error,
             "getsummaryinformation": self._summary_information,
+            "getvirtualsystemthumbnailimage": get_thumbnail_image,
         })
 
     # ------------------------------------------------------------------------ systems
