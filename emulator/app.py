@@ -82,7 +82,8 @@ def open_world(settings: Settings, catalog: Catalog | None = None, *, clock: Clo
     timeline = JobTimeline(settings.time_scale)
     dispatcher = Dispatcher(catalog, store, clock,
                             [cls() for cls in providers.INSTANCE_PROVIDERS],
-                            providers.method_providers(timeline), [JobSettling(timeline)])
+                            providers.method_providers(timeline), [JobSettling(timeline)],
+                            unsupported=providers.method_fallback())
     return World(catalog, store, dispatcher, host_names)
 
 

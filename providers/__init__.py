@@ -45,6 +45,7 @@ from providers.jobs import (
     JobProvider,
     OwningJobElementProvider,
 )
+from providers.keyboard import KeyboardMethods
 from providers.management import ManagementServiceMethods
 from providers.migration.job_timeline import JobTimeline
 from providers.migration.migration_service import MigrationServiceMethods
@@ -60,6 +61,7 @@ from providers.services import (
     ResourcePoolProvider,
     SwitchManagementServiceProvider,
 )
+from providers.unsupported import UnsupportedMethods
 from providers.vm_settings import LogicalDeviceProvider, VirtualSystemSettingsProvider
 
 INSTANCE_PROVIDERS: tuple[type[InstanceProvider], ...] = (
@@ -87,4 +89,9 @@ INSTANCE_PROVIDERS: tuple[type[InstanceProvider], ...] = (
 def method_providers(timeline: JobTimeline) -> list[MethodProvider]:
     """The extrinsic methods hvsim implements, sharing one job timeline."""
     return [MigrationServiceMethods(timeline), ManagementServiceMethods(timeline),
-            JobMethods(timeline)]
+            JobMethods(timeline), KeyboardMethods()]
+
+
+def method_fallback() -> MethodProvider:
+    """Answers every declared method no provider handles, with the method's "Not Supported"."""
+    return UnsupportedMethods()

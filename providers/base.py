@@ -212,6 +212,11 @@ class MethodProvider(abc.ABC):
     def invoke(self, ctx: ProviderContext, call: MethodCall) -> MethodResult:
         """Run the method in ctx's unit of work; the dispatcher commits afterwards."""
 
+    def handles(self, method: str) -> bool:
+        """Whether this provider emulates the declared method `method` (any case); the
+        dispatcher answers the others with the method's "Not Supported"."""
+        return True
+
 
 class Refused(Exception):
     """A method answers at once with `code` (already in its return-code family)."""

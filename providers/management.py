@@ -2,10 +2,11 @@
 
 os-win, Compare-VM and Move-VM use them around a migration: delete a stale planned VM
 (DestroySystem), check and realize a planned VM (ValidatePlannedSystem, RealizePlannedSystem)
-and turn Msvm_Error instances into text (FormatError). Defining and changing VMs
+and turn Msvm_Error instances into text (FormatError); libvirt's screenshot asks for
+GetVirtualSystemThumbnailImage (providers/thumbnail.py). Defining and changing VMs
 (DefineSystem, ModifySystemSettings, Add/Modify/RemoveResourceSettings) lives in
-providers/vm_definition.py. Importing and exporting VMs is outside what hvsim emulates; those
-methods answer "Not Supported" in their family.
+providers/vm_definition.py. Methods without a handler here (importing and exporting VMs, …)
+answer their own "Not Supported" (providers.unsupported).
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ from providers.migration import checks, timing
 from providers.migration import migration_request as req
 from providers.migration.errors import MigrationError
 from providers.migration.job_timeline import JobSpec, JobTimeline
-from providers.return_codes import DMTF, HYPER_V, DmtfReturnCode, ReturnCode
+from providers.return_codes import DmtfReturnCode, ReturnCode
 from providers.services import VSMS
 from providers.summary import KNOWN_CODES, summaries
 from providers.vm_definition import DefinitionMethods
+from providers.thumbnail import get_thumbnail_image
+from providers.vm_settings import SETTINGS_ID, disk_setting_part, port_setting_part
 from storage.models import Host, VirtualMachine
 
 log = logging.getLogger("hvsim.management")
@@ -44,10 +47,6 @@ log = logging.getLogger("hvsim.management")
 VALIDATE_JOB_TYPE = 140
 VALIDATE_SECONDS = 1.0
 CONCRETE_JOB = "Msvm_ConcreteJob"
-# Methods Msvm_ declares answer with Hyper-V codes; the CIM_ ones with DMTF codes (§0.3).
-HYPER_V_METHODS = frozenset({"defineplannedsystem", "validateplannedsystem",
-                             "realizeplannedsystem", "importsystemdefinition",
-                             "exportsystemdefinition", "getsummaryinformation", "formaterror"})
 
 
 class ManagementServiceMethods(HostServiceMethods):
@@ -69,11 +68,8 @@ class ManagementServiceMethods(HostServiceMethods):
             "addresourcesettings": definition.add_resource_settings,
             "modifyresourcesettings": definition.modify_resource_settings,
             "removeresourcesettings": definition.remove_resource_settings,
+            "getvirtualsystemthumbnailimage": get_thumbnail_image,
         })
-
-    def not_emulated(self, method: str) -> int:
-        family = HYPER_V if method.lower() in HYPER_V_METHODS else DMTF
-        return family.not_supported
 
     # ------------------------------------------------------------------------ systems
 

@@ -2,8 +2,9 @@
 
 A provider lists one handler per method (names compared case-insensitively, as WMI's are) and
 says how to find the object a call runs on; the dispatcher has already checked that the object
-exists. A declared method without a handler answers its family's "Not Supported", and a
-`Refused` raised anywhere in a handler becomes the method's return value, logged once here.
+exists. A declared method without a handler is not routed here: the dispatcher answers it with
+the method's own "Not Supported" (providers.unsupported). A `Refused` raised anywhere in a
+handler becomes the method's return value, logged once here.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from providers.base import (
     Refused,
     key_value,
 )
-from providers.return_codes import DmtfReturnCode
 from storage.models import Host
 
 Target = TypeVar("Target")
@@ -47,17 +47,15 @@ class MethodTable(MethodProvider, Generic[Target]):
     def describe(self, target: Target) -> str:
         """How the log names the object, e.g. a host's name."""
 
-    def not_emulated(self, method: str) -> int:
-        """The code a declared method without a handler answers with."""
-        return DmtfReturnCode.NOT_SUPPORTED
+    def handles(self, method: str) -> bool:
+        return method.lower() in self._handlers
 
     def invoke(self, ctx: ProviderContext, call: MethodCall) -> MethodResult:
-        target = self.target(ctx, call)
         handler = self._handlers.get(call.method.lower())
         if handler is None:
-            code = self.not_emulated(call.method)
-            self.log.info("%s is not emulated by hvsim; returned %d", call.method, code)
-            return MethodResult(code, {})
+            raise LookupError(f"{type(self).__name__} has no handler for {call.method}; the "
+                              "dispatcher answers such methods as not supported")
+        target = self.target(ctx, call)
         try:
             return handler(ctx, call, target)
         except Refused as refusal:

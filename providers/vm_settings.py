@@ -51,6 +51,8 @@ KEYBOARD_PART = "DE6CDC86-E1FB-4940-801B-C3C1A26C4DA4\\Keyboard"
 # hvsim's own, fixed so that paths stay stable across restarts and processes.
 DISPLAY_PART = "5F2D6D5E-9B3C-4E5A-8E0B-3B5C2F1A9D47"
 SETTINGS_ID = re.compile(r"^Microsoft:([0-9A-Fa-f-]{36})(?:\\(.*))?$")
+# The video head's resolution: what the console shows, and the largest thumbnail of it.
+SCREEN_WIDTH, SCREEN_HEIGHT = 1024, 768
 DEVICE_CLASSES = (PROCESSOR, MEMORY, DISK_DRIVE, LOGICAL_DISK, KEYBOARD, SYNTHETIC_DISPLAY,
                   S3_DISPLAY, VIDEO_HEAD)
 SETTING_CLASSES = (RASD, SASD, MEMORY_SD, PROCESSOR_SD, NIC_SD, PORT_SD, SERIAL_PORT_SD)
@@ -293,8 +295,8 @@ def _display(vm: VMRow) -> list[Device]:
                   device_values={
                       **_STATUS_OK, "Caption": "Video Head", "ElementName": "Video Head",
                       "Name": "Video Head", "Description": "Microsoft Virtual Video Head",
-                      "CurrentBitsPerPixel": 32, "CurrentHorizontalResolution": 1024,
-                      "CurrentVerticalResolution": 768, "CurrentRefreshRate": 60,
+                      "CurrentBitsPerPixel": 32, "CurrentHorizontalResolution": SCREEN_WIDTH,
+                      "CurrentVerticalResolution": SCREEN_HEIGHT, "CurrentRefreshRate": 60,
                       "MinRefreshRate": 60, "MaxRefreshRate": 60, "CurrentScanMode": 4,
                       "CurrentNumberOfRows": 0, "CurrentNumberOfColumns": 0,
                       "CurrentNumberOfColors": 2 ** 32})

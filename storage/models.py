@@ -231,6 +231,39 @@ class NetworkAdapter(Base):
     __mapper_args__ = {"version_id_col": version_id}
 
 
+class KeyboardInput(Base):
+    """One call of a VM keyboard's input methods, kept so every process can show it (a bounded
+    record per VM: storage.keyboards trims the oldest)."""
+
+    __tablename__ = "keyboard_inputs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vm_id: Mapped[int] = mapped_column(
+        ForeignKey("virtual_machines.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    method: Mapped[str] = mapped_column(String(32))  # e.g. "TypeText"
+    # What was sent, as the method's log line shows it (text, key names, scan codes), shortened.
+    detail: Mapped[str] = mapped_column(String(512))
+    # The text the input would put on a console line ("" for keys that type nothing).
+    typed: Mapped[str] = mapped_column(String(512), default="")
+
+    __table_args__ = {"sqlite_autoincrement": True}
+
+
+class KeyboardKeyDown(Base):
+    """A key a VM's keyboard holds down (PressKey without ReleaseKey yet); a key pressed before
+    the VM last changed state is up again (storage.keyboards.keys_down takes that moment)."""
+
+    __tablename__ = "keyboard_keys_down"
+
+    vm_id: Mapped[int] = mapped_column(
+        ForeignKey("virtual_machines.id", ondelete="CASCADE"), primary_key=True
+    )
+    key_code: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pressed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class EnumerationContext(Base):
     """An open pull enumeration; lives in the store so any hvsim process can continue it."""
 

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from storage.models import (
     Host,
     Job,
+    KeyboardInput,
     MigrationNetwork,
     NetworkAdapter,
     VirtualDisk,
@@ -204,6 +205,27 @@ class Jobs(Protocol):
         """Memory of the running VMs that unfinished moves are taking to the host."""
 
 
+class Keyboards(Protocol):
+    """What was typed on each VM's keyboard (a bounded record) and which keys are down."""
+
+    def record(self, vm_id: int, *, at: datetime, method: str, detail: str, typed: str,
+               keep: int) -> None:
+        """Add one input to the VM's record, then drop its oldest beyond the newest `keep`.
+        `detail` and `typed` are shortened to what the store keeps (512 characters)."""
+
+    def recent(self, vm_id: int, limit: int) -> list[KeyboardInput]:
+        """The VM's newest `limit` inputs, oldest first."""
+
+    def keys_down(self, vm_id: int, *, since: datetime) -> set[int]:
+        """The keys pressed at or after `since` (the VM's last state change) and not released."""
+
+    def press(self, vm_id: int, key_code: int, *, at: datetime) -> None:
+        """The key is down from `at` (pressed again: from the later moment)."""
+
+    def release(self, vm_id: int, key_code: int) -> None:
+        """The key is up (already: no change)."""
+
+
 class WorldUnitOfWork(Protocol):
     """One transaction over the world: nothing is kept unless commit() is called (the
     dispatcher commits after a method); database failures leave as `StoreUnavailable`."""
@@ -219,6 +241,9 @@ class WorldUnitOfWork(Protocol):
 
     @property
     def jobs(self) -> Jobs: ...
+
+    @property
+    def keyboards(self) -> Keyboards: ...
 
     def take_write_turn(self) -> None:
         """Wait for this transaction's turn to write among processes sharing the database."""

@@ -17,6 +17,7 @@ from storage.errors import FailureKind, StaleWrite, StoreUnavailable
 from storage.health import StoreHealth
 from storage.hosts import SqlHosts
 from storage.jobs import SqlJobs
+from storage.keyboards import SqlKeyboards
 from storage.seeding import SqlWorldSeeding
 from storage.virtual_machines import SqlVirtualMachines
 from storage.world_reads import SqlWorldReads
@@ -120,6 +121,10 @@ class UnitOfWork:
     @functools.cached_property
     def jobs(self) -> SqlJobs:
         return SqlJobs(self.session)
+
+    @functools.cached_property
+    def keyboards(self) -> SqlKeyboards:
+        return SqlKeyboards(self.session)
 
     @functools.cached_property
     def seeding(self) -> SqlWorldSeeding:

@@ -192,12 +192,28 @@ def method_response(message_id: str, name: str, return_value: Any, return_type: 
     """
     parts = [xml_text(_cim_xml.RETURNVALUE(_param_value(return_value), return_type))]
     for param, (param_type, value) in out_params.items():
+        if _is_number_array(value):
+            parts.append(_number_array_param(param, param_type, value))
+            continue
         embedded = _embedded_kind(value)
         element = _cim_xml.PARAMVALUE(param, _param_value(value), param_type,
                                       embedded_object=embedded)
         parts.append(xml_text(element))
     return (f"{_open(message_id)}<METHODRESPONSE NAME={quoteattr(name)}>{''.join(parts)}"
             f"</METHODRESPONSE>{_CLOSE}")
+
+
+def _is_number_array(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and isinstance(value[0], int) \
+        and not isinstance(value[0], bool)
+
+
+def _number_array_param(name: str, param_type: str, values: list[int]) -> str:
+    """PARAMVALUE of an integer array, as pywbem's element code writes it but in one pass: an
+    octet array (a thumbnail's ImageData) has a value per byte, too many for a DOM."""
+    items = "".join([f"<VALUE>{int(v)}</VALUE>" for v in values])
+    return (f"<PARAMVALUE NAME={quoteattr(name)} PARAMTYPE={quoteattr(param_type)}>"
+            f"<VALUE.ARRAY>{items}</VALUE.ARRAY></PARAMVALUE>")
 
 
 def _param_value(value: Any) -> Any:

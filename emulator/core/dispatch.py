@@ -46,12 +46,16 @@ _WORLD_TOKENS = itertools.count(1)
 
 
 class Dispatcher:
-    """`hooks` settle what the clock made due before every read and write (providers.base.
-    WorldHook)."""
+    """The one façade the front ends call: each operation resolves the scope and hands off to
+    the part whose job it is."""
 
     def __init__(self, catalog: Catalog, store: Store, clock: Clock,
                  providers: Iterable[InstanceProvider], methods: Iterable[MethodProvider] = (),
-                 hooks: Iterable[WorldHook] = ()) -> None:
+                 hooks: Iterable[WorldHook] = (),
+                 unsupported: MethodProvider | None = None) -> None:
+        """`hooks` settle what the clock made due before every read and write (providers.base.
+        WorldHook); `unsupported` answers every declared method no provider handles (without
+        one, such a call is CIM_ERR_NOT_SUPPORTED)."""
         self.catalog = catalog
         self.store = store  # also what emulator.core.guard retries against
         self.clock = clock
@@ -66,7 +70,8 @@ class Dispatcher:
                                          self.transactions)
         self.queries = Queries(catalog, self.validation, self.registry, self.transactions,
                                self.associations)
-        self.method_calls = MethodCalls(catalog, self.validation, self.registry, self.transactions)
+        self.method_calls = MethodCalls(catalog, self.validation, self.registry, self.transactions,
+                                        unsupported)
 
     # ------------------------------------------------------------- request bounds, versions
 

@@ -20,8 +20,9 @@ from storage.errors import StaleWrite
 
 class MethodCalls:
     def __init__(self, catalog: Catalog, validation: Validation, registry: ProviderRegistry,
-                 transactions: Transactions) -> None:
+                 transactions: Transactions, unsupported: MethodProvider | None = None) -> None:
         self.catalog = catalog
+        self.unsupported = unsupported
         self.validation = validation
         self.registry = registry
         self.transactions = transactions
@@ -32,6 +33,8 @@ class MethodCalls:
         klass, declaration = self.validation.method(scope, target, method, params)
         typed = coerce_inputs(self.catalog, scope, declaration, params)
         provider = self.registry.method_provider(scope, klass.classname)
+        if provider is None or not provider.handles(declaration.name):
+            provider = self.unsupported
         if provider is None:
             raise CIMError(CIM_ERR_NOT_SUPPORTED,
                            f"{klass.classname}.{declaration.name} is not supported")

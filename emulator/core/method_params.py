@@ -21,6 +21,7 @@ from pywbem import (
     CIMInstanceName,
     CIMMethod,
     CIMParameter,
+    Uint8,
     cimvalue,
 )
 
@@ -30,6 +31,9 @@ from emulator.core.embedded import EmbeddedInstanceError, parse_embedded_instanc
 from emulator.core.instances import build_embedded, complete_path
 from providers.base import Embedded, MalformedEmbedded, MethodResult, Scope
 
+# Every uint8 once: an octet array (a thumbnail's ImageData) is typed by lookup, not by
+# constructing a value per byte.
+_OCTETS = tuple(Uint8(octet) for octet in range(256))
 # Embedded instances inside embedded instances (e.g. UnmanagedVhds, §5.2).
 _EMBEDDED_QUALIFIERS = ("EmbeddedInstance", "EmbeddedObject", "HyperVEmbeddedInstance")
 
@@ -186,6 +190,8 @@ def _output(catalog: Catalog, scope: Scope, parameter: CIMParameter, host: str,
             value: Any) -> Any:
     if value is None:
         return None
+    if isinstance(value, bytes | bytearray) and parameter.type == "uint8":
+        return [_OCTETS[octet] for octet in value]
     if isinstance(value, list | tuple):
         return [_output_scalar(catalog, scope, parameter, host, v) for v in value]
     return _output_scalar(catalog, scope, parameter, host, value)

@@ -29,6 +29,7 @@ from storage.models import (
 )
 from storage.repositories import NewJob
 from storage.seeding import WorldPlan
+from tests.support.fake_keyboards import FakeKeyboards, FakeKeyboardState
 
 RUNNING_STATES = (2, 9)
 
@@ -39,6 +40,7 @@ class FakeWorld:
         self.hosts: list[Host] = []
         self.vms: list[VirtualMachine] = []
         self.jobs: list[Job] = []
+        self.keyboards = FakeKeyboardState()
         self.commits = 0
         self.write_turns = 0
         self._ids: dict[str, Iterator[int]] = defaultdict(lambda: itertools.count(1))
@@ -97,6 +99,7 @@ class FakeUnitOfWork:
         self.hosts = FakeHosts(world)
         self.vms = FakeVirtualMachines(world)
         self.jobs = FakeJobs(world)
+        self.keyboards = FakeKeyboards(world.keyboards)
 
     def __enter__(self) -> FakeUnitOfWork:
         return self
@@ -223,6 +226,7 @@ class FakeVirtualMachines:
 
     def destroy(self, vm: VirtualMachine) -> None:
         self._world.vms.remove(vm)
+        self._world.keyboards.forget(vm.id)
 
     def define(self, host_id: int, columns: Mapping[str, Any]) -> VirtualMachine:
         vm = VirtualMachine(**{**columns, "id": self._world.next_id("virtual_machines"),

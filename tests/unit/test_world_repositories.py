@@ -286,3 +286,41 @@ def test_a_job_row_has_the_bookkeeping_columns(unit: Opener) -> None:
         assert (job.error_code, job.errors, job.delete_on_completion) == (0, [], True)
         assert (job.started_at, job.job_state, job.remove_at) == (None, None, None)
         assert job.request == {"description": "Moving Virtual Machine"}
+
+
+def test_keyboard_input_is_a_bounded_record_per_vm(unit: Opener) -> None:
+    with unit() as uow:
+        hv1 = uow.hosts.all()[0]
+        first, second = uow.vms.of_host(hv1.id)[:2]
+        for number in range(5):
+            uow.keyboards.record(first.id, at=NOW + timedelta(seconds=number), method="TypeText",
+                                 detail=f"text {number}", typed=str(number), keep=3)
+        uow.keyboards.record(second.id, at=NOW, method="TypeKey", detail="VK_RETURN",
+                             typed="\n" + "x" * 600, keep=3)
+        uow.keyboards.press(first.id, 0x41, at=NOW)
+        uow.keyboards.press(first.id, 0x41, at=NOW + timedelta(seconds=2))
+        uow.keyboards.press(first.id, 0x10, at=NOW)
+        uow.commit()
+    with unit() as uow:
+        kept = uow.keyboards.recent(first.id, 10)
+        assert [(e.method, e.detail, e.typed) for e in kept] == [
+            ("TypeText", "text 2", "2"), ("TypeText", "text 3", "3"), ("TypeText", "text 4", "4")]
+        assert [e.at for e in kept] == [NOW + timedelta(seconds=n) for n in (2, 3, 4)]
+        assert [e.detail for e in uow.keyboards.recent(first.id, 1)] == ["text 4"]
+        (other,) = uow.keyboards.recent(second.id, 10)
+        assert other.typed == "x" * 512
+        assert uow.keyboards.keys_down(first.id, since=NOW) == {0x41, 0x10}
+        assert uow.keyboards.keys_down(first.id, since=NOW + timedelta(seconds=1)) == {0x41}
+        assert uow.keyboards.keys_down(second.id, since=NOW) == set()
+        uow.keyboards.release(first.id, 0x41)
+        uow.keyboards.release(first.id, 0x42)
+        uow.commit()
+    with unit() as uow:
+        assert uow.keyboards.keys_down(first.id, since=NOW) == {0x10}
+        vm = uow.vms.get(first.id)
+        assert vm is not None
+        uow.vms.destroy(vm)
+        uow.commit()
+    with unit() as uow:
+        assert uow.keyboards.keys_down(first.id, since=NOW) == set()
+        assert uow.keyboards.recent(first.id, 10) == []

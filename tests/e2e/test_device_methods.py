@@ -1,0 +1,221 @@
+"""Keyboard input, console thumbnails and the methods hvsim does not emulate, through pywbem and
+pypsrp's WSMan against the demo cluster (issue 17 items 3 and 4)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import pywbem
+from PIL import Image
+from pypsrp.wsman import SelectorSet
+from pywbem import CIMInstanceName, Uint8, Uint16, Uint32
+
+from tests.support.server import DEMO_SCENARIO, WMI_V2, HvsimServer, wbem_connection, wsman_client
+
+pytestmark = pytest.mark.e2e
+V2 = "root/virtualization/v2"
+KEYBOARD = WMI_V2 + "Msvm_Keyboard"
+VSMS = WMI_V2 + "Msvm_VirtualSystemManagementService"
+VSSD = WMI_V2 + "Msvm_VirtualSystemSettingData"
+ADDRESSING = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
+WSMAN = "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"
+RUNNING_VM, OFF_VM = "web-01", "db-01"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HvsimServer]:
+    with HvsimServer({"scenario": DEMO_SCENARIO, "log_level": "debug"},
+                     workdir=tmp_path_factory.mktemp("device-methods")) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def conn(server: HvsimServer) -> pywbem.WBEMConnection:
+    return wbem_connection(server.url("HV-01"), V2)
+
+
+def vm_named(conn: pywbem.WBEMConnection, name: str) -> pywbem.CIMInstance:
+    (vm,) = conn.ExecQuery("WQL", f"SELECT * FROM Msvm_ComputerSystem WHERE ElementName = '{name}'")
+    return vm
+
+
+def keyboard_of(conn: pywbem.WBEMConnection, name: str) -> CIMInstanceName:
+    (keyboard,) = conn.AssociatorNames(vm_named(conn, name).path, AssocClass="Msvm_SystemDevice",
+                                       ResultClass="Msvm_Keyboard")
+    return keyboard
+
+
+def settings_of(conn: pywbem.WBEMConnection, name: str) -> CIMInstanceName:
+    (vssd,) = conn.AssociatorNames(vm_named(conn, name).path,
+                                   AssocClass="Msvm_SettingsDefineState",
+                                   ResultClass="Msvm_VirtualSystemSettingData")
+    return vssd
+
+
+def service(conn: pywbem.WBEMConnection) -> CIMInstanceName:
+    (path,) = conn.EnumerateInstanceNames("Msvm_VirtualSystemManagementService")
+    return path
+
+
+def thumbnail(conn: pywbem.WBEMConnection, name: str, width: int, height: int
+              ) -> tuple[int, bytes]:
+    rv, out = conn.InvokeMethod("GetVirtualSystemThumbnailImage", service(conn),
+                                TargetSystem=settings_of(conn, name), WidthPixels=Uint16(width),
+                                HeightPixels=Uint16(height))
+    return int(rv), bytes(out.get("ImageData") or [])
+
+
+def rgb_image(data: bytes, width: int, height: int) -> Image.Image:
+    """Raw RGB 565 little-endian, decoded by Pillow."""
+    return Image.frombytes("RGB", (width, height), data, "raw", "BGR;16")
+
+
+def is_key_pressed(conn: pywbem.WBEMConnection, keyboard: CIMInstanceName, code: int) -> str:
+    """keyState as the reply writes it: pywbem 1.9.1 reads every boolean output as True
+    (cimvalue("false", "boolean") is True), so the test reads the reply itself."""
+    rv, _ = conn.InvokeMethod("IsKeyPressed", keyboard, keyCode=Uint32(code))
+    assert rv == 0
+    reply = ET.fromstring(conn.last_raw_reply or b"")
+    return reply.findtext(".//PARAMVALUE[@NAME='keyState']/VALUE") or ""
+
+
+def test_keyboard_input_to_a_running_vm_is_accepted_and_recorded(
+        server: HvsimServer, conn: pywbem.WBEMConnection) -> None:
+    keyboard = keyboard_of(conn, RUNNING_VM)
+    _, before = thumbnail(conn, RUNNING_VM, 320, 240)
+    assert conn.InvokeMethod("TypeText", keyboard, asciiText="uname -a\n")[0] == 0
+    assert conn.InvokeMethod("TypeKey", keyboard, keyCode=Uint32(0x4C))[0] == 0  # L
+    assert conn.InvokeMethod("TypeScancodes", keyboard,
+                             Scancodes=[Uint8(0x26), Uint8(0xA6)])[0] == 0  # l, make and break
+    assert conn.InvokeMethod("PressKey", keyboard, keyCode=Uint32(0x10))[0] == 0  # Shift
+    assert is_key_pressed(conn, keyboard, 0xA0) == "TRUE"  # the left Shift
+    assert is_key_pressed(conn, keyboard, 0x10) == "FALSE"  # never the generic one
+    assert conn.InvokeMethod("ReleaseKey", keyboard, keyCode=Uint32(0x10))[0] == 0
+    assert is_key_pressed(conn, keyboard, 0xA0) == "FALSE"
+    assert conn.InvokeMethod("TypeCtrlAltDel", keyboard)[0] == 0
+    # The record is in the store: the console in the thumbnail shows what was typed ...
+    _, after = thumbnail(conn, RUNNING_VM, 320, 240)
+    assert after != before
+    # ... and the server's debug log names each input.
+    log = server.log_path.read_text(errors="replace")
+    assert f"{RUNNING_VM} " in log and "TypeText 'uname -a\\n'" in log
+    assert "TypeKey L" in log and "TypeScancodes 26 A6" in log and "Ctrl+Alt+Del" in log
+
+
+@pytest.mark.parametrize(("method", "params", "expected"), [
+    ("TypeText", {"asciiText": "hello"}, 32775),  # the VM is off: invalid state
+    ("TypeKey", {"keyCode": Uint32(0x41)}, 32775),
+    ("TypeCtrlAltDel", {}, 32775),
+])
+def test_keyboard_input_to_a_vm_that_is_off_is_refused(conn: pywbem.WBEMConnection, method: str,
+                                                       params: dict[str, object],
+                                                       expected: int) -> None:
+    assert conn.InvokeMethod(method, keyboard_of(conn, OFF_VM), **params)[0] == expected
+
+
+@pytest.mark.parametrize(("method", "params", "expected"), [
+    ("TypeKey", {"keyCode": Uint32(0)}, 32773),  # not a virtual-key code
+    ("PressKey", {"keyCode": Uint32(300)}, 32773),
+    ("TypeKey", {}, 32773),
+    ("TypeScancodes", {"Scancodes": []}, 32773),
+    ("TypeText", {"asciiText": "caf\u00e9"}, 1),  # TypeText's "non-translatable characters"
+])
+def test_bad_keyboard_input_is_refused(conn: pywbem.WBEMConnection, method: str,
+                                       params: dict[str, object], expected: int) -> None:
+    assert conn.InvokeMethod(method, keyboard_of(conn, RUNNING_VM), **params)[0] == expected
+
+
+def test_a_thumbnail_decodes_to_an_image_of_the_asked_size(conn: pywbem.WBEMConnection,
+                                                           tmp_path: Path) -> None:
+    rv, data = thumbnail(conn, RUNNING_VM, 320, 240)
+    assert rv == 0 and len(data) == 320 * 240 * 2
+    image = rgb_image(data, 320, 240)
+    image.save(tmp_path / "web-01.png")
+    assert image.size == (320, 240)
+    assert len(image.getcolors(320 * 240) or []) > 2  # text on a background, not one colour
+    rv, data = thumbnail(conn, RUNNING_VM, 80, 60)
+    assert rv == 0 and rgb_image(data, 80, 60).size == (80, 60)
+
+
+def test_a_vm_that_is_off_shows_a_black_thumbnail(conn: pywbem.WBEMConnection) -> None:
+    rv, data = thumbnail(conn, OFF_VM, 160, 120)
+    assert rv == 0 and data == bytes(160 * 120 * 2)
+
+
+@pytest.mark.parametrize(("width", "height"), [(0, 240), (320, 0), (1025, 768), (65535, 65535)])
+def test_thumbnail_sizes_beyond_the_screen_are_invalid(conn: pywbem.WBEMConnection, width: int,
+                                                       height: int) -> None:
+    assert thumbnail(conn, RUNNING_VM, width, height) == (32773, b"")
+
+
+def test_a_thumbnail_of_something_else_than_vm_settings_is_invalid(
+        conn: pywbem.WBEMConnection) -> None:
+    rv, _ = conn.InvokeMethod("GetVirtualSystemThumbnailImage", service(conn),
+                              TargetSystem=vm_named(conn, RUNNING_VM).path,
+                              WidthPixels=Uint16(80), HeightPixels=Uint16(60))
+    assert rv == 32773
+
+
+def test_unemulated_methods_answer_their_not_supported_code(conn: pywbem.WBEMConnection) -> None:
+    vm = vm_named(conn, RUNNING_VM).path
+    assert conn.InvokeMethod("InjectNonMaskableInterrupt", vm)[0] == 32770
+    (switch_service,) = conn.EnumerateInstanceNames("Msvm_VirtualEthernetSwitchManagementService")
+    assert conn.InvokeMethod("DestroySystem", switch_service)[0] == 1  # the DMTF list
+    (processor,) = conn.AssociatorNames(vm, AssocClass="Msvm_SystemDevice",
+                                        ResultClass="Msvm_Processor")
+    assert conn.InvokeMethod("RequestStateChange", processor,
+                             RequestedState=Uint16(1))[0] == 5  # not in the value map
+
+
+# -- WS-Management ---------------------------------------------------------------------------
+
+
+def selectors(path: CIMInstanceName) -> SelectorSet:
+    keys = SelectorSet()
+    for key, value in path.keybindings.items():
+        keys.add_option(key, str(value))
+    return keys
+
+
+def epr(uri: str, path: CIMInstanceName) -> str:
+    keys = "".join(f'<w:Selector Name="{k}">{v}</w:Selector>' for k, v in path.keybindings.items())
+    return (f'<a:Address xmlns:a="{ADDRESSING}">{ADDRESSING}/role/anonymous</a:Address>'
+            f'<a:ReferenceParameters xmlns:a="{ADDRESSING}" xmlns:w="{WSMAN}">'
+            f"<w:ResourceURI>{uri}</w:ResourceURI><w:SelectorSet>{keys}</w:SelectorSet>"
+            "</a:ReferenceParameters>")
+
+
+def test_keyboard_and_thumbnail_over_ws_management(server: HvsimServer,
+                                                   conn: pywbem.WBEMConnection,
+                                                   tmp_path: Path) -> None:
+    wsman = wsman_client(server.url("HV-01"))
+    keyboard = keyboard_of(conn, RUNNING_VM)
+    body = ET.fromstring(f'<p:TypeText_INPUT xmlns:p="{KEYBOARD}">'
+                         "<p:asciiText>dir C:\\</p:asciiText></p:TypeText_INPUT>")
+    reply = wsman.invoke(f"{KEYBOARD}/TypeText", KEYBOARD, body, selector_set=selectors(keyboard))
+    assert reply.findtext(f".//{{{KEYBOARD}}}ReturnValue") == "0"
+
+    # One element per byte, as hvsim writes uint8 arrays today: a small image keeps the reply
+    # inside pypsrp's MaxEnvelopeSize (153600).
+    body = ET.fromstring(
+        f'<p:GetVirtualSystemThumbnailImage_INPUT xmlns:p="{VSMS}">'
+        f"<p:TargetSystem>{epr(VSSD, settings_of(conn, RUNNING_VM))}</p:TargetSystem>"
+        "<p:WidthPixels>48</p:WidthPixels><p:HeightPixels>32</p:HeightPixels>"
+        "</p:GetVirtualSystemThumbnailImage_INPUT>")
+    reply = wsman.invoke(f"{VSMS}/GetVirtualSystemThumbnailImage", VSMS, body,
+                         selector_set=selectors(service(conn)))
+    out = reply.find(f".//{{{VSMS}}}GetVirtualSystemThumbnailImage_OUTPUT")
+    assert out is not None and out.findtext(f"{{{VSMS}}}ReturnValue") == "0"
+    data = bytes(int(e.text or "") for e in out.iterfind(f"{{{VSMS}}}ImageData"))
+    image = rgb_image(data, 48, 32)
+    image.save(tmp_path / "web-01-wsman.png")
+    assert len(image.getcolors(48 * 32) or []) > 2
+
+    vm = vm_named(conn, RUNNING_VM).path
+    cs = WMI_V2 + "Msvm_ComputerSystem"
+    body = ET.fromstring(f'<p:InjectNonMaskableInterrupt_INPUT xmlns:p="{cs}"/>')
+    reply = wsman.invoke(f"{cs}/InjectNonMaskableInterrupt", cs, body, selector_set=selectors(vm))
+    assert reply.findtext(f".//{{{cs}}}ReturnValue") == "32770"
