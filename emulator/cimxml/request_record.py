@@ -42,8 +42,10 @@ _PROPERTY = re.compile(rb"<PROPERTY NAME=\"(InstanceID|JobState|ErrorCode|Cancel
                        rb"(?:<VALUE>([^<]*)</VALUE>)?")
 _JOB_OUTPUT = re.compile(rb"<PARAMVALUE NAME=\"Job\"[^>]*>.*?<KEYBINDING NAME=\"InstanceID\">"
                          rb"<KEYVALUE[^>]*>([^<]*)</KEYVALUE>", re.DOTALL | re.IGNORECASE)
-_PULL_OUTPUT = re.compile(rb"<IPARAMVALUE NAME=\"(EnumerationContext|EndOfSequence)\">"
+_PULL_OUTPUT = re.compile(rb"<PARAMVALUE NAME=\"(EnumerationContext|EndOfSequence)\"[^>]*>"
                           rb"<VALUE>([^<]*)</VALUE>")
+# An intrinsic operation's output parameters follow its results, at the end of the reply.
+TAIL_BYTES = 4096
 # Headers a replayed request must carry again.
 REPLAY_HEADERS = ("content-type", "cimoperation", "cimmethod", "cimobject")
 # The intrinsic parameters that name what an operation is about, most specific first.
@@ -102,7 +104,7 @@ def observed(reply: bytes) -> dict[str, Any]:
     job = _JOB_OUTPUT.search(reply, 0, OBSERVED_BYTES)
     if job:
         facts["job"] = html.unescape(job.group(1).decode())
-    for name, value in _PULL_OUTPUT.findall(reply[:OBSERVED_BYTES]):
+    for name, value in _PULL_OUTPUT.findall(reply[-TAIL_BYTES:]):
         if name == b"EnumerationContext":
             facts["context"] = html.unescape(value.decode())
         else:

@@ -10,7 +10,6 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 
 from emulator.conformance import build_report
@@ -25,7 +24,7 @@ from emulator.control.client import (
 )
 from emulator.control.replay import replay
 from emulator.core.catalog import CatalogError, load_catalog
-from emulator.transport.request_log import RequestRecord, format_record
+from emulator.transport.request_log import RequestRecord, as_dict, format_record
 from emulator.transport.request_log_file import follow, matches_client, parse_time, read_records
 
 DEFAULT_LOG_FILE = Path("hvsim.requests.jsonl")  # next to the default sqlite:///hvsim.db
@@ -128,7 +127,7 @@ def show_log(args: argparse.Namespace) -> int:
 
 def _print(record: RequestRecord, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(asdict(record), ensure_ascii=False), flush=True)
+        print(json.dumps(as_dict(record), ensure_ascii=False), flush=True)
     else:
         print(f"{clock_text(record.time)} {format_record(record)}", flush=True)
 

@@ -25,7 +25,7 @@ _CIM_ERROR = re.compile(rb"<ERROR CODE=\"(\d+)\"")
 _CIM_RETURN = re.compile(rb"<RETURNVALUE[^>]*>\s*<VALUE>([^<]*)</VALUE>")
 _CIM_JOB = re.compile(rb"<PARAMVALUE NAME=\"Job\"[^>]*>.*?<KEYBINDING NAME=\"InstanceID\">"
                       rb"<KEYVALUE[^>]*>([^<]*)</KEYVALUE>", re.DOTALL | re.IGNORECASE)
-_CIM_CONTEXT = re.compile(rb"<IPARAMVALUE NAME=\"EnumerationContext\"><VALUE>([^<]*)</VALUE>")
+_CIM_CONTEXT = re.compile(rb"<PARAMVALUE NAME=\"EnumerationContext\"[^>]*><VALUE>([^<]+)</VALUE>")
 _WS_SUBCODE = re.compile(rb"<s:Subcode><s:Value>([^<]*)</s:Value>")
 _WS_CIM_STATUS = re.compile(rb"<p:CIMStatusCode[^>]*>(\d+)</p:CIMStatusCode>")
 _WS_RETURN = re.compile(rb"<p:ReturnValue[^>]*>([^<]*)</p:ReturnValue>")
@@ -132,7 +132,7 @@ def read_answer(protocol: str, status: int, payload: bytes) -> Answer:
         value = _CIM_RETURN.search(payload)
         return Answer(status, int(error.group(1)) if error else None,
                       _text(value) if value and not error else None, None,
-                      _text(_CIM_JOB.search(payload)), _text(_CIM_CONTEXT.search(payload)))
+                      _text(_CIM_JOB.search(payload)), _text(_CIM_CONTEXT.search(payload[-4096:])))
     fault = b"<s:Fault>" in payload
     cim_status = _WS_CIM_STATUS.search(payload) if fault else None
     return Answer(status, int(cim_status.group(1)) if cim_status else None,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from emulator.control.context import ControlContext
-from emulator.transport.request_log import RequestRecord
+from emulator.transport.request_log import RequestRecord, as_dict
 from emulator.transport.request_log_file import parse_time, read_records
 
 router = APIRouter(tags=["request log"])
@@ -48,4 +47,4 @@ def requests_(request: Request,
     context: ControlContext = request.app.state.control
     assert context.request_log is not None
     return {"path": str(context.request_log.path), "dropped": context.request_log.dropped,
-            "records": [asdict(record) for record in records]}
+            "records": [as_dict(record) for record in records]}

@@ -21,7 +21,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Protocol
 
 from pywbem import CIMError
@@ -104,12 +104,19 @@ class RequestRecord:
         return self.client.rpartition(":")[0] or self.client
 
 
-_FIELD_NAMES = frozenset(f.name for f in fields(RequestRecord))
+_FIELD_ORDER = tuple(f.name for f in fields(RequestRecord))
+_FIELD_NAMES = frozenset(_FIELD_ORDER)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=dict)
+
+
+def as_dict(record: RequestRecord) -> dict[str, Any]:
+    """The record's fields, shallow: dataclasses.asdict deep-copies, several times slower."""
+    return {name: getattr(record, name) for name in _FIELD_ORDER}
 
 
 def to_json(record: RequestRecord) -> str:
     """One line of the JSON-lines log."""
-    return json.dumps(asdict(record), ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(as_dict(record))
 
 
 def from_json(line: str | Mapping[str, Any]) -> RequestRecord:

@@ -49,6 +49,7 @@ class JsonLinesLog:
         self.backups = backups
         self.dropped = 0
         self.written = 0
+        self._size = 0
         self._queue: queue.Queue[Make | threading.Event | None] = queue.Queue(QUEUE_LIMIT)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[str] = self._open()
@@ -58,7 +59,9 @@ class JsonLinesLog:
     def _open(self) -> IO[str]:
         # Line-buffered appends: a reader (hvsim log --follow) never sees half a batch for
         # long, and another process appending to the same file cannot split a line.
-        return open(self.path, "a", encoding="utf-8", buffering=1)
+        handle = open(self.path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        self._size = handle.tell()
+        return handle
 
     def submit(self, make: Make) -> None:
         try:
@@ -117,8 +120,9 @@ class JsonLinesLog:
         for line in lines:
             self._file.write(line)
             self.written += 1
-        if lines and self._file.tell() >= self.max_bytes:
-            self._rotate()
+            self._size += len(line)  # characters: close enough to bytes for a bound
+            if self._size >= self.max_bytes:
+                self._rotate()
 
     def _rotate(self) -> None:
         self._file.close()
