@@ -5,6 +5,7 @@ Imported by the bench scripts, which run with bench/ first on sys.path.
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -16,6 +17,14 @@ from typing import Any
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@functools.cache
+def has_request_log_flag(root: Path) -> bool:
+    """Whether the hvsim at `root` has `serve --request-log` (an older checkout may not)."""
+    help_text = subprocess.run([sys.executable, "-m", "emulator", "serve", "--help"], cwd=root,
+                               capture_output=True, text=True, check=False).stdout
+    return "--request-log" in help_text
 
 
 class BenchServer:
@@ -30,8 +39,10 @@ class BenchServer:
         self.endpoints_file = workdir / "endpoints.json"
         self.log_path = workdir / "server.log"
         self.log = self.log_path.open("w")
+        # Benchmarks measure serving, not the request log (on by default in hvsim serve).
+        quiet = ["--request-log", "off"] if has_request_log_flag(root) else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "emulator", "serve", *options,
+            [sys.executable, "-m", "emulator", "serve", *options, *quiet,
              "--database", database or f"sqlite:///{workdir / 'bench.db'}", "--port", "0",
              "--endpoints-file", str(self.endpoints_file), "--log-level", log_level],
             # `python -m` puts the working directory first on sys.path: root's code runs.

@@ -14,12 +14,16 @@ import providers
 from emulator.caching.cache_budget import DEFAULT_BUDGET, CacheBudget
 from emulator.cimxml.app import CimXmlEndpoint
 from emulator.clock import SystemClock
+from emulator.control.app import MOUNT_PATH, create_control_app
+from emulator.control.context import ControlContext
 from emulator.core.catalog import Catalog, load_catalog
 from emulator.core.dispatch import Dispatcher
 from emulator.setup.scenario import Scenario, demo_scenario
 from emulator.setup.seeding import prepare_store
 from emulator.transport.auth import Authenticator, load_users
 from emulator.transport.endpoints import EndpointMap
+from emulator.transport.request_log import RequestRecorder
+from emulator.transport.request_log_file import JsonLinesLog
 from emulator.wsman.app import WsmanEndpoint
 from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
 from providers.base import Clock
@@ -43,6 +47,7 @@ class Settings:
     allow_unencrypted: bool = False
     cache_budget: CacheBudget = DEFAULT_BUDGET
     db_timeouts: Timeouts = field(default_factory=Timeouts)
+    request_log: Path | None = None  # the JSON-lines request log; None: off
 
 
 @dataclass
@@ -94,20 +99,25 @@ class ProtocolRouter:
     stack: at a few hundred microseconds of CPU per request, that stack is a large share.
     """
 
-    def __init__(self, endpoints: dict[str, ASGIApp], fallback: FastAPI) -> None:
+    def __init__(self, endpoints: dict[str, ASGIApp], fallback: FastAPI,
+                 request_log: JsonLinesLog | None = None) -> None:
         self.endpoints = endpoints
         self.fallback = fallback
+        self.request_log = request_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = self.endpoints.get(scope.get("path", "")) if scope["type"] == "http" else None
         await (endpoint or self.fallback)(scope, receive, send)
 
     def close(self) -> None:
-        """Release what the endpoints hold besides memory (worker processes)."""
+        """Release what the endpoints hold besides memory (worker processes), and write the
+        request log's last records."""
         for endpoint in self.endpoints.values():
             close = getattr(endpoint, "close", None)
             if close is not None:
                 close()
+        if self.request_log is not None:
+            self.request_log.close()
 
 
 def create_app(settings: Settings, world: World | None = None) -> ProtocolRouter:
@@ -117,8 +127,13 @@ def create_app(settings: Settings, world: World | None = None) -> ProtocolRouter
     fallback = FastAPI(title="hvsim", docs_url=None, redoc_url=None, openapi_url=None)
     fallback.state.world = world
     authenticator = Authenticator(users)
-    cimxml = CimXmlEndpoint(world.dispatcher, endpoints, authenticator, settings.cache_budget)
+    request_log = JsonLinesLog(settings.request_log) if settings.request_log else None
+    recorder = RequestRecorder(request_log)
+    cimxml = CimXmlEndpoint(world.dispatcher, endpoints, authenticator, settings.cache_budget,
+                            recorder=recorder)
     wsman = WsmanEndpoint(world.dispatcher, endpoints, authenticator, settings.ntlm_password,
                           allow_unencrypted=settings.allow_unencrypted,
-                          budget=settings.cache_budget)
-    return ProtocolRouter({"/cimom": cimxml, "/wsman": wsman}, fallback)
+                          budget=settings.cache_budget, recorder=recorder)
+    control = create_control_app(ControlContext(world.catalog, authenticator, request_log))
+    fallback.mount(MOUNT_PATH, control)
+    return ProtocolRouter({"/cimom": cimxml, "/wsman": wsman}, fallback, request_log)

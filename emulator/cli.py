@@ -18,12 +18,14 @@ import uvicorn
 
 from emulator.app import Settings, create_app, open_world
 from emulator.caching.cache_budget import DEFAULT_CACHE_MB, MIN_CACHE_MB, CacheBudget
+from emulator.control import commands as log_commands
 from emulator.core.catalog import CatalogError
 from emulator.setup.scenario import Scenario, ScenarioError, generated_scenario, load_scenario
 from emulator.setup.seeding import ScenarioMismatch
 from emulator.transport import http_connection
 from emulator.transport.auth import UsersFileError, load_users
 from emulator.transport.bind_address import sandbox_exposure_warning
+from emulator.transport.request_log import CONNECTION_TAG_KEY, ConnectionTag
 from emulator.wsman.connection import CONNECTION_KEY, ConnectionState
 from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
 from storage.db import Timeouts, describe_url, normalise_url
@@ -103,7 +105,23 @@ def build_parser() -> argparse.ArgumentParser:
                             f"(default {DEFAULT_CACHE_MB}, at least {MIN_CACHE_MB})")
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--request-log", metavar="PATH|off",
+                       help="JSON-lines log of every request, kept under 2 x 16 MB by rotation "
+                            "(default: <database file>.requests.jsonl beside a SQLite file, "
+                            "else hvsim.requests.jsonl here; off: no log)")
+    log_commands.add_commands(commands)
     return parser
+
+
+def request_log_path(option: str | None, database_url: str) -> Path | None:
+    """Where `hvsim serve` logs requests: the option, or beside the SQLite database file."""
+    if option is not None:
+        return None if option.lower() == "off" else Path(option)
+    prefix = "sqlite:///"
+    if database_url.startswith(prefix) and ":memory:" not in database_url:
+        database = Path(database_url[len(prefix):].split("?", 1)[0])
+        return database.with_name(database.stem + ".requests.jsonl")
+    return log_commands.DEFAULT_LOG_FILE
 
 
 def _add_db_timeout_flags(group: argparse._ArgumentGroup) -> None:
@@ -184,7 +202,9 @@ def serve(args: argparse.Namespace) -> int:
                             allow_unencrypted=args.allow_unencrypted,
                             cache_budget=_cache_budget(args.cache_mb),
                             db_timeouts=Timeouts(args.db_connect_timeout, args.db_lock_timeout,
-                                                 args.db_statement_timeout))
+                                                 args.db_statement_timeout),
+                            request_log=request_log_path(args.request_log,
+                                                         normalise_url(args.database)))
         world = open_world(settings)
     except (ScenarioError, ScenarioMismatch, UsersFileError, CatalogError) as error:
         print(f"hvsim: {error}", file=sys.stderr)
@@ -227,7 +247,8 @@ def serve(args: argparse.Namespace) -> int:
     limits = http_connection.ConnectionLimits(
         header_timeout=args.header_timeout, body_timeout=args.body_timeout,
         body_min_rate=args.body_min_rate, max_connections=args.max_connections)
-    protocol = http_connection.protocol_class(limits, {CONNECTION_KEY: ConnectionState})
+    protocol = http_connection.protocol_class(limits, {CONNECTION_KEY: ConnectionState,
+                                                       CONNECTION_TAG_KEY: ConnectionTag})
     config = uvicorn.Config(app, log_level=args.log_level, access_log=False,
                             timeout_keep_alive=KEEP_ALIVE_SECONDS, lifespan="off",
                             proxy_headers=False, server_header=False, http=protocol, ws="none",
@@ -236,7 +257,8 @@ def serve(args: argparse.Namespace) -> int:
     auth = ("users from " + str(args.users) if args.users else
             f"Basic: any user and password; NTLM/Negotiate: any user with password "
             f"{args.ntlm_password}")
-    threading.Thread(target=_announce, args=(server, endpoints, args.endpoints_file, auth),
+    threading.Thread(target=_announce, args=(server, endpoints, args.endpoints_file, auth,
+                                   settings.request_log),
                      daemon=True).start()
     # Server.run sets up the event loop uvicorn chose (uvloop when installed).
     server.run(sockets=sockets)
@@ -246,7 +268,7 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _announce(server: uvicorn.Server, endpoints: dict[str, str], path: Path | None,
-              auth: str) -> None:
+              auth: str, request_log: Path | None) -> None:
     while not server.started:
         if server.should_exit:
             return
@@ -255,6 +277,8 @@ def _announce(server: uvicorn.Server, endpoints: dict[str, str], path: Path | No
         print(f"hvsim: {host} serves CIM-XML at {url}/cimom and WS-Management at {url}/wsman",
               flush=True)
     print(f"hvsim: credentials: {auth}", flush=True)
+    print(f"hvsim: request log: {request_log or 'off'}; control API at "
+          f"{next(iter(endpoints.values()))}/_hvsim/", flush=True)
     if path is not None:
         temporary = path.with_name(path.name + ".tmp")
         temporary.write_text(json.dumps(endpoints, indent=2) + "\n", encoding="utf-8")
@@ -265,4 +289,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command in log_commands.COMMANDS:
+        return log_commands.run(args)
     return 2

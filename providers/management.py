@@ -37,9 +37,8 @@ from providers.migration.job_timeline import JobSpec, JobTimeline
 from providers.return_codes import DmtfReturnCode, ReturnCode
 from providers.services import VSMS
 from providers.summary import KNOWN_CODES, summaries
-from providers.vm_definition import DefinitionMethods
 from providers.thumbnail import get_thumbnail_image
-from providers.vm_settings import SETTINGS_ID, disk_setting_part, port_setting_part
+from providers.vm_definition import DefinitionMethods
 from storage.models import Host, VirtualMachine
 
 log = logging.getLogger("hvsim.management")

@@ -99,8 +99,10 @@ def request_key(body: bytes, method: str, cim_object: str) -> tuple[str, str, by
 
 class CimXmlEndpoint:
     def __init__(self, dispatcher: Dispatcher, endpoints: EndpointMap,
-                 auth: Authenticator, budget: CacheBudget = DEFAULT_BUDGET) -> None:
+                 auth: Authenticator, budget: CacheBudget = DEFAULT_BUDGET,
+                 recorder: request_log.RequestRecorder | None = None) -> None:
         self.dispatcher = dispatcher
+        self.recorder = recorder or request_log.RequestRecorder()
         self.enumerations = Enumerations(dispatcher)
         self.endpoints = endpoints
         self.auth = auth
@@ -190,10 +192,10 @@ class CimXmlEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        if request_log.enabled():
+        if self.recorder.active():
             describe = functools.partial(request_record.describe,
                                          host=self.endpoints.host_for(scope), auth=self.auth)
-            await request_log.observe(self.handle, scope, receive, send, describe)
+            await self.recorder.observe(self.handle, scope, receive, send, describe)
         else:
             await self.handle(scope, receive, send)
 
@@ -216,12 +218,14 @@ class CimXmlEndpoint:
         try:
             method, cim_object = check_headers(headers)
             body = await read_body(receive, MAX_BODY_BYTES)
+            if (exchange := request_log.current()) is not None:
+                exchange.body = body
             # Small requests are decoded here (a few milliseconds at worst) and their decoding
             # and replies cached; larger ones in a child process, never cached.
             if len(body) <= ISOLATED_REQUEST_BYTES:
                 key = request_key(body, method, cim_object)
                 request = self.requests.decode(key, body, method, cim_object)
-                if (exchange := request_log.current()) is not None:
+                if exchange is not None:
                     exchange.request = request
                 light = request.intrinsic and request.name.lower() in LIGHT_OPERATIONS
                 outcome = await loop.run_in_executor(self.light if light else self.heavy,

@@ -8,6 +8,7 @@ follows the (I)METHODRESPONSE start tag.
 from __future__ import annotations
 
 import html
+import json
 import re
 import urllib.parse
 from collections.abc import Mapping
@@ -22,6 +23,8 @@ from emulator.transport.request_log import (
     Exchange,
     RequestRecord,
     Scope,
+    body_text,
+    redact_params,
     shorten,
 )
 
@@ -32,6 +35,19 @@ _OUTCOME = re.compile(
 # Where the outcome must be: after the XML declaration, the MESSAGE start tag (its ID is the
 # client's) and the response's start tag.
 HEAD_BYTES = 64 * 1024
+# Job instances and enumeration contexts are looked for in this much of a reply.
+OBSERVED_BYTES = 256 * 1024
+_INSTANCE = re.compile(rb"<INSTANCE CLASSNAME=\"([^\"]+)\">(.*?)</INSTANCE>", re.DOTALL)
+_PROPERTY = re.compile(rb"<PROPERTY NAME=\"(InstanceID|JobState|ErrorCode|Cancellable)\"[^>]*>"
+                       rb"(?:<VALUE>([^<]*)</VALUE>)?")
+_JOB_OUTPUT = re.compile(rb"<PARAMVALUE NAME=\"Job\"[^>]*>.*?<KEYBINDING NAME=\"InstanceID\">"
+                         rb"<KEYVALUE[^>]*>([^<]*)</KEYVALUE>", re.DOTALL | re.IGNORECASE)
+_PULL_OUTPUT = re.compile(rb"<PARAMVALUE NAME=\"(EnumerationContext|EndOfSequence)\"[^>]*>"
+                          rb"<VALUE>([^<]*)</VALUE>")
+# An intrinsic operation's output parameters follow its results, at the end of the reply.
+TAIL_BYTES = 4096
+# Headers a replayed request must carry again.
+REPLAY_HEADERS = ("content-type", "cimoperation", "cimmethod", "cimobject")
 # The intrinsic parameters that name what an operation is about, most specific first.
 _OBJECT_PARAMS = ("InstanceName", "ObjectName", "ClassName", "ModifiedInstance",
                   "NewInstance")
@@ -57,6 +73,7 @@ def describe(scope: Scope, exchange: Exchange, host: str, auth: Authenticator) -
         cim_error = exchange.response_header(b"cimerror")
         message = f"{cim_error}: {text}" if cim_error else text or None
     client = scope.get("client")
+    body, complete = body_text(exchange.body)
     return RequestRecord(
         protocol="cim-xml", host=host,
         client=f"{client[0]}:{client[1]}" if client else None,
@@ -65,7 +82,52 @@ def describe(scope: Scope, exchange: Exchange, host: str, auth: Authenticator) -
         keys=shorten(keys, MAX_KEYS_CHARS), query=shorten(query),
         http_status=exchange.status, cim_status=cim_status, return_value=return_value,
         fault_subcode=None, wsman_code=None, message=shorten(message),
-        duration_ms=exchange.elapsed_ms())
+        duration_ms=exchange.elapsed_ms(), user_agent=headers.get("user-agent"),
+        params=redact_params(_params(request)) if request is not None else {},
+        observed=observed(reply) if exchange.status == 200 else {},
+        body=body, body_complete=complete,
+        headers={name: headers[name] for name in REPLAY_HEADERS if name in headers})
+
+
+def observed(reply: bytes) -> dict[str, Any]:
+    """Job instances, the job a method started and an enumeration context in the reply."""
+    facts: dict[str, Any] = {}
+    if b'"JobState"' in reply[:OBSERVED_BYTES]:
+        jobs = []
+        for match in _INSTANCE.finditer(reply, 0, OBSERVED_BYTES):
+            values = {name.decode(): html.unescape(value.decode()) if value is not None
+                      else None for name, value in _PROPERTY.findall(match.group(2))}
+            if "JobState" in values and values.get("InstanceID"):
+                jobs.append({"class": match.group(1).decode(), **values})
+        if jobs:
+            facts["jobs"] = jobs
+    job = _JOB_OUTPUT.search(reply, 0, OBSERVED_BYTES)
+    if job:
+        facts["job"] = html.unescape(job.group(1).decode())
+    for name, value in _PULL_OUTPUT.findall(reply[-TAIL_BYTES:]):
+        if name == b"EnumerationContext":
+            facts["context"] = html.unescape(value.decode())
+        else:
+            facts["end"] = value.strip().upper() == b"TRUE"
+    return facts
+
+
+def _params(request: CimRequest) -> dict[str, str]:
+    return {name: param_text(value) for name, value in request.params.items()}
+
+
+def param_text(value: Any) -> str:
+    """A parameter as text: an instance as its CIM-XML, a path as its WBEM URI, an array as
+    a JSON array of texts."""
+    if isinstance(value, list | tuple):
+        return json.dumps([param_text(item) for item in value], ensure_ascii=False)
+    if isinstance(value, CIMInstance):
+        return str(value.tocimxmlstr())
+    if isinstance(value, CIMClassName):
+        return value.classname
+    if isinstance(value, CIMInstanceName):
+        return value.to_wbem_uri()
+    return str(value)
 
 
 def _subject(request: CimRequest | None, headers: Mapping[str, str]

@@ -74,8 +74,10 @@ class WsmanEndpoint:
     def __init__(self, dispatcher: Dispatcher, endpoints: EndpointMap,
                  authenticator: Authenticator,
                  ntlm_password: str = DEFAULT_NTLM_PASSWORD, *,
-                 allow_unencrypted: bool = False, budget: CacheBudget = DEFAULT_BUDGET) -> None:
+                 allow_unencrypted: bool = False, budget: CacheBudget = DEFAULT_BUDGET,
+                 recorder: request_log.RequestRecorder | None = None) -> None:
         self.dispatcher = dispatcher
+        self.recorder = recorder or request_log.RequestRecorder()
         self.endpoints = endpoints
         self.auth = Authentication(authenticator, ntlm_password)
         # WinRM's AllowUnencrypted: may a connection that logged in with NTLM/Negotiate over
@@ -162,11 +164,11 @@ class WsmanEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        if request_log.enabled():
+        if self.recorder.active():
             describe = functools.partial(request_record.describe,
                                          host=self.endpoints.host_for(scope),
                                          auth=self.auth.authenticator)
-            await request_log.observe(self.serve, scope, receive, send, describe)
+            await self.recorder.observe(self.serve, scope, receive, send, describe)
         else:
             await self.serve(scope, receive, send)
 
@@ -226,6 +228,8 @@ class WsmanEndpoint:
                         exchange.operation = f"{scheme} log-in"
                     security, out = self.auth.step(connection.security, scheme, token)
                     connection.security = security
+                    if exchange is not None:
+                        exchange.user = _user_of(security)
                     handshake = True
                     value = f"{scheme} {base64.b64encode(out).decode()}" if out else None
                     if not security.complete:
@@ -248,6 +252,9 @@ class WsmanEndpoint:
                 return
             await respond(send, 401, b"", CHALLENGE)
             return
+        if (exchange := request_log.current()) is not None and not basic:
+            # The connection's login may be gone by the time the record is written.
+            exchange.user = _user_of(security)
         if not body and handshake:
             # pypsrp and pywinrm authenticate with empty POSTs before the first message.
             await respond(send, 200, b"", extra)
@@ -291,8 +298,11 @@ class WsmanEndpoint:
             await respond(send, 415, faults.render(fault, None, host),
                           [(b"content-type", SOAP_CONTENT_TYPE.encode())])
             return
+        exchange = request_log.current()
+        if exchange is not None:
+            exchange.body = body
         status, payload = await self.process(host, body)
-        if (exchange := request_log.current()) is not None:
+        if exchange is not None:
             exchange.note_reply(payload)
         if sealed:
             assert isinstance(security, SecurityContext)
@@ -304,9 +314,11 @@ class WsmanEndpoint:
 
     async def anonymous_identify(self, send: Send, host: str, body: bytes) -> None:
         """WinRM answers an unauthenticated Identify (header WSMANIDENTIFY: unauthenticated)."""
+        if (exchange := request_log.current()) is not None:
+            exchange.body = body
         try:
             request = parse_request(body)
-            if (exchange := request_log.current()) is not None:
+            if exchange is not None:
                 exchange.request = request
         except WsmanFault as fault:
             await respond(send, 500, faults.render(fault, None, host),
@@ -317,6 +329,11 @@ class WsmanEndpoint:
             return
         await respond(send, 200, operations.identify(authenticated=False),
                       [(b"content-type", SOAP_CONTENT_TYPE.encode())])
+
+
+def _user_of(security: object) -> str | None:
+    user = getattr(security, "user", None)
+    return user if isinstance(user, str) else None
 
 
 def envelope(action: str, body: str, relates_to: str | None) -> bytes:

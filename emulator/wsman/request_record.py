@@ -8,6 +8,7 @@ their shapes are fixed.
 from __future__ import annotations
 
 import html
+import json
 import re
 from typing import Any
 
@@ -17,10 +18,12 @@ from emulator.transport.request_log import (
     Exchange,
     RequestRecord,
     Scope,
+    body_text,
+    header_value,
+    redact_params,
     shorten,
 )
 from emulator.wsman import xmlns
-from emulator.wsman.connection import connection_of
 from emulator.wsman.envelope import Request, qname, text_of
 from emulator.wsman.resources import NAMESPACE_SELECTOR
 
@@ -32,6 +35,15 @@ _REASON = re.compile(rb"<s:Reason><s:Text[^>]*>([^<]*)</s:Text>")
 _WSMAN_CODE = re.compile(rb"<f:WSManFault [^>]*Code=\"(\d+)\"")
 _CIM_STATUS = re.compile(rb"<p:CIMStatusCode[^>]*>(\d+)</p:CIMStatusCode>")
 _RETURN_VALUE = re.compile(rb"<p:ReturnValue[^>]*>([^<]*)</p:ReturnValue>")
+# Job instances and enumeration contexts are looked for in this much of a reply.
+OBSERVED_BYTES = 256 * 1024
+_JOB_INSTANCE = re.compile(rb"<p:(\w+) [^>]*>(.*?)</p:\1>", re.DOTALL)
+_JOB_PROPERTY = re.compile(rb"<p:(InstanceID|JobState|ErrorCode|Cancellable)>([^<]*)</p:\1>")
+_JOB_OUTPUT = re.compile(rb"<p:Job>.*?<w:Selector Name=\"InstanceID\">([^<]*)</w:Selector>",
+                         re.DOTALL)
+_CONTEXT = re.compile(rb"<n:EnumerationContext>([^<]+)</n:EnumerationContext>")
+# Headers a replayed request must carry again (its body is the unsealed one).
+REPLAY_HEADERS = ("content-type",)
 
 
 def describe(scope: Scope, exchange: Exchange, host: str, auth: Authenticator) -> RequestRecord:
@@ -48,10 +60,11 @@ def describe(scope: Scope, exchange: Exchange, host: str, auth: Authenticator) -
         return_value = _text(_RETURN_VALUE.search(reply))
     client = scope.get("client")
     selectors = request.selectors if request is not None else ()
+    body, complete = body_text(exchange.body)
     return RequestRecord(
         protocol="ws-man", host=host,
         client=f"{client[0]}:{client[1]}" if client else None,
-        user=_user(scope, auth),
+        user=_user(scope, exchange, auth),
         operation=_operation(request) if request is not None else exchange.operation,
         namespace=_namespace(request) if request is not None else None,
         target=request.resource_uri if request is not None else None,
@@ -60,7 +73,68 @@ def describe(scope: Scope, exchange: Exchange, host: str, auth: Authenticator) -
         query=shorten(_filter(request)) if request is not None else None,
         http_status=exchange.status, cim_status=cim_status, return_value=return_value,
         fault_subcode=subcode, wsman_code=wsman_code, message=shorten(message),
-        duration_ms=exchange.elapsed_ms())
+        duration_ms=exchange.elapsed_ms(), user_agent=header_value(scope, b"user-agent"),
+        params=redact_params(_params(request)) if request is not None else {},
+        observed=observed(reply) if exchange.status == 200 else {},
+        body=body, body_complete=complete,
+        # The body kept is the unsealed one: a replay sends it as plain SOAP.
+        headers={"content-type": "application/soap+xml;charset=UTF-8"} if body else {})
+
+
+def observed(reply: bytes) -> dict[str, Any]:
+    """Job instances, the job a method started and an enumeration context in the reply."""
+    facts: dict[str, Any] = {}
+    head = reply[:OBSERVED_BYTES]
+    if b"<p:JobState>" in head:
+        jobs = []
+        for match in _JOB_INSTANCE.finditer(head):
+            values = {name.decode(): html.unescape(value.decode())
+                      for name, value in _JOB_PROPERTY.findall(match.group(2))}
+            if "JobState" in values and values.get("InstanceID"):
+                jobs.append({"class": match.group(1).decode(), **values})
+        if jobs:
+            facts["jobs"] = jobs
+    job = _JOB_OUTPUT.search(head)
+    if job:
+        facts["job"] = html.unescape(job.group(1).decode())
+    context = _CONTEXT.search(head)
+    if context:
+        facts["context"] = html.unescape(context.group(1).decode())
+    if b":EndOfSequence" in head:
+        facts["end"] = True
+    return facts
+
+
+def _params(request: Request) -> dict[str, str]:
+    """WS-Man options and the body's parameters (method inputs, enumeration settings)."""
+    params: dict[str, str] = {}
+    if request.max_envelope_size is not None:
+        params["MaxEnvelopeSize"] = str(request.max_envelope_size)
+    if request.operation_timeout is not None:
+        params["OperationTimeout"] = f"{request.operation_timeout:g}"
+    params.update({f"Option.{name}": value for name, value in request.options.items()})
+    if request.body is None:
+        return params
+    values: dict[str, list[str]] = {}
+    for child in request.body:
+        if not isinstance(child.tag, str):
+            continue
+        name = qname(child)[1]
+        values.setdefault(name, []).append(_element_text(child))
+    for name, texts in values.items():
+        params[name] = texts[0] if len(texts) == 1 else json.dumps(texts, ensure_ascii=False)
+    return params
+
+
+def _element_text(element: Any) -> str:
+    """A leaf's text; an endpoint reference as its selectors."""
+    if len(element) == 0:
+        return text_of(element)
+    selectors = [f"{s.get('Name')}={text_of(s)}" for s in element.iter()
+                 if isinstance(s.tag, str) and qname(s)[1] == "Selector"]
+    if selectors:
+        return ",".join(selectors)
+    return " ".join(text_of(element).split())
 
 
 def _operation(request: Request) -> str:
@@ -94,16 +168,13 @@ def _filter(request: Request) -> str | None:
     return None
 
 
-def _user(scope: Scope, auth: Authenticator) -> str | None:
+def _user(scope: Scope, exchange: Exchange, auth: Authenticator) -> str | None:
     for key, value in scope["headers"]:
         if key.lower() == b"authorization":
             credentials = auth.credentials(value.decode("latin-1"))
             if credentials is not None:
                 return credentials[0]
-    connection = connection_of(scope)
-    security: Any = connection.security if connection is not None else None
-    user = getattr(security, "user", None)
-    return user if isinstance(user, str) else None
+    return exchange.user
 
 
 def _text(match: re.Match[bytes] | None) -> str | None:

@@ -11,8 +11,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 WEB = ("fastapi", "starlette", "uvicorn")
-FRONT_ENDS = ("emulator.cimxml", "emulator.wsman")
-ABOVE_CORE = (*FRONT_ENDS, "emulator.transport", "emulator.setup", "emulator.app", "emulator.cli")
+FRONT_ENDS = ("emulator.cimxml", "emulator.wsman", "emulator.control")
+ABOVE_CORE = (*FRONT_ENDS, "emulator.transport", "emulator.setup", "emulator.app", "emulator.cli",
+              "emulator.conformance")
 
 # module prefix -> prefixes it must never import. Every module of hvsim falls under one rule
 # (test_every_module_has_a_rule); the composition root (emulator.app, emulator.cli) may import
@@ -20,9 +21,17 @@ ABOVE_CORE = (*FRONT_ENDS, "emulator.transport", "emulator.setup", "emulator.app
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     # Front ends speak CIM to the core; they never reach providers or the store.
     "emulator.cimxml": ("storage", "providers", "sqlalchemy", "emulator.setup", "emulator.app",
-                        "emulator.cli", "emulator.wsman"),
+                        "emulator.cli", "emulator.wsman", "emulator.control"),
     "emulator.wsman": ("storage", "providers", "sqlalchemy", "emulator.setup", "emulator.app",
-                       "emulator.cli", "emulator.cimxml"),
+                       "emulator.cli", "emulator.cimxml", "emulator.control"),
+    # The control API (/_hvsim/) reads the world through the core and the request log.
+    "emulator.control": ("storage", "providers", "sqlalchemy", "emulator.setup", "emulator.app",
+                         "emulator.cli", "emulator.cimxml", "emulator.wsman"),
+    # Conformance rules: request records in, findings out; the class model comes as a protocol.
+    "emulator.conformance": ("storage", "providers", "sqlalchemy", *WEB, "emulator.core",
+                             "emulator.control", "emulator.cimxml", "emulator.wsman",
+                             "emulator.setup", "emulator.app", "emulator.cli",
+                             "emulator.caching"),
     # The core validates and routes; the store is reached through Store and repositories.
     # It knows no provider family: what a family owes the world by the clock reaches it as a
     # providers.base.WorldHook registered in the composition root.
@@ -49,6 +58,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
 ALLOWED: dict[str, tuple[str, ...]] = {
     "emulator.cim": ("emulator.cim",),
     "emulator.clock": ("emulator.clock",),
+    "emulator.transport": ("emulator.transport",),
 }
 
 # The composition root: it builds and wires every layer.

@@ -79,7 +79,8 @@ class HvsimServer:
 
     Defaults that keep tests hermetic, each overridable through ``cli_options``: ``port=0``,
     ``bind=127.0.0.1``, an endpoints file in the work directory, and a fresh SQLite database
-    there too (pass ``database=None`` to get the server's own default instead).
+    there too, and its request log (pass ``database=None`` or ``request_log=None`` to get the
+    server's own default instead).
     """
 
     def __init__(
@@ -100,6 +101,9 @@ class HvsimServer:
         options.setdefault("bind", "127.0.0.1")
         options.setdefault("endpoints_file", self.workdir / "endpoints.json")
         options.setdefault("database", sqlite_url(self.workdir / "hvsim.db"))
+        # Beside a SQLite file it would be there anyway; on PostgreSQL it would land in the
+        # checkout.
+        options.setdefault("request_log", self.workdir / "requests.jsonl")
         self.options = options
         endpoints_file = options["endpoints_file"]
         assert isinstance(endpoints_file, str | os.PathLike)
