@@ -60,6 +60,7 @@ from providers.services import (
     ResourcePoolProvider,
     SwitchManagementServiceProvider,
 )
+from providers.vm_lifecycle import ComputerSystemMethods, ShutdownComponentMethods, StateChanges
 from providers.vm_settings import LogicalDeviceProvider, VirtualSystemSettingsProvider
 
 INSTANCE_PROVIDERS: tuple[type[InstanceProvider], ...] = (
@@ -86,5 +87,7 @@ INSTANCE_PROVIDERS: tuple[type[InstanceProvider], ...] = (
 
 def method_providers(timeline: JobTimeline) -> list[MethodProvider]:
     """The extrinsic methods hvsim implements, sharing one job timeline."""
+    state_changes = StateChanges(timeline)
     return [MigrationServiceMethods(timeline), ManagementServiceMethods(timeline),
-            JobMethods(timeline)]
+            JobMethods(timeline), ComputerSystemMethods(state_changes),
+            ShutdownComponentMethods(state_changes)]

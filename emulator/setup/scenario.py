@@ -129,6 +129,7 @@ class VMSpec:
     disks: tuple[DiskSpec, ...]
     adapters: tuple[AdapterSpec, ...]
     planned: bool = False
+    shutdown_service: bool = True
 
 
 @dataclass(frozen=True)
@@ -282,7 +283,7 @@ def _parse_vm(entry: Any, index: int, hosts: dict[str, HostSpec], rng: random.Ra
     _reject_unknown(entry, {
         "name", "guid", "host", "state", "generation", "version", "memory_mb", "processors",
         "dynamic_memory", "limit_processor_features", "dirty_rate_mbps", "notes", "disks",
-        "network_adapters", "planned",
+        "network_adapters", "planned", "shutdown_service",
     }, where)
     name = _require(entry, "name", str, where)
     if not 1 <= len(name) <= 100:
@@ -340,6 +341,7 @@ def _parse_vm(entry: Any, index: int, hosts: dict[str, HostSpec], rng: random.Ra
         dirty_rate_mbps=_optional(entry, "dirty_rate_mbps", int, 30, where),
         notes=tuple(_optional(entry, "notes", list, [], where)),
         disks=tuple(disks), adapters=tuple(adapters), planned=planned,
+        shutdown_service=_optional(entry, "shutdown_service", bool, True, where),
     )
 
 
