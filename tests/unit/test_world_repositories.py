@@ -257,10 +257,13 @@ def test_a_state_change_written_and_its_memory_held(unit: Opener) -> None:
     with unit() as uow:
         assert uow.vms.memory_in_use_mb(hv1.id) == 4096 + 2048 + 16384
         row = uow.world.vm_on_host("HV-01", db01.guid, planned=False)
+        assert row is not None
         assert (row.enabled_state, row.requested_state, row.state_changed_at) == (10, 2, later)
         row = uow.world.vm_on_host("HV-01", web01.guid, planned=False)
+        assert row is not None
         assert (row.enabled_state, row.uptime_ms, row.running_since) == (32773, 90_000, None)
-        copy = uow.vms.add_planned_copy(uow.vms.get(web01.id), uow.hosts.all()[1].id,
-                                        roots={}, disk_paths={})
+        saving = uow.vms.get(web01.id)
+        assert saving is not None
+        copy = uow.vms.add_planned_copy(saving, uow.hosts.all()[1].id, roots={}, disk_paths={})
         uow.flush()
         assert (copy.uptime_ms, copy.running_since, copy.requested_state) == (0, None, 12)
