@@ -62,6 +62,7 @@ from providers.services import (
     SwitchManagementServiceProvider,
 )
 from providers.unsupported import UnsupportedMethods
+from providers.vm_lifecycle import ComputerSystemMethods, ShutdownComponentMethods, StateChanges
 from providers.vm_settings import LogicalDeviceProvider, VirtualSystemSettingsProvider
 
 INSTANCE_PROVIDERS: tuple[type[InstanceProvider], ...] = (
@@ -88,8 +89,10 @@ INSTANCE_PROVIDERS: tuple[type[InstanceProvider], ...] = (
 
 def method_providers(timeline: JobTimeline) -> list[MethodProvider]:
     """The extrinsic methods hvsim implements, sharing one job timeline."""
+    state_changes = StateChanges(timeline)
     return [MigrationServiceMethods(timeline), ManagementServiceMethods(timeline),
-            JobMethods(timeline), KeyboardMethods()]
+            JobMethods(timeline), KeyboardMethods(), ComputerSystemMethods(state_changes),
+            ShutdownComponentMethods(state_changes)]
 
 
 def method_fallback() -> MethodProvider:

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from providers import world
 from providers.base import CLUSTER, V2, InstanceProvider, ProviderContext, Record, Scope, key_value
+from providers.vm_states import (
+    RUNNING,
+    WORKER_STATES,
+    available_requested_states,
+    on_time_ms,
+)
 from providers.world import HostRow, VMRow
 
 CS = "Msvm_ComputerSystem"
@@ -17,8 +24,6 @@ SWITCH = "Msvm_VirtualEthernetSwitch"
 # OperationalStatus[1] while a VM is migrating (§10.4); descriptions are what PowerShell shows.
 STATUS_TEXT = {2: "Operating normally", 3: "Degraded", 5: "Predictive failure",
                11: "In service", 32774: "Migrating"}
-# RequestStateChange targets a VM in each EnabledState can be asked for (§10.3).
-AVAILABLE_STATES = {2: [3, 4, 6, 9, 10, 11], 3: [2], 6: [2, 3], 9: [2, 3, 6, 11]}
 ON_TIME_BUCKET_SECONDS = 30
 # A VM GUID and a host name can never be confused: host names are at most 15 characters.
 GUID_LENGTH = 36
@@ -65,19 +70,19 @@ def host_record(host: HostRow) -> Record:
 
 def vm_record(ctx: ProviderContext, vm: VMRow) -> Record:
     now = ctx.now()
-    running = vm.enabled_state in (2, 9)
     expires = None
-    if running:
+    if vm.running_since is not None and vm.enabled_state == RUNNING:
         # Uptime moves with the clock; bucketing keeps the record cacheable between reads.
-        # Uptime is taken at the start of the bucket, so it is the same for every read that
-        # shares the bucket's cache tag.
+        # Uptime is taken at the start of the bucket (never before the VM started), so it is
+        # the same for every read that shares the bucket's cache tag.
         bucket = int(now.timestamp()) // ON_TIME_BUCKET_SECONDS
         etag = f"{vm_etag(vm)}.{bucket}"
         expires = float((bucket + 1) * ON_TIME_BUCKET_SECONDS)
-        started = vm.state_changed_at.timestamp()
-        on_time = max(0, int((bucket * ON_TIME_BUCKET_SECONDS - started) * 1000))
+        bucket_start = datetime.fromtimestamp(bucket * ON_TIME_BUCKET_SECONDS, UTC)
+        on_time = on_time_ms(vm, max(bucket_start, vm.running_since))
     else:
-        etag, on_time = vm_etag(vm), 0
+        # Paused or changing state: the uptime banked so far does not move.
+        etag, on_time = vm_etag(vm), on_time_ms(vm, now)
 
     def values() -> dict[str, Any]:
         common = {
@@ -92,8 +97,8 @@ def vm_record(ctx: ProviderContext, vm: VMRow) -> Record:
             "TimeOfLastStateChange": vm.state_changed_at,
             "TimeOfLastConfigurationChange": vm.created_at,
             "OnTimeInMilliseconds": on_time,
-            "ProcessID": (4000 + vm.id * 4) if vm.enabled_state in (2, 9, 6) and not vm.planned
-            else None,
+            "ProcessID": (4000 + vm.id * 4) if vm.enabled_state in WORKER_STATES
+            and not vm.planned else None,
             "NumberOfNumaNodes": 1,
         }
         if vm.planned:
@@ -108,9 +113,9 @@ def vm_record(ctx: ProviderContext, vm: VMRow) -> Record:
             **common,
             "Caption": "Virtual Machine",
             "Description": "Microsoft Virtual Machine",
-            "RequestedState": 12,
+            "RequestedState": vm.requested_state,
             "EnabledDefault": 2,
-            "AvailableRequestedStates": AVAILABLE_STATES.get(vm.enabled_state, []),
+            "AvailableRequestedStates": available_requested_states(vm.enabled_state),
             "Dedicated": [0],
             "ResetCapability": 1,
             "EnhancedSessionModeState": 6 if vm.enabled_state == 2 else 3,

@@ -25,6 +25,7 @@ from providers.base import (
     key_value,
     ref,
 )
+from providers.vm_states import MEMORY_HOLDING_STATES, WORKER_STATES
 from providers.world import HostRow
 
 COMPUTER_SYSTEM = "Win32_ComputerSystem"
@@ -41,8 +42,6 @@ PRODUCT_VERSION = "1.0"
 VMMS_PATH = "c:\\windows\\system32\\vmms.exe"
 # Memory the root partition keeps for itself, never offered to VMs (MB).
 ROOT_RESERVE_MB = 2048
-# VM states whose memory is held on the host: running and paused (saved VMs are on disk).
-MEMORY_HOLDING_STATES = (2, 9)
 # Processes of an idle Windows Server host with Hyper-V, plus one worker per VM that is on.
 BASE_PROCESSES = 64
 LOCAL_TIME_BUCKET_SECONDS = 1
@@ -169,7 +168,7 @@ def operating_system_record(ctx: ProviderContext, scope: Scope, host: HostRow) -
     vms = world.vms_in_scope(ctx, scope, planned=False)
     held_mb = sum(int(vm.memory_mb) for vm in vms if vm.enabled_state in MEMORY_HOLDING_STATES)
     free_kb = max(0, total_kb - (ROOT_RESERVE_MB + held_mb) * 1024)
-    workers = sum(1 for vm in vms if vm.enabled_state in (2, 6, 9))
+    workers = sum(1 for vm in vms if vm.enabled_state in WORKER_STATES)
     local_time = datetime.fromtimestamp(bucket * LOCAL_TIME_BUCKET_SECONDS, now.tzinfo)
     caption = os_caption(host)
     seed = int(world.cluster(ctx).seed)

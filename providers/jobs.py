@@ -35,7 +35,7 @@ from providers.method_table import MethodTable
 from providers.migration.errors import ERROR_CLASS
 from providers.migration.job_timeline import KILLED, TERMINATED, JobTimeline, view
 from providers.return_codes import ReturnCode, StateChangeCode
-from providers.services import migration_service_keys
+from providers.services import migration_service_keys, vsms_keys
 from storage.models import Job
 
 MIGRATION_JOB = "Msvm_MigrationJob"
@@ -43,6 +43,7 @@ CONCRETE_JOB = "Msvm_ConcreteJob"
 JOB_CLASSES = (MIGRATION_JOB, CONCRETE_JOB)
 # Msvm_ConcreteJob.JobType 140 (Validate Planned Virtual Machine) affects a planned VM.
 VALIDATE_PLANNED = 140
+STATE_JOB = "state"  # Job.kind of a VM's state change (providers.vm_lifecycle)
 
 
 def job_ref(job: Any) -> CIMInstanceName:
@@ -80,7 +81,8 @@ def job_record(ctx: ProviderContext, job: Any) -> Record:
             "ErrorCode": job.error_code,
             "ErrorDescription": job.error_description,
             "ErrorSummaryDescription": job.error_summary,
-            "Cancellable": job.job_state is None,
+            # A VM's state change runs to its end; only migrations and checks can be cancelled.
+            "Cancellable": job.job_state is None and job.kind != STATE_JOB,
             "JobType": job.job_type,
             "HealthState": 20 if failed else 5,
             "OperationalStatus": [6] if failed else ([2, 17] if job.job_state == 7 else [2]),
@@ -140,7 +142,8 @@ class AffectedJobElementProvider(AssociationProvider):
 
 
 class OwningJobElementProvider(AssociationProvider):
-    """Job -> the migration service that accepted it."""
+    """Job -> the service that accepted it: the migration service, or for a VM's state change
+    the management service."""
 
     classnames = ("Msvm_OwningJobElement",)
     namespaces = (V2, CLUSTER)
@@ -148,7 +151,7 @@ class OwningJobElementProvider(AssociationProvider):
     def enumerate(self, ctx: ProviderContext, scope: Scope, classname: str) -> Iterator[Record]:
         for job in world.jobs_in_scope(ctx, scope):
             host = world.host_by_id(ctx, job.host_id)
-            keys = migration_service_keys(host)
+            keys = vsms_keys(host) if job.kind == STATE_JOB else migration_service_keys(host)
             yield _association(classname, OwningElement=ref(keys["CreationClassName"], **keys),
                                OwnedElement=job_ref(job))
 
@@ -189,7 +192,7 @@ class JobMethods(MethodTable[Job]):
         return MethodResult(ReturnCode.COMPLETED, {"Errors": _errors(job) or None})
 
     def _kill_job(self, ctx: ProviderContext, call: MethodCall, job: Job) -> MethodResult:
-        if job.job_state is not None:
+        if job.job_state is not None or job.kind == STATE_JOB:
             return MethodResult(StateChangeCode.FAILED, {})
         self.timeline.cancel(ctx.uow, job, KILLED, ctx.now())
         if call.param("DeleteOnKill"):
@@ -208,7 +211,8 @@ class JobMethods(MethodTable[Job]):
         if int(requested) not in (4, 5):
             return MethodResult(StateChangeCode.NOT_SUPPORTED if dmtf
                                 else ReturnCode.NOT_SUPPORTED, {})
-        if job.job_state is not None:
+        if job.job_state is not None or job.kind == STATE_JOB:
+            # Finished, or a VM's state change, which is not cancellable.
             return MethodResult(StateChangeCode.INVALID_STATE_TRANSITION if dmtf
                                 else ReturnCode.INVALID_STATE, {})
         self.timeline.cancel(ctx.uow, job, TERMINATED if int(requested) == 4 else KILLED,

@@ -16,11 +16,13 @@ from pywbem import CIMInstanceName
 from providers.base import Embedded
 from providers.computer_system import STATUS_TEXT
 from providers.vm_settings import SETTINGS_ID
+from providers.vm_states import MEMORY_HOLDING_STATES, RUNNING, on_time_ms
 from storage.models import Host, Job, VirtualMachine
 from storage.repositories import WorldUnitOfWork
 
 SUMMARY_CLASS = "Msvm_SummaryInformation"
-RUNNING_STATES = (2, 9)
+# Heartbeat (§13.3): OK while the guest runs; no contact while it is paused, off or changing.
+HEARTBEAT_OK, HEARTBEAT_NO_CONTACT = 2, 12
 
 Row = tuple[VirtualMachine, Host, list[Job], datetime]
 
@@ -28,12 +30,6 @@ Row = tuple[VirtualMachine, Host, list[Job], datetime]
 def _load(vm: VirtualMachine) -> int:
     """A steady, VM-specific processor load (percent) for a running VM."""
     return 3 + zlib.crc32(vm.guid.encode()) % 17 if vm.enabled_state == 2 else 0
-
-
-def _uptime_ms(vm: VirtualMachine, now: datetime) -> int:
-    if vm.enabled_state not in RUNNING_STATES:
-        return 0
-    return max(0, int((now - vm.state_changed_at).total_seconds() * 1000))
 
 
 # RequestedInformation code -> (property, value).
@@ -50,9 +46,11 @@ FIELDS: dict[int, tuple[str, Callable[[Row], Any]]] = {
     100: ("EnabledState", lambda r: r[0].enabled_state),
     101: ("ProcessorLoad", lambda r: _load(r[0])),
     102: ("ProcessorLoadHistory", lambda r: [_load(r[0])] * 100),
-    103: ("MemoryUsage", lambda r: r[0].memory_mb if r[0].enabled_state in RUNNING_STATES else 0),
-    104: ("Heartbeat", lambda r: 2 if r[0].enabled_state == 2 else 12),
-    105: ("UpTime", lambda r: _uptime_ms(r[0], r[3])),
+    103: ("MemoryUsage", lambda r: r[0].memory_mb
+          if r[0].enabled_state in MEMORY_HOLDING_STATES else 0),
+    104: ("Heartbeat", lambda r: HEARTBEAT_OK if r[0].enabled_state == RUNNING
+          else HEARTBEAT_NO_CONTACT),
+    105: ("UpTime", lambda r: on_time_ms(r[0], r[3])),
     106: ("GuestOperatingSystem", lambda r: None),
     107: ("Snapshots", lambda r: []),
     108: ("AsynchronousTasks", lambda r: [_task(job) for job in r[2]]),
@@ -82,7 +80,7 @@ def _task(job: Job) -> Embedded:
     return Embedded(job.classname, {
         "InstanceID": job.instance_id, "JobType": job.job_type,
         "Description": job.request.get("description"),
-        "ElementName": job.request.get("description"), "Cancellable": True})
+        "ElementName": job.request.get("description"), "Cancellable": job.kind != "state"})
 
 
 def summaries(uow: WorldUnitOfWork, host: Host, paths: list[Any] | None, codes: list[int],

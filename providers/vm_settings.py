@@ -41,6 +41,7 @@ KEYBOARD = "Msvm_Keyboard"
 SYNTHETIC_DISPLAY = "Msvm_SyntheticDisplayController"
 S3_DISPLAY = "Msvm_S3DisplayController"
 VIDEO_HEAD = "Msvm_VideoHead"
+SHUTDOWN_COMPONENT = "Msvm_ShutdownComponent"
 
 MEMORY_PART = "4764334d-e001-4176-82ee-5594ec9b530e"
 PROCESSOR_PART = "b637f346-6a0e-4dec-af52-bd70cb80a21d"
@@ -50,11 +51,13 @@ KEYBOARD_PART = "DE6CDC86-E1FB-4940-801B-C3C1A26C4DA4\\Keyboard"
 # No recording of a real host gives the display controller's device part; this one is
 # hvsim's own, fixed so that paths stay stable across restarts and processes.
 DISPLAY_PART = "5F2D6D5E-9B3C-4E5A-8E0B-3B5C2F1A9D47"
+# The shutdown integration service's class GUID; its DeviceID is "Microsoft:<VM GUID>\<this>".
+SHUTDOWN_SERVICE_GUID = "9F8233AC-BE49-4C79-8EE3-E7E1985B2077"
 SETTINGS_ID = re.compile(r"^Microsoft:([0-9A-Fa-f-]{36})(?:\\(.*))?$")
 # The video head's resolution: what the console shows, and the largest thumbnail of it.
 SCREEN_WIDTH, SCREEN_HEIGHT = 1024, 768
 DEVICE_CLASSES = (PROCESSOR, MEMORY, DISK_DRIVE, LOGICAL_DISK, KEYBOARD, SYNTHETIC_DISPLAY,
-                  S3_DISPLAY, VIDEO_HEAD)
+                  S3_DISPLAY, VIDEO_HEAD, SHUTDOWN_COMPONENT)
 SETTING_CLASSES = (RASD, SASD, MEMORY_SD, PROCESSOR_SD, NIC_SD, PORT_SD, SERIAL_PORT_SD)
 
 
@@ -102,7 +105,8 @@ def vm_devices(ctx: ProviderContext, vm: VMRow) -> list[Device]:
     key = ("devices", vm.id, vm.version_id)
     if key in ctx.memo:
         return ctx.memo[key]
-    devices = [_memory(vm), _processor(vm), *_serial_ports(vm), _keyboard(vm), *_display(vm)]
+    devices = [_memory(vm), _processor(vm), *_serial_ports(vm), _keyboard(vm), *_display(vm),
+               *_shutdown_component(vm)]
     disks = world.disks_of(ctx, vm)
     if vm.generation == 1:
         for number in (0, 1):
@@ -254,6 +258,19 @@ def serial_setting_part(number: int) -> str:
 
 
 _STATUS_OK = {"Availability": 6, "AdditionalAvailability": [6]}
+
+
+def _shutdown_component(vm: VMRow) -> list[Device]:
+    """Present while the guest runs with its shutdown service enabled (providers.vm_lifecycle
+    answers its methods)."""
+    if vm.enabled_state != 2 or not vm.shutdown_service:
+        return []
+    part = f"{vm.guid}\\{SHUTDOWN_SERVICE_GUID}"
+    return [Device(None, part, {}, device_class=SHUTDOWN_COMPONENT, device_part=part,
+                   device_values={**_STATUS_OK, "InstanceID": f"Microsoft:{part}",
+                                  "Caption": "Shutdown", "ElementName": "Shutdown",
+                                  "Description": "Microsoft Shutdown Service",
+                                  "Name": "Shutdown"})]
 
 
 def _keyboard(vm: VMRow) -> Device:

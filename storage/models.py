@@ -171,6 +171,14 @@ class VirtualMachine(Base):
     swap_root: Mapped[str] = mapped_column(String(260))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     state_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Uptime (OnTimeInMilliseconds, §10.2) excludes paused time: what earlier running stretches
+    # added up to, and when the current one began (NULL while the VM is not running).
+    uptime_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    running_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # RequestedState while a state change runs; 12 (Not Applicable) otherwise.
+    requested_state: Mapped[int] = mapped_column(Integer, default=12)
+    # Whether the guest's shutdown integration service is enabled (Msvm_ShutdownComponent).
+    shutdown_service: Mapped[bool] = mapped_column(Boolean, default=True)
     version_id: Mapped[int] = mapped_column(Integer, nullable=False)
 
     disks: Mapped[list[VirtualDisk]] = relationship(
@@ -298,7 +306,8 @@ class EnumerationItem(Base):
 
 
 class Job(Base):
-    """A migration job (Msvm_MigrationJob) and its simulated timeline.
+    """A job (Msvm_MigrationJob, or an Msvm_ConcreteJob of a VM's state change) and its
+    simulated timeline.
 
     Progress is never stored: it is derived from the timeline (`plan`, wall-clock seconds per
     phase, computed once when the job is created) and the clock, so every hvsim process sharing
@@ -321,7 +330,8 @@ class Job(Base):
     vm_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
     job_type: Mapped[int] = mapped_column(Integer)
     migration_type: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    # "move" changes the world when it completes; "check" only reports.
+    # "move" changes the world when it completes; "check" only reports; "state" ends a VM's
+    # state change (request["target"]).
     kind: Mapped[str] = mapped_column(String(16))
     counts_vm: Mapped[bool] = mapped_column(Boolean, default=False)
     counts_storage: Mapped[bool] = mapped_column(Boolean, default=False)

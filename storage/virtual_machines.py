@@ -11,7 +11,9 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from storage.models import NetworkAdapter, VirtualDisk, VirtualMachine
 
-RUNNING_STATES = (2, 9)  # running, paused: their memory is in use
+# States whose memory is in use: running, paused, and the transitions between them and off or
+# saved (stopping 4, starting 10, saving 32773, pausing 32776, resuming 32777).
+RUNNING_STATES = (2, 9, 4, 10, 32773, 32776, 32777)
 # Columns a planned copy does not take from its VM.
 _NOT_COPIED = frozenset({"id", "version_id"})
 
@@ -85,7 +87,8 @@ class SqlVirtualMachines:
                   if c.key not in _NOT_COPIED}
         planned = VirtualMachine(**{**copied, "host_id": host_id, "planned": True,
                                     "enabled_state": 3, "operational_status": [2],
-                                    "operating_status": None})
+                                    "operating_status": None, "uptime_ms": 0,
+                                    "running_since": None, "requested_state": 12})
         planned.config_root = roots.get("ConfigurationDataRoot", vm.config_root)
         planned.snapshot_root = roots.get("SnapshotDataRoot", vm.snapshot_root)
         planned.swap_root = roots.get("SwapFileDataRoot", vm.swap_root)

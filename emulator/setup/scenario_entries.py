@@ -160,7 +160,7 @@ def parse_vm(entry: Any, index: int, hosts: dict[str, HostSpec], rng: random.Ran
     reject_unknown(entry, {
         "name", "guid", "host", "state", "generation", "version", "memory_mb", "processors",
         "dynamic_memory", "limit_processor_features", "dirty_rate_mbps", "notes", "disks",
-        "network_adapters", "planned",
+        "network_adapters", "planned", "shutdown_service",
     }, where)
     name = require(entry, "name", str, where)
     if not 1 <= len(name) <= 100:
@@ -218,4 +218,5 @@ def parse_vm(entry: Any, index: int, hosts: dict[str, HostSpec], rng: random.Ran
         dirty_rate_mbps=optional(entry, "dirty_rate_mbps", int, 30, where),
         notes=tuple(optional(entry, "notes", list, [], where)),
         disks=tuple(disks), adapters=tuple(adapters), planned=planned,
+        shutdown_service=optional(entry, "shutdown_service", bool, True, where),
     )

@@ -120,6 +120,7 @@ class VMSpec:
     disks: tuple[DiskSpec, ...]
     adapters: tuple[AdapterSpec, ...]
     planned: bool = False
+    shutdown_service: bool = True
 
 
 @dataclass(frozen=True)

@@ -136,6 +136,8 @@ def _vm_plan(vm: VMSpec, host_spec: HostSpec, now: datetime, rng: random.Random)
         "dirty_rate_mbps": vm.dirty_rate_mbps, "notes": list(vm.notes),
         "config_root": config_root, "snapshot_root": config_root, "swap_root": config_root,
         "created_at": now, "state_changed_at": now,
+        "uptime_ms": 0, "running_since": now if vm.state == 2 and not vm.planned else None,
+        "requested_state": 12, "shutdown_service": vm.shutdown_service,
     }
     scsi_guid = _guid(rng)
     slots: dict[str, int] = {"ide": 0, "scsi": 0}

@@ -10,6 +10,7 @@ time it happened, so the outcome does not depend on when (or by which process) i
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -99,11 +100,21 @@ def view(job: Any, now: datetime) -> JobView:
     return JobView(state, percent, status, since, changes)
 
 
+# What the end of a job of some other kind does to the world (e.g. a VM's state change),
+# applied in the transaction that settles it, at the moment it happened.
+Ending = Callable[[WorldUnitOfWork, Job, datetime], None]
+
+
 class JobTimeline:
     def __init__(self, time_scale: float = 1.0) -> None:
         if time_scale <= 0:
             raise ValueError("the time scale must be positive")
         self.time_scale = time_scale
+        self._endings: dict[str, Ending] = {}
+
+    def on_end(self, kind: str, ending: Ending) -> None:
+        """Have jobs of `kind` change the world through `ending` when they end."""
+        self._endings[kind] = ending
 
     # ------------------------------------------------------------------------ settling
 
@@ -127,17 +138,26 @@ class JobTimeline:
     # ------------------------------------------------------------------------ lifecycle
 
     def submit(self, uow: WorldUnitOfWork, spec: JobSpec, job_id: str, now: datetime) -> Job:
-        outcome = None
-        if spec.failure:
-            first = spec.failure[0]
-            outcome = {"state": EXCEPTION, "error_code": FAILED,
-                       "summary": spec.failure_summary or "The operation failed.",
-                       "description": " ".join(e.Message for e in spec.failure),
-                       "errors": [e.as_dict() for e in spec.failure],
-                       "message_id": first.MessageID}
-        job = uow.jobs.add(self._new_job(spec, job_id, now, outcome))
+        job = uow.jobs.add(self._new_job(spec, job_id, now, self._outcome(spec)))
         self.start_queued(uow, spec.host.id, now)
         return job
+
+    def begin(self, uow: WorldUnitOfWork, spec: JobSpec, job_id: str, now: datetime) -> Job:
+        """A job that runs at once, taking no migration slot (a VM's state change)."""
+        job = uow.jobs.add(self._new_job(spec, job_id, now, self._outcome(spec)))
+        job.started_at = now
+        job.due_at = now + timedelta(seconds=plan_seconds(spec.plan))
+        return job
+
+    @staticmethod
+    def _outcome(spec: JobSpec) -> dict[str, Any] | None:
+        if not spec.failure:
+            return None
+        return {"state": EXCEPTION, "error_code": FAILED,
+                "summary": spec.failure_summary or "The operation failed.",
+                "description": " ".join(e.Message for e in spec.failure),
+                "errors": [e.as_dict() for e in spec.failure],
+                "message_id": spec.failure[0].MessageID}
 
     def record_refusal(self, uow: WorldUnitOfWork, spec: JobSpec, job_id: str,
                        now: datetime) -> Job:
@@ -195,6 +215,9 @@ class JobTimeline:
         self.start_queued(uow, job.host_id, now)
 
     def _finish(self, uow: WorldUnitOfWork, job: Job, at: datetime) -> None:
+        ending = self._endings.get(job.kind)
+        if ending is not None:
+            ending(uow, job, at)
         if job.outcome is None and job.kind == "move":
             problem = self._apply_success(uow, job)
             if problem is not None:

@@ -1,4 +1,5 @@
-"""Random sequences of migrations, checks, cancels, settings changes and service stops.
+"""Random sequences of migrations, checks, cancels, settings changes, service stops and VM state
+changes (RequestStateChange, guest shutdowns).
 
 In-process: one Dispatcher over an in-memory SQLite world with a fake clock, driven the way a
 front end drives it (invoke_method / enumerate_instances / get_instance, host = the endpoint's
@@ -33,9 +34,12 @@ from emulator.core.catalog import Catalog, load_catalog
 from emulator.core.dispatch import Dispatcher
 from emulator.setup.scenario import generated_scenario
 from emulator.setup.seeding import prepare_store
+from providers.migration.checks import HOST_RESERVE_MB
 from providers.migration.job_settling import JobSettling
 from providers.migration.job_timeline import JobTimeline
-from providers.vm_settings import disk_setting_part
+from providers.vm_lifecycle import transition_for
+from providers.vm_settings import SHUTDOWN_SERVICE_GUID, disk_setting_part
+from providers.vm_states import ALLOWED_REQUESTS, MEMORY_HOLDING_STATES, TRANSITIONAL_STATES
 from storage.db import Store
 from storage.models import Host, MigrationNetwork, VirtualMachine
 
@@ -46,6 +50,12 @@ TERMINAL = {7, 8, 9, 10}
 SERVICE = "Msvm_VirtualSystemMigrationService"
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 _CATALOG: list[Catalog] = []
+# Every EnabledState change a client may see: a stable state to the transition a request starts,
+# the transition to where it ends (and straight there, when no read fell in between).
+ALLOWED_CHANGES = frozenset(
+    change for state, requests in ALLOWED_REQUESTS.items() for requested in requests
+    for t in [transition_for(requested, state)]
+    for change in ((state, t.during), (t.during, t.final), (state, t.final)))
 
 
 class FakeClock:
@@ -111,6 +121,7 @@ class MigrationMachine(RuleBasedStateMachine):
             self.limits = {h.name: (h.max_active_vm_migrations, h.max_active_storage_migrations)
                            for h in uow.session.scalars(select(Host))}
         self.previous_counts = {h: (0, 0) for h in HOSTS}
+        self.vm_states = {vm[0]: vm[3] for vm in self._world()["vms"] if not vm[2]}
         for host in HOSTS:
             # One slot each to begin with, so that requests queue.
             self.modify_service_settings(host, 1, 1, None)
@@ -282,6 +293,52 @@ class MigrationMachine(RuleBasedStateMachine):
             assert after is not None
             assert after["JobState"] == (8 if how == "terminate" else 9)
 
+    def _migrating(self, guid: str) -> bool:
+        return any(t.guid == guid and t.kind == "move" and t.last_state not in TERMINAL
+                   for t in self.tracked)
+
+    @rule(vm=st.integers(0, 8), requested=st.sampled_from([2, 2, 3, 4, 6, 9, 10, 11]))
+    def change_state(self, vm: int, requested: int) -> None:
+        guid = self.guids[vm]
+        host = self._host_of(guid)
+        state = self._snapshot(guid).enabled_state
+        rv, out = self.invoke(host, self._vm_path(host, guid), "RequestStateChange",
+                              RequestedState=Uint16(requested))
+        allowed = requested in ALLOWED_REQUESTS.get(state, ()) and not self._migrating(guid)
+        if not allowed:
+            assert (rv, out.get("Job")) == (32775, None), (state, requested, rv)
+            assert self._snapshot(guid).enabled_state == state
+            return
+        assert rv == 4096, (state, requested, rv)
+        job = self.dispatcher.get_instance(host, NS, out["Job"]).instance()
+        now = self._snapshot(guid).enabled_state
+        if job["ErrorCode"] == 0:
+            assert now == transition_for(requested, state).during
+        else:  # a start the host has no memory for fails in its job, nothing moves
+            assert (requested, now, job["JobState"]) == (2, state, 10), job["ErrorDescription"]
+
+    @rule(vm=st.integers(0, 8), force=st.booleans(), reboot=st.booleans())
+    def guest_shutdown(self, vm: int, force: bool, reboot: bool) -> None:
+        guid = self.guids[vm]
+        host = self._host_of(guid)
+        component = CIMInstanceName("Msvm_ShutdownComponent", namespace=NS, keybindings={
+            "SystemCreationClassName": "Msvm_ComputerSystem", "SystemName": guid,
+            "CreationClassName": "Msvm_ShutdownComponent",
+            "DeviceID": f"Microsoft:{guid}\\{SHUTDOWN_SERVICE_GUID}"})
+        state = self._snapshot(guid).enabled_state
+        try:
+            rv, _ = self.invoke(host, component, "InitiateReboot" if reboot
+                                else "InitiateShutdown", Force=force, Reason="property test")
+        except CIMError as error:
+            # The component exists only while the guest runs.
+            assert error.status_code == CIM_ERR_NOT_FOUND and state != 2, (state, error)
+            return
+        assert state == 2
+        if self._migrating(guid):
+            assert rv == 32775
+        else:
+            assert rv == 0 and self._snapshot(guid).enabled_state == (10 if reboot else 4)
+
     @rule(host=st.sampled_from(HOSTS), live=st.none() | st.integers(1, 3),
           storage=st.none() | st.integers(1, 3),
           enabled=st.sampled_from([None, None, True, True, False]))
@@ -372,6 +429,33 @@ class MigrationMachine(RuleBasedStateMachine):
         self.active_counts_match_running_jobs()
         self.ended_migrations_left_the_world_consistent()
         self.migrating_vms_say_so()
+        self.states_change_only_as_allowed()
+        self.memory_held_fits_each_host()
+
+    def states_change_only_as_allowed(self) -> None:
+        """EnabledState moves only along §10.3's transitions; RequestedState says which one
+        is under way, and a transitional state never outlives the job that ends it."""
+        for host in HOSTS:
+            for result in self.dispatcher.enumerate_instances(
+                    host, NS, "Msvm_ComputerSystem",
+                    property_list=["Name", "EnabledState", "RequestedState"]):
+                vm = result.instance()
+                if vm["Name"] in HOSTS:
+                    continue
+                guid, state = vm["Name"], int(vm["EnabledState"])
+                before = self.vm_states[guid]
+                assert before == state or (before, state) in ALLOWED_CHANGES, (guid, before,
+                                                                              state)
+                self.vm_states[guid] = state
+                assert (int(vm["RequestedState"]) == 12) == (state not in TRANSITIONAL_STATES)
+
+    def memory_held_fits_each_host(self) -> None:
+        with self.store.unit_of_work() as uow:
+            for host in uow.session.scalars(select(Host)):
+                held = sum(vm.memory_mb for vm in uow.session.scalars(select(VirtualMachine).where(
+                    VirtualMachine.host_id == host.id, VirtualMachine.planned.is_(False)))
+                    if vm.enabled_state in MEMORY_HOLDING_STATES)
+                assert held <= host.memory_mb - HOST_RESERVE_MB, (host.name, held)
 
     def migrating_vms_say_so(self) -> None:
         """OperationalStatus {2, 32774} exactly while a move of the VM runs (§16.5)."""

@@ -29,9 +29,8 @@ from storage.models import (
 )
 from storage.repositories import NewJob
 from storage.seeding import WorldPlan
+from storage.virtual_machines import RUNNING_STATES
 from tests.support.fake_keyboards import FakeKeyboards, FakeKeyboardState
-
-RUNNING_STATES = (2, 9)
 
 
 class FakeWorld:
@@ -267,7 +266,8 @@ class FakeVirtualMachines:
         planned = VirtualMachine(**{
             **columns, "id": self._world.next_id("virtual_machines"), "version_id": 1,
             "host_id": host_id, "planned": True, "enabled_state": 3,
-            "operational_status": [2], "operating_status": None,
+            "operational_status": [2], "operating_status": None, "uptime_ms": 0,
+            "running_since": None, "requested_state": 12,
             "config_root": roots.get("ConfigurationDataRoot", vm.config_root),
             "snapshot_root": roots.get("SnapshotDataRoot", vm.snapshot_root),
             "swap_root": roots.get("SwapFileDataRoot", vm.swap_root)})

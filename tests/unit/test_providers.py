@@ -15,7 +15,8 @@ def test_vm_uptime_is_constant_within_a_cache_bucket() -> None:
     changed = datetime(2026, 11, 22, 8, 0, 12, 500000, tzinfo=UTC)
     vm = SimpleNamespace(id=1, version_id=1, enabled_state=2, state_changed_at=changed,
                          planned=False, guid="G", element_name="v", created_at=changed,
-                         health_state=5, operational_status=[2], operating_status=None)
+                         health_state=5, operational_status=[2], operating_status=None,
+                         running_since=changed, uptime_ms=0, requested_state=12)
     bucket_start = datetime(2026, 11, 22, 8, 1, 0, tzinfo=UTC)
     readings = set()
     for offset in (0, 7.5, ON_TIME_BUCKET_SECONDS - 0.001):

@@ -324,3 +324,29 @@ def test_keyboard_input_is_a_bounded_record_per_vm(unit: Opener) -> None:
     with unit() as uow:
         assert uow.keyboards.keys_down(first.id, since=NOW) == set()
         assert uow.keyboards.recent(first.id, 10) == []
+
+
+def test_a_state_change_written_and_its_memory_held(unit: Opener) -> None:
+    """The lifecycle writes a VM's state columns; memory counts from Starting to Stopping."""
+    later = NOW + timedelta(seconds=90)
+    with unit() as uow:
+        hv1 = uow.hosts.all()[0]
+        web01, _, db01 = uow.vms.of_host(hv1.id)
+        assert (web01.running_since, web01.uptime_ms, web01.requested_state) == (NOW, 0, 12)
+        assert db01.running_since is None and web01.shutdown_service is True
+        db01.enabled_state, db01.requested_state, db01.state_changed_at = 10, 2, later
+        web01.enabled_state, web01.uptime_ms, web01.running_since = 32773, 90_000, None
+        uow.commit()
+    with unit() as uow:
+        assert uow.vms.memory_in_use_mb(hv1.id) == 4096 + 2048 + 16384
+        row = uow.world.vm_on_host("HV-01", db01.guid, planned=False)
+        assert row is not None
+        assert (row.enabled_state, row.requested_state, row.state_changed_at) == (10, 2, later)
+        row = uow.world.vm_on_host("HV-01", web01.guid, planned=False)
+        assert row is not None
+        assert (row.enabled_state, row.uptime_ms, row.running_since) == (32773, 90_000, None)
+        saving = uow.vms.get(web01.id)
+        assert saving is not None
+        copy = uow.vms.add_planned_copy(saving, uow.hosts.all()[1].id, roots={}, disk_paths={})
+        uow.flush()
+        assert (copy.uptime_ms, copy.running_since, copy.requested_state) == (0, None, 12)
