@@ -1,12 +1,9 @@
-"""Pull enumerations (Open/Pull/Close/EnumerationCount) against an in-memory store of contexts,
-and that store's contract, which the SQL repository meets on SQLite and PostgreSQL alike."""
+"""Pull enumerations (Open/Pull/Close/EnumerationCount) against an in-memory store of
+contexts: batches, bounds, expiry, unknown contexts and database failures."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from pywbem import (
@@ -15,83 +12,24 @@ from pywbem import (
     CIM_ERR_INVALID_NAMESPACE,
     CIM_ERR_INVALID_OPERATION_TIMEOUT,
     CIM_ERR_INVALID_PARAMETER,
-    CIM_ERR_NOT_FOUND,
     CIMError,
-    CIMInstanceName,
 )
 
 from emulator.core import guard
 from emulator.core.enumerations import MAX_OBJECT_COUNT, Enumerations
-from emulator.core.instances import FULL_VIEW, View
-from emulator.core.results import InstanceResult
+from emulator.core.instances import View
 from emulator.core.unavailable import ServiceUnavailable
-from providers.base import V2, Record, Scope
-from storage.db import Store, upgrade_schema
-from storage.errors import FailureKind, StaleWrite, StoreUnavailable
-from storage.pull_contexts import (
-    PullContext,
-    PullContextStore,
-    PullRequest,
-    SqlPullContextStore,
-    StoredPath,
+from providers.base import V2
+from storage.errors import FailureKind, StoreUnavailable
+from tests.support.enumeration_stubs import (
+    HOST,
+    StubDispatcher,
+    names,
+    open_paths,
+    result_for,
+    vm_path,
 )
-from tests.support import fresh_database, sqlite_url
 from tests.support.fake_pull_contexts import FakePullContextStore
-
-HOST = "HV-01"
-START = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
-
-
-class SteppingClock:
-    def __init__(self) -> None:
-        self.current = START
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
-
-
-class StubDispatcher:
-    """Serves one namespace; every path is an instance unless listed in `gone`."""
-
-    store = None
-
-    def __init__(self) -> None:
-        self.clock = SteppingClock()
-        self.gone: set[str] = set()
-        self.reads: list[tuple[str, tuple[str, ...] | None]] = []
-
-    def scope(self, host: str, namespace: str | None) -> Scope:
-        if (namespace or "").strip("/").lower() != V2:
-            raise CIMError(CIM_ERR_INVALID_NAMESPACE, f"no namespace {namespace!r}")
-        return Scope(V2, host)
-
-    def get_instance(self, host: str, namespace: str, path: CIMInstanceName, *,
-                     local_only: bool = False, include_qualifiers: bool = False,
-                     include_class_origin: bool = False,
-                     property_list: Iterable[str] | None = None) -> InstanceResult:
-        name = path.keybindings["Name"]
-        self.reads.append((name, None if property_list is None else tuple(property_list)))
-        if name in self.gone:
-            raise CIMError(CIM_ERR_NOT_FOUND, f"{name} went away")
-        return result_for(path, View.of(property_list, include_qualifiers,
-                                        include_class_origin))
-
-
-def vm_path(i: int) -> CIMInstanceName:
-    return CIMInstanceName("Msvm_ComputerSystem", keybindings={"Name": f"VM-{i}"},
-                           namespace=V2, host=HOST)
-
-
-def result_for(path: CIMInstanceName, view: View = FULL_VIEW) -> InstanceResult:
-    record = Record(path.classname, dict(path.keybindings), "1", lambda: {})
-    return InstanceResult(record, Scope(V2, HOST), cast(Any, None), view, _path=path)
-
-
-def names(batch_items: Iterable[Any]) -> list[str]:
-    return [getattr(item, "path", item).keybindings["Name"] for item in batch_items]
 
 
 @pytest.fixture
@@ -107,14 +45,6 @@ def contexts() -> FakePullContextStore:
 @pytest.fixture
 def enumerations(dispatcher: StubDispatcher, contexts: FakePullContextStore) -> Enumerations:
     return Enumerations(dispatcher, contexts)
-
-
-def open_paths(enumerations: Enumerations, count: int, first: int = 0,
-               **kwargs: Any) -> str:
-    batch = enumerations.open(HOST, V2, "paths", paths=[vm_path(i) for i in range(count)],
-                              max_object_count=first, **kwargs)
-    assert batch.context is not None
-    return batch.context
 
 
 # -- Open and Pull -----------------------------------------------------------------------------
@@ -322,98 +252,3 @@ def test_a_pull_that_loses_a_race_for_its_context_fails_cleanly(
     assert info.value.status_code == CIM_ERR_FAILED
     assert "changed by another request" in info.value.status_description
     assert enumerations.count(HOST, V2, context) == 2, "only the winner moved the context on"
-
-
-# -- the store's contract: the fake and the SQL repository alike --------------------------------
-
-
-@pytest.fixture(params=["fake", "sqlite", "postgres"])
-def pull_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PullContextStore]:
-    if request.param == "fake":
-        yield FakePullContextStore()
-        return
-    url = (sqlite_url(tmp_path / "hvsim.db") if request.param == "sqlite"
-           else fresh_database(request.getfixturevalue("postgres_url")))
-    store = Store(url)
-    upgrade_schema(store.engine)
-    yield SqlPullContextStore(store)
-    store.dispose()
-
-
-def stored(i: int) -> StoredPath:
-    return StoredPath("Msvm_ComputerSystem", f'\\\\{HOST}\\root\\virtualization\\v2:'
-                      f'Msvm_ComputerSystem.Name="VM-{i}"', V2)
-
-
-def new_context(context_id: str, total: int, *, expires_at: datetime = START) -> PullContext:
-    return PullContext(id=context_id, namespace=V2, endpoint_host=HOST, operation="paths",
-                       request=PullRequest(("name",), False, True, False), position=0,
-                       total=total, timeout_seconds=60, expires_at=expires_at)
-
-
-def test_the_store_keeps_contexts_and_hands_out_their_paths(
-        pull_store: PullContextStore) -> None:
-    with pull_store.unit() as contexts:
-        contexts.open(new_context("a", 3), [stored(i) for i in range(3)])
-        contexts.commit()
-    with pull_store.unit() as contexts:
-        found = contexts.find("a")
-        assert found == new_context("a", 3)
-        assert contexts.take(found, 2) == [stored(0), stored(1)]
-        contexts.renew(found, START + timedelta(seconds=60))
-        contexts.commit()
-    with pull_store.unit() as contexts:
-        found = contexts.find("a")
-        assert found is not None
-        assert (found.position, found.expires_at) == (2, START + timedelta(seconds=60))
-        assert contexts.remaining(found) == 1
-        assert contexts.take(found, 5) == [stored(2)]
-        contexts.close(found)
-        contexts.commit()
-    with pull_store.unit() as contexts:
-        assert contexts.find("a") is None
-
-
-def test_the_store_keeps_nothing_uncommitted(pull_store: PullContextStore) -> None:
-    with pull_store.unit() as contexts:
-        contexts.open(new_context("a", 2), [stored(0), stored(1)])
-        contexts.commit()
-    with pull_store.unit() as contexts:
-        contexts.open(new_context("b", 1), [stored(0)])
-        found = contexts.find("a")
-        assert found is not None
-        contexts.take(found, 1)
-    with pull_store.unit() as contexts:
-        found = contexts.find("a")
-        assert found is not None and found.position == 0
-        assert contexts.find("b") is None
-
-
-def test_the_store_discards_only_expired_contexts(pull_store: PullContextStore) -> None:
-    with pull_store.unit() as contexts:
-        contexts.open(new_context("old", 1, expires_at=START), [stored(0)])
-        contexts.open(new_context("new", 1, expires_at=START + timedelta(seconds=10)),
-                      [stored(0)])
-        contexts.commit()
-    with pull_store.unit() as contexts:
-        contexts.discard_expired(START + timedelta(seconds=5))
-        contexts.commit()
-    with pull_store.unit() as contexts:
-        assert contexts.find("old") is None and contexts.find("new") is not None
-
-
-def test_the_store_lets_only_one_of_two_racing_pulls_win(pull_store: PullContextStore) -> None:
-    with pull_store.unit() as contexts:
-        contexts.open(new_context("a", 3), [stored(i) for i in range(3)])
-        contexts.commit()
-    with pull_store.unit() as first, pull_store.unit() as second:
-        mine, theirs = first.find("a"), second.find("a")
-        assert mine is not None and theirs is not None
-        first.take(mine, 1)
-        second.take(theirs, 1)
-        first.commit()
-        with pytest.raises(StaleWrite):
-            second.commit()
-    with pull_store.unit() as contexts:
-        found = contexts.find("a")
-        assert found is not None and found.position == 1
