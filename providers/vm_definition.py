@@ -45,7 +45,7 @@ from providers.migration.job_timeline import JobSpec, JobTimeline
 from providers.return_codes import DmtfReturnCode
 from providers.vm_draft import VMDraft
 from providers.vm_resources import CLASS_BY_KIND, add, kind_of, modify, part_kind, remove
-from providers.vm_settings import SETTINGS_ID, VSSD
+from providers.vm_setting_ids import SETTINGS_ID, VSSD
 from storage.models import Host, VirtualMachine
 
 log = logging.getLogger("hvsim.management")

@@ -21,7 +21,7 @@ from providers.capabilities import MAX_MEMORY_MB, MAX_VIRTUAL_PROCESSORS
 from providers.computer_system import switch_guid
 from providers.return_codes import DmtfReturnCode
 from providers.vm_draft import DraftAdapter, DraftDrive, VMDraft
-from providers.vm_settings import (
+from providers.vm_setting_ids import (
     DISPLAY_PART,
     KEYBOARD_PART,
     MEMORY_PART,

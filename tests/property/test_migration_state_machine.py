@@ -38,7 +38,7 @@ from providers.migration.checks import HOST_RESERVE_MB
 from providers.migration.job_settling import JobSettling
 from providers.migration.job_timeline import JobTimeline
 from providers.vm_lifecycle import transition_for
-from providers.vm_settings import SHUTDOWN_SERVICE_GUID, disk_setting_part
+from providers.vm_setting_ids import SHUTDOWN_SERVICE_GUID, disk_setting_part
 from providers.vm_states import ALLOWED_REQUESTS, MEMORY_HOLDING_STATES, TRANSITIONAL_STATES
 from storage.db import Store
 from storage.models import Host, MigrationNetwork, VirtualMachine
