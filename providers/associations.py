@@ -43,15 +43,8 @@ from providers.services import (
     switch_service_keys,
     vsms_keys,
 )
-from providers.vm_settings import (
-    LOGICAL_DISK,
-    SETTINGS_ID,
-    Device,
-    device_ref,
-    setting_ref,
-    vm_devices,
-    vssd_ref,
-)
+from providers.vm_devices import Device, device_ref, setting_ref, vm_devices
+from providers.vm_setting_ids import LOGICAL_DISK, SETTINGS_ID, vssd_ref
 from providers.world import HostRow, VMRow
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from providers import world
 from providers.base import InstanceProvider, ProviderContext, Record, Scope, key_value
 from providers.computer_system import host_etag
-from providers.vm_settings import (
+from providers.vm_setting_ids import (
     IDE_PART,
     MEMORY_PART,
     MEMORY_SD,
@@ -29,8 +29,8 @@ from providers.vm_settings import (
     SASD,
     SERIAL_PART,
     SERIAL_PORT_SD,
-    ResourceSettingsProvider,
 )
+from providers.vm_settings import ResourceSettingsProvider
 from providers.world import HostRow
 
 ALLOCATION_CAPABILITIES = "Msvm_AllocationCapabilities"

@@ -17,7 +17,7 @@ from providers import keys, world
 from providers.base import V2, MethodCall, MethodResult, ProviderContext, Refused, key_value
 from providers.method_table import MethodTable
 from providers.return_codes import ReturnCode
-from providers.vm_settings import KEYBOARD
+from providers.vm_setting_ids import KEYBOARD
 from providers.world import VMRow
 
 log = logging.getLogger("hvsim.keyboard")

@@ -15,7 +15,7 @@ from pywbem import CIMInstanceName
 
 from providers.base import Embedded
 from providers.computer_system import STATUS_TEXT
-from providers.vm_settings import SETTINGS_ID
+from providers.vm_setting_ids import SETTINGS_ID
 from providers.vm_states import MEMORY_HOLDING_STATES, RUNNING, on_time_ms
 from storage.models import Host, Job, VirtualMachine
 from storage.repositories import WorldUnitOfWork

@@ -18,7 +18,8 @@ from pywbem import CIMInstanceName
 from providers import keys
 from providers.base import MethodCall, MethodResult, ProviderContext, Refused, key_value
 from providers.return_codes import ReturnCode
-from providers.vm_settings import SCREEN_HEIGHT, SCREEN_WIDTH, vm_from_settings_id
+from providers.vm_devices import SCREEN_HEIGHT, SCREEN_WIDTH
+from providers.vm_settings import vm_from_settings_id
 from providers.world import VMRow
 from storage.models import Host
 

@@ -4,7 +4,8 @@ DefineSystem creates a VM (off) with the devices a host gives every VM of its ge
 then applies the embedded resource settings; ModifySystemSettings changes the VSSD (name,
 notes, automatic actions); AddResourceSettings, ModifyResourceSettings and
 RemoveResourceSettings change memory, processors, drives and their virtual hard disks,
-network adapters and their connections, and serial ports (providers/vm_resources.py).
+network adapters and their connections, and serial ports (providers/vm_resources.py,
+resource_kinds.py, vm_compute_settings.py).
 
 These methods come from CIM_VirtualSystemManagementService and answer with the DMTF codes
 (§0.3 Family A): 0 when done, 4 (invalid parameter), 5 (invalid state), 1 (not supported)
@@ -42,10 +43,11 @@ from providers.migration.errors import (
     MigrationError,
 )
 from providers.migration.job_timeline import JobSpec, JobTimeline
+from providers.resource_kinds import CLASS_BY_KIND, kind_of, part_kind
 from providers.return_codes import DmtfReturnCode
 from providers.vm_draft import VMDraft
-from providers.vm_resources import CLASS_BY_KIND, add, kind_of, modify, part_kind, remove
-from providers.vm_settings import SETTINGS_ID, VSSD
+from providers.vm_resources import add, modify, remove
+from providers.vm_setting_ids import SETTINGS_ID, VSSD
 from storage.models import Host, VirtualMachine
 
 log = logging.getLogger("hvsim.management")

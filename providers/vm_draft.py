@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from providers.vm_settings import (
+from providers.vm_setting_ids import (
     IDE_PART,
     default_scsi_guid,
     disk_setting_part,
@@ -122,7 +122,7 @@ class VMDraft:
 
     def controllers(self) -> list[Controller]:
         """IDE 0 and 1 on generation 1; the SCSI controllers the VM's drives are on, and on
-        generation 2 its first one even before a drive is attached (as vm_settings shows)."""
+        generation 2 its first one even before a drive is attached (as vm_devices shows)."""
         found = [Controller("ide", n, IDE_PART) for n in (0, 1)] if self.generation == 1 else []
         scsi = {d.controller_guid for d in self.drives if d.controller_kind == "scsi"}
         if self.generation == 2 and not scsi:

@@ -38,7 +38,7 @@ from providers.migration.checks import free_memory_mb
 from providers.migration.job_timeline import JobSpec, JobTimeline
 from providers.migration.timing import Phase, percent_plan
 from providers.return_codes import ReturnCode
-from providers.vm_settings import SHUTDOWN_COMPONENT
+from providers.vm_setting_ids import SHUTDOWN_COMPONENT
 from providers.vm_states import (
     ALLOWED_REQUESTS,
     NO_CHANGE_REQUESTED,

@@ -1,10 +1,9 @@
-"""One embedded resource setting (RASD family) checked and written into a VM's draft (§12).
+"""One embedded resource setting (RASD family) added to, changed in or removed from a VM's draft.
 
-What a host checks and refuses: memory and vCPUs within the host's limits and changed only
-while the VM is off (dynamic memory may widen its range while running), drives on a
-controller slot that exists and is free, virtual hard disks that are VHD files not used by
-another VM, adapters connected to a switch the host has, serial ports on a named pipe, and
-IDE devices and generation 1 adapters left alone while the VM runs. Every refusal is a
+What a host checks and refuses: drives on a controller slot that exists and is free, virtual
+hard disks that are VHD files not used by another VM, adapters connected to a switch the host
+has, serial ports on a named pipe, and IDE devices and generation 1 adapters left alone while
+the VM runs (memory and processors: providers/vm_compute_settings.py). Every refusal is a
 `Refused` with the DMTF code of the management-service methods (§0.3 Family A).
 """
 
@@ -17,100 +16,22 @@ from typing import Any
 from pywbem import CIMInstance
 
 from providers.base import Refused, property_value
-from providers.capabilities import MAX_MEMORY_MB, MAX_VIRTUAL_PROCESSORS
 from providers.computer_system import switch_guid
+from providers.resource_kinds import CLASS_BY_KIND, LABELS, kind_of, part_kind
 from providers.return_codes import DmtfReturnCode
+from providers.setting_values import first_value, optional_int
+from providers.vm_compute_settings import change_memory, change_processor
 from providers.vm_draft import DraftAdapter, DraftDrive, VMDraft
-from providers.vm_settings import (
-    DISPLAY_PART,
-    KEYBOARD_PART,
-    MEMORY_PART,
-    MEMORY_SD,
-    NIC_SD,
-    PORT_SD,
-    PROCESSOR_PART,
-    PROCESSOR_SD,
-    RASD,
-    SASD,
-    SERIAL_PORT_SD,
-    serial_setting_part,
-)
+from providers.vm_setting_ids import MEMORY_PART, PROCESSOR_PART, serial_setting_part
 from storage.models import Host
 
 INVALID = DmtfReturnCode.INVALID_PARAMETER
 STATE = DmtfReturnCode.INVALID_STATE
-DYNAMIC_MINIMUM_MB, DYNAMIC_MAXIMUM_MB = 512, 1048576  # a host's defaults (§12.5)
-MEMORY_FLOOR_MB = 32
 NEW_DISK_GB = 127  # New-VHD's default size; hvsim does not read the file
-PERCENT_1000 = 100000  # processor Limit and Reservation are in 1/1000 percent
-MAX_WEIGHT = 10000
 VHD_SUFFIXES = (".vhd", ".vhdx", ".avhd", ".avhdx")
 _PIPE = re.compile(r"^\\\\[^\\]+\\pipe\\[^\\]+$", re.IGNORECASE)
 _MAC = re.compile(r"^[0-9A-Fa-f]{12}$")
 _INSTANCE_ID_IN_PATH = re.compile(r'InstanceID\s*=\s*"((?:[^"\\]|\\.)*)"', re.IGNORECASE)
-
-# Resource kinds by the class a client embeds (drives and controllers share
-# Msvm_ResourceAllocationSettingData and are told apart by ResourceType).
-KIND_BY_CLASS = {MEMORY_SD.lower(): "memory", PROCESSOR_SD.lower(): "processor",
-                 SASD.lower(): "disk", NIC_SD.lower(): "adapter", PORT_SD.lower(): "connection",
-                 SERIAL_PORT_SD.lower(): "serial"}
-KIND_BY_CLASS_NAMES = (MEMORY_SD, PROCESSOR_SD, SASD, NIC_SD, PORT_SD, SERIAL_PORT_SD)
-RESOURCE_TYPES = {"memory": 4, "processor": 3, "disk": 31, "adapter": 10, "connection": 33,
-                  "serial": 21, "drive": 17}
-CLASS_BY_KIND = {"memory": MEMORY_SD, "processor": PROCESSOR_SD, "disk": SASD,
-                 "adapter": NIC_SD, "connection": PORT_SD, "serial": SERIAL_PORT_SD,
-                 "drive": RASD, "controller": RASD, "device": RASD}
-LABELS = {"memory": "memory", "processor": "processor", "disk": "virtual hard disk",
-          "adapter": "network adapter", "connection": "network connection",
-          "serial": "serial port", "drive": "disk drive", "controller": "controller",
-          "device": "device"}
-
-
-def kind_of(setting: CIMInstance, what: str) -> str:
-    """Which resource an embedded setting describes; a class outside the RASD family, or a
-    ResourceType that contradicts the class, is an invalid parameter."""
-    lowered = setting.classname.lower()
-    resource_type = _optional_int(setting, "ResourceType", what)
-    if lowered == RASD.lower():
-        if resource_type is None:
-            raise Refused(INVALID, f"{what}: an {RASD} needs its ResourceType")
-        return {17: "drive", 5: "controller", 6: "controller"}.get(resource_type, "device")
-    kind = KIND_BY_CLASS.get(lowered)
-    if kind is None:
-        known = ", ".join(sorted({*KIND_BY_CLASS_NAMES, RASD}))
-        raise Refused(INVALID, f"{what} is an embedded {setting.classname}, not one of the "
-                               f"resource allocation setting data classes of Hyper-V ({known})")
-    if resource_type is not None and resource_type != RESOURCE_TYPES[kind]:
-        raise Refused(INVALID, f"{what}: ResourceType {resource_type} is not that of "
-                               f"{setting.classname} ({RESOURCE_TYPES[kind]})")
-    return kind
-
-
-def part_kind(draft: VMDraft, part: str) -> tuple[str, Any]:
-    """The resource of the draft an InstanceID part names, and its draft entry (if any)."""
-    lowered = part.lower()
-    if lowered == MEMORY_PART.lower():
-        return "memory", None
-    if lowered == f"{PROCESSOR_PART}\\0".lower():
-        return "processor", None
-    for number in (0, 1):
-        if lowered == serial_setting_part(number).lower():
-            return "serial", number
-    for drive in draft.live_drives():
-        if lowered == drive.drive_part.lower():
-            return "drive", drive
-        if drive.path and lowered == drive.disk_part.lower():
-            return "disk", drive
-    for adapter in draft.live_adapters():
-        if lowered == adapter.nic_part.lower():
-            return "adapter", adapter
-        if lowered == adapter.port_part.lower():
-            return "connection", adapter
-    if any(lowered == c.part.lower() for c in draft.controllers()):
-        return "controller", None
-    if lowered in (KEYBOARD_PART.lower(), DISPLAY_PART.lower()):
-        return "device", None
-    raise Refused(INVALID, f"{draft.name} has no resource {part!r}")
 
 
 # ---------------------------------------------------------------------------------- adding
@@ -166,7 +87,7 @@ def _new_drive(draft: VMDraft, setting: CIMInstance | None, what: str) -> DraftD
             raise Refused(INVALID, f"{what}: Parent {parent!r} is not a disk controller of "
                                    f"{draft.name}")
     _runtime_allowed(draft, controller.kind, what, "attach a drive to")
-    address = _optional_int(setting, "AddressOnParent", what) if setting is not None else None
+    address = optional_int(setting, "AddressOnParent", what) if setting is not None else None
     if address is None:
         address = next(n for n in range(controller.slots)
                        if draft.drive_at(controller, n) is None)
@@ -253,9 +174,9 @@ def modify(draft: VMDraft, part: str, setting: CIMInstance, host: Host, taken_pa
         raise Refused(INVALID, f"{what} is an embedded {setting.classname}, but its InstanceID "
                                f"names the {LABELS[kind]} ({CLASS_BY_KIND[kind]})")
     if kind == "memory":
-        _memory(draft, setting, host, what)
+        change_memory(draft, setting, host, what)
     elif kind == "processor":
-        _processor(draft, setting, host, what)
+        change_processor(draft, setting, host, what)
     elif kind == "disk":
         _runtime_allowed(draft, entry.controller_kind, what, "change the disk in")
         taken_paths.discard(entry.path.lower())
@@ -302,82 +223,6 @@ def remove(draft: VMDraft, part: str, classname: str, what: str) -> None:
     else:
         raise Refused(INVALID, f"{what}: the {LABELS[kind]} of a virtual machine cannot be "
                                "removed")
-
-
-def _memory(draft: VMDraft, setting: CIMInstance, host: Host, what: str) -> None:
-    now = draft.settings
-    quantity = _int(setting, "VirtualQuantity", now["memory_mb"], what)
-    dynamic = _bool(setting, "DynamicMemoryEnabled", now["dynamic_memory"])
-    if dynamic:
-        was = bool(now["dynamic_memory"])
-        minimum = _int(setting, "Reservation",
-                       now["memory_min_mb"] if was else min(DYNAMIC_MINIMUM_MB, quantity), what)
-        maximum = _int(setting, "Limit", now["memory_max_mb"] if was else max(
-            quantity, min(DYNAMIC_MAXIMUM_MB, _memory_top(host))), what)
-    else:
-        minimum = maximum = quantity
-    top = _memory_top(host)
-    for label, value in (("VirtualQuantity", quantity), ("Reservation", minimum),
-                         ("Limit", maximum)):
-        if value % 2:
-            raise Refused(INVALID, f"{what}: memory {label} {value} MB is not a multiple of "
-                                   "2 MB")
-        if not MEMORY_FLOOR_MB <= value <= top:
-            raise Refused(INVALID, f"{what}: memory {label} {value} MB is outside "
-                                   f"{MEMORY_FLOOR_MB} to {top} MB, what {host.name} allows")
-    if not minimum <= quantity <= maximum:
-        raise Refused(INVALID, f"{what}: dynamic memory needs Reservation ({minimum} MB) <= "
-                               f"VirtualQuantity ({quantity} MB) <= Limit ({maximum} MB)")
-    if not draft.is_off:
-        if dynamic != now["dynamic_memory"]:
-            raise Refused(STATE, f"{what}: dynamic memory cannot be turned "
-                                 f"{'on' if dynamic else 'off'} while {draft.name} is not off")
-        if quantity != now["memory_mb"]:
-            kind = "dynamic memory's startup" if dynamic else "static"
-            raise Refused(STATE, f"{what}: the {kind} memory of {draft.name} cannot change "
-                                 "while it is not off")
-        if dynamic and (minimum > now["memory_min_mb"] or maximum < now["memory_max_mb"]):
-            raise Refused(STATE, f"{what}: while {draft.name} runs its minimum memory can only "
-                                 "shrink and its maximum only grow")
-    now.update(memory_mb=quantity, dynamic_memory=dynamic, memory_min_mb=minimum,
-               memory_max_mb=maximum)
-
-
-def _memory_top(host: Host) -> int:
-    return min(MAX_MEMORY_MB.get(host.os_name, 1 << 20), int(host.memory_mb))
-
-
-def _processor(draft: VMDraft, setting: CIMInstance, host: Host, what: str) -> None:
-    now = draft.settings
-    count = _int(setting, "VirtualQuantity", now["processors"], what)
-    persona = MAX_VIRTUAL_PROCESSORS.get(host.os_name, 64)
-    if count < 1:
-        raise Refused(INVALID, f"{what}: a virtual machine needs at least one processor")
-    if count > host.logical_processors:
-        raise Refused(INVALID, f"{what}: {count} virtual processors are more than the "
-                               f"{host.logical_processors} logical processors of {host.name}")
-    if count > persona:
-        raise Refused(INVALID, f"{what}: {count} virtual processors are more than "
-                               f"{host.os_name} allows a virtual machine ({persona})")
-    limit = _int(setting, "Limit", now["processor_limit"], what)
-    reservation = _int(setting, "Reservation", now["processor_reservation"], what)
-    weight = _int(setting, "Weight", now["processor_weight"], what)
-    if not 0 <= reservation <= limit <= PERCENT_1000:
-        raise Refused(INVALID, f"{what}: processor Reservation ({reservation}) and Limit "
-                               f"({limit}) must satisfy 0 <= Reservation <= Limit <= "
-                               f"{PERCENT_1000}")
-    if not 1 <= weight <= MAX_WEIGHT:
-        raise Refused(INVALID, f"{what}: processor Weight {weight} is outside 1 to "
-                               f"{MAX_WEIGHT}")
-    features = _bool(setting, "LimitProcessorFeatures", now["limit_processor_features"])
-    if not draft.is_off and count != now["processors"]:
-        raise Refused(STATE, f"{what}: the virtual processors of {draft.name} can only change "
-                             "while it is off")
-    if not draft.is_off and features != now["limit_processor_features"]:
-        raise Refused(STATE, f"{what}: LimitProcessorFeatures can only change while the "
-                             "virtual machine is off")
-    now.update(processors=count, processor_limit=limit, processor_reservation=reservation,
-               processor_weight=weight, limit_processor_features=features)
 
 
 def _adapter_settings(adapter: DraftAdapter, setting: CIMInstance, what: str) -> None:
@@ -446,40 +291,6 @@ def _runtime_allowed(draft: VMDraft, controller_kind: str, what: str, action: st
     if controller_kind == "ide" and not draft.is_off:
         raise Refused(STATE, f"{what}: cannot {action} an IDE controller while {draft.name} "
                              "is not off")
-
-
-def first_value(setting: CIMInstance, name: str) -> str:
-    """The first element of an array property (only [0] is used, §12.3) as text; "" if none.
-    A client that sends a scalar where the class has an array is taken at its word."""
-    value = property_value(setting, name)
-    if isinstance(value, list | tuple):
-        value = value[0] if value else None
-    return "" if value is None else str(value)
-
-
-def _int(setting: CIMInstance, name: str, default: int, what: str) -> int:
-    value = _optional_int(setting, name, what)
-    return int(default) if value is None else value
-
-
-def _optional_int(setting: CIMInstance | None, name: str, what: str) -> int | None:
-    value = property_value(setting, name) if setting is not None else None
-    if value is None or value == "":
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise Refused(INVALID, f"{what}.{name} {value!r} is not a number") from None
-    if number < 0:
-        raise Refused(INVALID, f"{what}.{name} {number} is negative")
-    return number
-
-
-def _bool(setting: CIMInstance, name: str, default: bool) -> bool:
-    value = property_value(setting, name)
-    if isinstance(value, str):
-        return value.strip().lower() == "true"
-    return bool(default) if value is None else bool(value)
 
 
 def _generated_mac() -> str:

@@ -14,7 +14,7 @@ from providers.migration import errors as e
 from providers.migration import migration_request as req
 from providers.migration.errors import MigrationError
 from providers.services import listener_addresses
-from providers.vm_settings import port_setting_part
+from providers.vm_setting_ids import port_setting_part
 from storage.models import Host, VirtualMachine
 from storage.repositories import WorldUnitOfWork
 

@@ -28,7 +28,7 @@ from providers.migration import migration_request as req
 from providers.migration.errors import MigrationError
 from providers.migration.job_timeline import JobSpec, JobTimeline
 from providers.return_codes import DMTF, HYPER_V, DmtfReturnCode, Family, ReturnCode
-from providers.vm_settings import disk_setting_part
+from providers.vm_setting_ids import disk_setting_part
 from storage.models import Host, VirtualMachine
 
 log = logging.getLogger("hvsim.migration")

@@ -28,7 +28,7 @@ from pywbem import CIM_ERR_NOT_FOUND, CIMError, CIMInstance, CIMInstanceName, Ui
 from sqlalchemy import select
 
 from providers.vm_lifecycle import transition_for
-from providers.vm_settings import SHUTDOWN_SERVICE_GUID
+from providers.vm_setting_ids import SHUTDOWN_SERVICE_GUID
 from providers.vm_states import ALLOWED_REQUESTS
 from storage.models import Host, MigrationNetwork
 from tests.support.migration_invariants import MigrationInvariants

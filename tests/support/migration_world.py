@@ -23,7 +23,7 @@ from emulator.setup.scenario import generated_scenario
 from emulator.setup.seeding import prepare_store
 from providers.migration.job_settling import JobSettling
 from providers.migration.job_timeline import JobTimeline
-from providers.vm_settings import disk_setting_part
+from providers.vm_setting_ids import disk_setting_part
 from storage.db import Store
 from storage.models import Host, VirtualMachine
 

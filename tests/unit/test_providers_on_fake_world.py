@@ -23,7 +23,8 @@ from providers.migration.migration_request import VIRTUAL_SYSTEM as LIVE
 from providers.migration.migration_service import MigrationServiceMethods
 from providers.return_codes import DmtfReturnCode, ReturnCode
 from providers.services import MIGRATION_SERVICE, VSMS, migration_service_keys, vsms_keys
-from providers.vm_settings import ResourceSettingsProvider, disk_setting_part
+from providers.vm_setting_ids import disk_setting_part
+from providers.vm_settings import ResourceSettingsProvider
 from storage.models import VirtualMachine
 from tests.support.fake_world import FakeUnitOfWork, FakeWorld
 

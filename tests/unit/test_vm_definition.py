@@ -16,19 +16,18 @@ from providers.management import ManagementServiceMethods
 from providers.migration.checks import processor_count_errors
 from providers.migration.migration_request import STAGED
 from providers.return_codes import DmtfReturnCode
-from providers.vm_settings import (
+from providers.vm_setting_ids import (
     MEMORY_PART,
     NIC_SD,
     PORT_SD,
     PROCESSOR_PART,
     RASD,
     SASD,
-    ResourceSettingsProvider,
-    VirtualSystemSettingsProvider,
     disk_setting_part,
     port_setting_part,
     switch_ref_text,
 )
+from providers.vm_settings import ResourceSettingsProvider, VirtualSystemSettingsProvider
 from storage.models import VirtualMachine
 from tests.unit.test_providers_on_fake_world import HV1, WEB01, Cluster, service_path
 

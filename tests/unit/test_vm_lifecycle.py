@@ -17,7 +17,8 @@ from providers.jobs import JobMethods, JobProvider
 from providers.return_codes import ReturnCode, StateChangeCode
 from providers.summary import summaries
 from providers.vm_lifecycle import ComputerSystemMethods, ShutdownComponentMethods, StateChanges
-from providers.vm_settings import SHUTDOWN_COMPONENT, SHUTDOWN_SERVICE_GUID, LogicalDeviceProvider
+from providers.vm_setting_ids import SHUTDOWN_COMPONENT, SHUTDOWN_SERVICE_GUID
+from providers.vm_settings import LogicalDeviceProvider
 from tests.unit.test_providers_on_fake_world import HV1, WEB01, Cluster, vm_path
 
 DB01 = "1F2E3D4C-5B6A-4978-8877-66554433AA11"  # off, 16 GB, HV-01
