@@ -48,8 +48,8 @@ from typing import Any
 import psycopg
 import pywbem
 from benchserver import ROOT, BenchServer
+from figures import percentile
 from outageload import JOB_GIVE_UP, OutageClient, Prober, Record, Sample
-from reliability import percentile
 from soakload import consistency
 from soakworld import TERMINAL_JOB_STATES, World, cim_connection
 

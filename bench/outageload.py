@@ -32,7 +32,7 @@ import pywbem
 import requests
 from pypsrp.exceptions import WinRMTransportError, WSManFaultError
 from pypsrp.wsman import NAMESPACES, SelectorSet
-from reliability import WSMAN_HEADERS, RawHttp
+from rawhttp import WSMAN_HEADERS, RawHttp
 from soakclient import Client
 from soakworld import SVC, TERMINAL_JOB_STATES, Tally, World, vm_epr, vm_path
 from wsman import CS, selectors

@@ -30,14 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from benchserver import ROOT, BenchServer
+from figures import MB
 from soakclient import Client
 from soakworld import TERMINAL_JOB_STATES, Tally, World, cim_connection
 
 sys.path.insert(0, str(ROOT))
 
 from tests.support.postgres import PostgresCluster, PostgresUnavailable
-
-MB = 1024 * 1024
 
 
 def consistency(world: World, clients: list[Client]) -> dict[str, int]:
