@@ -48,9 +48,10 @@ from typing import Any
 import psycopg
 import pywbem
 from benchserver import ROOT, BenchServer
+from figures import percentile
 from outageload import JOB_GIVE_UP, OutageClient, Prober, Record, Sample
-from reliability import percentile
-from soakload import TERMINAL_JOB_STATES, World, cim_connection, consistency
+from soakload import consistency
+from soakworld import TERMINAL_JOB_STATES, World, cim_connection
 
 sys.path.insert(0, str(ROOT))  # tests.support of this checkout, whatever --project-root says
 

@@ -1,7 +1,7 @@
 """The client load of bench/db_outage.py: reading and migrating clients, and an Identify prober.
 
 Each client thread owns a share of the VMs and is the only one to migrate them (between their
-first host and the next, as in soakload.py), so it always knows where they are. It reads
+first host and the next, as in soakclient.py), so it always knows where they are. It reads
 (pywbem GetInstance and EnumerateInstances, pypsrp Get) and migrates
 (MigrateVirtualSystemToHost over CIM-XML or WS-Management, the job then polled over the same
 protocol until it ends, between the thread's other requests); every request goes to either
@@ -32,8 +32,9 @@ import pywbem
 import requests
 from pypsrp.exceptions import WinRMTransportError, WSManFaultError
 from pypsrp.wsman import NAMESPACES, SelectorSet
-from reliability import WSMAN_HEADERS, RawHttp
-from soakload import SVC, TERMINAL_JOB_STATES, Client, Tally, World, vm_epr, vm_path
+from rawhttp import WSMAN_HEADERS, RawHttp
+from soakclient import Client
+from soakworld import SVC, TERMINAL_JOB_STATES, Tally, World, vm_epr, vm_path
 from wsman import CS, selectors
 
 JOB_STARTED = 4096

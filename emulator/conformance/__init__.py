@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from emulator.conformance.model import ClassModel, Finding, PropertyInfo, Session
 from emulator.conformance.report import Report, build_report
-from emulator.conformance.rules import RULES, Rule, Thresholds
+from emulator.conformance.rule import Rule, Thresholds
+from emulator.conformance.rules import RULES
 
 __all__ = ["RULES", "ClassModel", "Finding", "PropertyInfo", "Report", "Rule", "Session",
            "Thresholds", "build_report"]

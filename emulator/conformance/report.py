@@ -9,7 +9,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from emulator.conformance.model import SEVERITIES, ClassModel, Finding, Session, sessions_of
-from emulator.conformance.rules import RULES, Rule, Thresholds
+from emulator.conformance.rule import Rule, Thresholds
+from emulator.conformance.rules import RULES
 from emulator.transport.request_log import RequestRecord
 
 
