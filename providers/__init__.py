@@ -46,21 +46,23 @@ from providers.jobs import (
     OwningJobElementProvider,
 )
 from providers.keyboard import KeyboardMethods
-from providers.management import ManagementServiceMethods
-from providers.migration.job_timeline import JobTimeline
-from providers.migration.migration_service import MigrationServiceMethods
-from providers.services import (
+from providers.management_service import (
     ManagementCapabilitiesProvider,
+    ManagementServiceMethods,
     ManagementServiceProvider,
     ManagementServiceSettingsProvider,
+)
+from providers.migration.job_timeline import JobTimeline
+from providers.migration.migration_service import (
     MigrationCapabilitiesProvider,
     MigrationNetworkProvider,
+    MigrationServiceMethods,
     MigrationServiceProvider,
     MigrationServiceSettingsProvider,
     MigrationTemplateProvider,
-    ResourcePoolProvider,
-    SwitchManagementServiceProvider,
 )
+from providers.resource_pools import ResourcePoolProvider
+from providers.switch_service import SwitchManagementServiceProvider
 from providers.unsupported import UnsupportedMethods
 from providers.vm_lifecycle import ComputerSystemMethods, ShutdownComponentMethods, StateChanges
 from providers.vm_settings import LogicalDeviceProvider, VirtualSystemSettingsProvider

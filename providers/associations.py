@@ -25,16 +25,13 @@ from providers.base import (
 )
 from providers.capabilities import ALLOCATION_CAPABILITIES, DEFINITIONS, ROLE_VALUES, ROLES
 from providers.computer_system import CS, host_keys, is_host_name, vm_keys
-from providers.interop import profile_ref
-from providers.services import (
+from providers.host_services import (
     MIGRATION_CAPABILITIES,
     MIGRATION_NETWORK,
     MIGRATION_SERVICE,
     MIGRATION_SERVICE_SETTINGS,
     MIGRATION_SETTINGS,
     MIGRATION_TEMPLATES,
-    PRIMORDIAL_POOLS,
-    RESOURCE_POOL,
     VSMS,
     VSMS_CAPABILITIES,
     VSMS_SETTINGS,
@@ -43,6 +40,8 @@ from providers.services import (
     switch_service_keys,
     vsms_keys,
 )
+from providers.interop import profile_ref
+from providers.resource_pools import PRIMORDIAL_POOLS, RESOURCE_POOL
 from providers.vm_devices import Device, device_ref, setting_ref, vm_devices
 from providers.vm_setting_ids import LOGICAL_DISK, SETTINGS_ID, vssd_ref
 from providers.world import HostRow, VMRow

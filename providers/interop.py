@@ -19,7 +19,7 @@ from providers.base import (
     ref,
 )
 from providers.computer_system import CS, host_keys
-from providers.services import migration_service_keys
+from providers.host_services import migration_service_keys
 
 SERVED_NAMESPACES = ("root/interop", "root/virtualization/v2", "root/HyperVCluster/v2",
                      "root/cimv2")

@@ -31,11 +31,11 @@ from providers.base import (
     ref,
 )
 from providers.computer_system import CS, PLANNED
+from providers.host_services import migration_service_keys, vsms_keys
 from providers.method_table import MethodTable
 from providers.migration.errors import ERROR_CLASS
 from providers.migration.job_timeline import KILLED, TERMINATED, JobTimeline, view
 from providers.return_codes import ReturnCode, StateChangeCode
-from providers.services import migration_service_keys, vsms_keys
 from storage.models import Job
 
 MIGRATION_JOB = "Msvm_MigrationJob"

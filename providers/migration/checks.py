@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from providers.host_services import listener_addresses
 from providers.migration import compat
 from providers.migration import errors as e
 from providers.migration import migration_request as req
 from providers.migration.errors import MigrationError
-from providers.services import listener_addresses
 from providers.vm_setting_ids import port_setting_part
 from storage.models import Host, VirtualMachine
 from storage.repositories import WorldUnitOfWork

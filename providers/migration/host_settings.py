@@ -19,9 +19,9 @@ from providers.base import (
     key_value,
     property_value,
 )
+from providers.host_services import MIGRATION_NETWORK, settings_instance_id
 from providers.migration.job_timeline import JobTimeline
 from providers.return_codes import DmtfReturnCode, ReturnCode
-from providers.services import MIGRATION_NETWORK, settings_instance_id
 from storage.models import Host
 
 

@@ -15,14 +15,14 @@ from emulator.setup.scenario import demo_scenario
 from emulator.setup.seeding import world_plan
 from providers.base import V2, MethodCall, MethodResult, ProviderContext, Scope, ref
 from providers.computer_system import CS, PLANNED, ComputerSystemProvider
+from providers.host_services import MIGRATION_SERVICE, VSMS, migration_service_keys, vsms_keys
 from providers.jobs import JobMethods, JobProvider
-from providers.management import ManagementServiceMethods
+from providers.management_service import ManagementServiceMethods
 from providers.migration.job_timeline import COMPLETED, TERMINATED, JobTimeline
 from providers.migration.migration_request import STAGED, STORAGE
 from providers.migration.migration_request import VIRTUAL_SYSTEM as LIVE
 from providers.migration.migration_service import MigrationServiceMethods
 from providers.return_codes import DmtfReturnCode, ReturnCode
-from providers.services import MIGRATION_SERVICE, VSMS, migration_service_keys, vsms_keys
 from providers.vm_setting_ids import disk_setting_part
 from providers.vm_settings import ResourceSettingsProvider
 from storage.models import VirtualMachine

@@ -12,7 +12,7 @@ from pywbem import CIMInstance, CIMInstanceName, CIMProperty, Uint16, Uint64
 from providers.base import MalformedEmbedded, MethodResult
 from providers.computer_system import switch_guid
 from providers.jobs import JobMethods
-from providers.management import ManagementServiceMethods
+from providers.management_service import ManagementServiceMethods
 from providers.migration.checks import processor_count_errors
 from providers.migration.migration_request import STAGED
 from providers.return_codes import DmtfReturnCode

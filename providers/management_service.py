@@ -1,6 +1,7 @@
-"""The Msvm_VirtualSystemManagementService methods (§13.2).
+"""Msvm_VirtualSystemManagementService: its instances (the service, its settings, its
+capabilities) and its methods (§13.2).
 
-os-win, Compare-VM and Move-VM use them around a migration: delete a stale planned VM
+os-win, Compare-VM and Move-VM use the methods around a migration: delete a stale planned VM
 (DestroySystem), check and realize a planned VM (ValidatePlannedSystem, RealizePlannedSystem)
 and turn Msvm_Error instances into text (FormatError); libvirt's screenshot asks for
 GetVirtualSystemThumbnailImage (providers/thumbnail.py). Defining and changing VMs
@@ -23,22 +24,32 @@ from providers.base import (
     MethodCall,
     MethodResult,
     ProviderContext,
+    Record,
     Refused,
     key_value,
     property_value,
     ref,
 )
-from providers.computer_system import CS, PLANNED
+from providers.computer_system import CS, PLANNED, host_etag
+from providers.host_services import (
+    VSMS,
+    VSMS_CAPABILITIES,
+    VSMS_SETTINGS,
+    PerHostProvider,
+    service_status,
+    settings_instance_id,
+    vsms_keys,
+)
 from providers.method_table import HostServiceMethods
 from providers.migration import checks, timing
 from providers.migration import migration_request as req
 from providers.migration.errors import MigrationError
 from providers.migration.job_timeline import JobSpec, JobTimeline
 from providers.return_codes import DmtfReturnCode, ReturnCode
-from providers.services import VSMS
 from providers.summary import KNOWN_CODES, summaries
 from providers.thumbnail import get_thumbnail_image
 from providers.vm_definition import DefinitionMethods
+from providers.world import HostRow
 from storage.models import Host, VirtualMachine
 
 log = logging.getLogger("hvsim.management")
@@ -46,6 +57,64 @@ log = logging.getLogger("hvsim.management")
 VALIDATE_JOB_TYPE = 140
 VALIDATE_SECONDS = 1.0
 CONCRETE_JOB = "Msvm_ConcreteJob"
+
+
+class ManagementServiceProvider(PerHostProvider):
+    classnames = (VSMS,)
+    namespaces = (V2, CLUSTER)
+
+    def record(self, ctx: ProviderContext, host: HostRow) -> Record:
+        keys = vsms_keys(host)
+
+        def values() -> dict[str, Any]:
+            return {
+                **keys, **service_status(True),
+                "Caption": "Virtual System Management Service",
+                "Description": "Service for creating, manipulating, and managing virtual "
+                               "machines",
+                "ElementName": "Hyper-V Virtual System Management Service",
+                "StatusDescriptions": ["The service is running normally"],
+            }
+        return Record(VSMS, keys, host_etag(host), values)
+
+
+class ManagementServiceSettingsProvider(PerHostProvider):
+    classnames = (VSMS_SETTINGS,)
+    namespaces = (V2, CLUSTER)
+
+    def record(self, ctx: ProviderContext, host: HostRow) -> Record:
+        keys = {"InstanceID": settings_instance_id(host)}
+
+        def values() -> dict[str, Any]:
+            return {
+                **keys,
+                "Caption": "Hyper-V Virtual System Management Service Setting Data",
+                "Description": "Settings for the Hyper-V Virtual System Management Service",
+                "ElementName": "Hyper-V Virtual System Management Service Setting Data",
+                "DefaultExternalDataRoot": host.default_external_data_root,
+                "DefaultVirtualHardDiskPath": host.default_vhd_path,
+                "NumaSpanningEnabled": True,
+                "EnhancedSessionModeEnabled": False,
+                "PrimaryOwnerName": None,
+                "PrimaryOwnerContact": None,
+            }
+        return Record(VSMS_SETTINGS, keys, host_etag(host), values)
+
+
+class ManagementCapabilitiesProvider(PerHostProvider):
+    classnames = (VSMS_CAPABILITIES,)
+
+    def record(self, ctx: ProviderContext, host: HostRow) -> Record:
+        keys = {"InstanceID": settings_instance_id(host)}
+
+        def values() -> dict[str, Any]:
+            return {
+                **keys,
+                "Caption": "Virtual System Management Capabilities",
+                "Description": "Capabilities of the Hyper-V Virtual System Management Service",
+                "ElementName": "Hyper-V Virtual System Management Capabilities",
+            }
+        return Record(VSMS_CAPABILITIES, keys, host_etag(host), values)
 
 
 class ManagementServiceMethods(HostServiceMethods):
