@@ -51,8 +51,9 @@ class Settings:
 
 
 @dataclass
-class World:
-    """Everything a running hvsim shares between its endpoints."""
+class Runtime:
+    """What `open_world` opened and every endpoint of one process shares: the class model,
+    the store holding the world, and the dispatcher serving it."""
 
     catalog: Catalog
     store: Store
@@ -61,7 +62,7 @@ class World:
 
 
 def open_world(settings: Settings, catalog: Catalog | None = None, *, clock: Clock | None = None,
-               rng: random.Random | None = None) -> World:
+               rng: random.Random | None = None) -> Runtime:
     """Raises storage.errors.StoreUnavailable when the database cannot be used now.
 
     `clock` is what every answer reads the time from and what seeding stamps the world
@@ -89,7 +90,7 @@ def open_world(settings: Settings, catalog: Catalog | None = None, *, clock: Clo
                             [cls() for cls in providers.INSTANCE_PROVIDERS],
                             providers.method_providers(timeline), [JobSettling(timeline)],
                             unsupported=providers.method_fallback())
-    return World(catalog, store, dispatcher, host_names)
+    return Runtime(catalog, store, dispatcher, host_names)
 
 
 class ProtocolRouter:
@@ -120,20 +121,20 @@ class ProtocolRouter:
             self.request_log.close()
 
 
-def create_app(settings: Settings, world: World | None = None) -> ProtocolRouter:
-    world = world or open_world(settings)
+def create_app(settings: Settings, runtime: Runtime | None = None) -> ProtocolRouter:
+    runtime = runtime or open_world(settings)
     users = load_users(settings.users_file) if settings.users_file else None
-    endpoints = EndpointMap(settings.port_hosts, world.host_names[0])
+    endpoints = EndpointMap(settings.port_hosts, runtime.host_names[0])
     fallback = FastAPI(title="hvsim", docs_url=None, redoc_url=None, openapi_url=None)
-    fallback.state.world = world
+    fallback.state.runtime = runtime
     authenticator = Authenticator(users)
     request_log = JsonLinesLog(settings.request_log) if settings.request_log else None
     recorder = RequestRecorder(request_log)
-    cimxml = CimXmlEndpoint(world.dispatcher, endpoints, authenticator, settings.cache_budget,
+    cimxml = CimXmlEndpoint(runtime.dispatcher, endpoints, authenticator, settings.cache_budget,
                             recorder=recorder)
-    wsman = WsmanEndpoint(world.dispatcher, endpoints, authenticator, settings.ntlm_password,
+    wsman = WsmanEndpoint(runtime.dispatcher, endpoints, authenticator, settings.ntlm_password,
                           allow_unencrypted=settings.allow_unencrypted,
                           budget=settings.cache_budget, recorder=recorder)
-    control = create_control_app(ControlContext(world.catalog, authenticator, request_log))
+    control = create_control_app(ControlContext(runtime.catalog, authenticator, request_log))
     fallback.mount(MOUNT_PATH, control)
     return ProtocolRouter({"/cimom": cimxml, "/wsman": wsman}, fallback, request_log)

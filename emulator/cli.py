@@ -205,7 +205,7 @@ def serve(args: argparse.Namespace) -> int:
                                                  args.db_statement_timeout),
                             request_log=request_log_path(args.request_log,
                                                          normalise_url(args.database)))
-        world = open_world(settings)
+        runtime = open_world(settings)
     except (ScenarioError, ScenarioMismatch, UsersFileError, CatalogError) as error:
         print(f"hvsim: {error}", file=sys.stderr)
         return 2
@@ -213,13 +213,13 @@ def serve(args: argparse.Namespace) -> int:
         print(f"hvsim: cannot use the database {describe_url(args.database)}: {error.reason}",
               file=sys.stderr)
         return 2
-    print(f"hvsim: database {world.store.where()}, schema revision "
-          f"{world.store.schema_revision()}, reachable", flush=True)
+    print(f"hvsim: database {runtime.store.where()}, schema revision "
+          f"{runtime.store.schema_revision()}, reachable", flush=True)
     scheme = "https" if args.https else "http"
     sockets: list[socket.socket] = []
     endpoints: dict[str, str] = {}
     try:
-        for index, host in enumerate(world.host_names):
+        for index, host in enumerate(runtime.host_names):
             sock = _bind(args.bind, 0 if args.port == 0 else args.port + index)
             sockets.append(sock)
             port = sock.getsockname()[1]
@@ -232,14 +232,14 @@ def serve(args: argparse.Namespace) -> int:
     if exposure:
         print(f"hvsim: WARNING: {exposure}", file=sys.stderr, flush=True)
         log.warning(exposure)
-    app = create_app(settings, world)
+    app = create_app(settings, runtime)
     tls: dict[str, Any] = {}
     if args.https:
         cert, key = args.cert, args.key
         if cert is None:
             from emulator.wsman.tls import self_signed
             cert, key = self_signed(Path(tempfile.mkdtemp(prefix="hvsim-tls-")),
-                                    world.host_names, args.bind)
+                                    runtime.host_names, args.bind)
             print(f"hvsim: self-signed certificate {cert}", flush=True)
         tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
     # Per-connection state lets NTLM/Negotiate authenticate a connection; no WebSockets, so
@@ -263,7 +263,7 @@ def serve(args: argparse.Namespace) -> int:
     # Server.run sets up the event loop uvicorn chose (uvloop when installed).
     server.run(sockets=sockets)
     app.close()
-    world.store.dispose()
+    runtime.store.dispose()
     return 0
 
 

@@ -44,8 +44,9 @@ class Scope(NamedTuple):
 
     namespace: str  # as the catalog spells it, e.g. "root/HyperVCluster/v2"
     host: str  # the endpoint's host name, e.g. "HV-01"
-    # Which world (dispatcher) answers: keeps cache keys of two worlds in one process apart.
-    world: int = 0
+    # Which dispatcher answers: keeps apart the cache keys of two dispatchers (two opened
+    # worlds) in one process.
+    dispatcher_token: int = 0
 
     @property
     def cluster_view(self) -> bool:

@@ -39,10 +39,10 @@ from emulator.core.validation import Validation
 from providers.base import Clock, InstanceProvider, MethodProvider, Scope, WorldHook
 from storage.db import Store
 
-# Scope.world of each dispatcher: cache keys only need to tell apart the worlds of one
-# process, so a counter does (unlike a random token, it cannot collide, nor make two runs
-# of one seeded test differ).
-_WORLD_TOKENS = itertools.count(1)
+# Scope.dispatcher_token of each dispatcher: cache keys only need to tell apart the
+# dispatchers of one process, so a counter does (unlike a random token, it cannot collide,
+# nor make two runs of one seeded test differ).
+_DISPATCHER_TOKENS = itertools.count(1)
 
 
 class Dispatcher:
@@ -59,7 +59,7 @@ class Dispatcher:
         self.catalog = catalog
         self.store = store  # also what emulator.core.guard retries against
         self.clock = clock
-        self.token = next(_WORLD_TOKENS)
+        self.token = next(_DISPATCHER_TOKENS)
         self.validation = Validation(catalog, self.token)
         self.registry = ProviderRegistry(catalog, providers, methods)
         self.transactions = Transactions(store, clock, catalog, hooks)

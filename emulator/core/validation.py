@@ -28,10 +28,11 @@ from providers.base import Scope
 
 
 class Validation:
-    def __init__(self, catalog: Catalog, world_token: int) -> None:
+    def __init__(self, catalog: Catalog, dispatcher_token: int) -> None:
         self.catalog = catalog
-        # Which world answers (Scope.world): keeps cache keys of two worlds in one process apart.
-        self.world_token = world_token
+        # Which dispatcher answers (Scope.dispatcher_token): keeps apart the cache keys of two
+        # dispatchers in one process.
+        self.dispatcher_token = dispatcher_token
 
     def scope(self, host: str, namespace: str | None) -> Scope:
         """The namespace as the catalog spells it, seen from `host`'s endpoint."""
@@ -42,7 +43,7 @@ class Validation:
             raise CIMError(CIM_ERR_INVALID_NAMESPACE,
                            f"namespace {namespace!r} does not exist on {host}; served: "
                            f"{', '.join(self.catalog.namespaces)}")
-        return Scope(served, host, self.world_token)
+        return Scope(served, host, self.dispatcher_token)
 
     def klass(self, scope: Scope, classname: str | None) -> CIMClass:
         """The class named by an operation's ClassName (or a path); scope already validated."""

@@ -12,7 +12,7 @@ from pywbem._tupleparse import TupleParser
 from pywbem._tupletree import xml_to_tupletree_sax
 from starlette.types import Message
 
-from emulator.app import Settings, World, create_app, open_world
+from emulator.app import Runtime, Settings, create_app, open_world
 from emulator.setup.scenario import demo_scenario
 
 NS = ('<LOCALNAMESPACEPATH><NAMESPACE NAME="root"/><NAMESPACE NAME="virtualization"/>'
@@ -49,14 +49,14 @@ def body(method: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     path = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
     world = open_world(Settings(database_url=f"sqlite:///{path}", scenario=demo_scenario()))
     yield world
     world.store.dispose()
 
 
-def post(world: World, payload: bytes, method: str) -> tuple[int, dict[str, str], bytes]:
+def post(world: Runtime, payload: bytes, method: str) -> tuple[int, dict[str, str], bytes]:
     app = create_app(Settings(), world)
     headers = [(b"content-type", b'application/xml; charset="utf-8"'),
                (b"cimoperation", b"MethodCall"), (b"cimmethod", method.encode("latin-1")),
@@ -108,7 +108,7 @@ def mutate(text: bytes, data: st.DataObject) -> bytes:
 
 
 @pytest.mark.parametrize("method", list(CALLS))
-def test_valid_requests_are_answered(world: World, method: str) -> None:
+def test_valid_requests_are_answered(world: Runtime, method: str) -> None:
     status, headers, reply = post(world, body(method).encode(), method)
     check(status, headers, reply)
     assert status == 200
@@ -117,7 +117,7 @@ def test_valid_requests_are_answered(world: World, method: str) -> None:
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(method=st.sampled_from(list(CALLS)), data=st.data())
-def test_mutated_requests_never_fail_badly(world: World, method: str,
+def test_mutated_requests_never_fail_badly(world: Runtime, method: str,
                                            data: st.DataObject) -> None:
     payload = mutate(body(method).encode(), data)
     check(*post(world, payload, method))
@@ -127,6 +127,6 @@ def test_mutated_requests_never_fail_badly(world: World, method: str,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(payload=st.binary(max_size=400) | st.text(max_size=400).map(str.encode),
        method=st.sampled_from([*CALLS, "Bogus", ""]))
-def test_random_bodies_never_fail_badly(world: World, payload: bytes, method: str) -> None:
+def test_random_bodies_never_fail_badly(world: Runtime, payload: bytes, method: str) -> None:
     status, headers, reply = post(world, payload, method or "GetInstance")
     check(status, headers, reply)

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.types import Message
 
-from emulator.app import Settings, World, create_app, open_world
+from emulator.app import Runtime, Settings, create_app, open_world
 from emulator.setup.scenario import demo_scenario
 from emulator.transport.auth import Authenticator
 from emulator.wsman.envelope import parse_request
@@ -74,14 +74,14 @@ REQUESTS = {
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     path = tmp_path_factory.mktemp("wsman-fuzz") / "fuzz.db"
     world = open_world(Settings(database_url=f"sqlite:///{path}", scenario=demo_scenario()))
     yield world
     world.store.dispose()
 
 
-def post(world: World, payload: bytes) -> tuple[int, bytes]:
+def post(world: Runtime, payload: bytes) -> tuple[int, bytes]:
     app = create_app(Settings(), world)
     headers = [(b"content-type", b"application/soap+xml;charset=UTF-8"),
                (b"authorization", b"Basic dTpw")]
@@ -131,7 +131,7 @@ def mutate(text: bytes, data: st.DataObject) -> bytes:
 
 
 @pytest.mark.parametrize("name", list(REQUESTS))
-def test_valid_requests_are_answered(world: World, name: str) -> None:
+def test_valid_requests_are_answered(world: Runtime, name: str) -> None:
     status, reply = post(world, REQUESTS[name].encode())
     root = check(status, reply)
     assert status == 200, reply[:600]
@@ -142,7 +142,7 @@ def test_valid_requests_are_answered(world: World, name: str) -> None:
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=st.sampled_from(list(REQUESTS)), data=st.data())
-def test_mutated_requests_get_a_reply_or_a_fault(world: World, name: str,
+def test_mutated_requests_get_a_reply_or_a_fault(world: Runtime, name: str,
                                                  data: st.DataObject) -> None:
     check(*post(world, mutate(REQUESTS[name].encode(), data)))
 
@@ -221,7 +221,7 @@ def test_broken_handshake_tokens_are_refused(token: bytes) -> None:
     assert not context.complete
 
 
-def test_operation_timeout_gives_the_timed_out_fault(world: World,
+def test_operation_timeout_gives_the_timed_out_fault(world: Runtime,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """An operation still running when OperationTimeout passes is answered w:TimedOut."""
     import time
@@ -245,7 +245,7 @@ def test_operation_timeout_gives_the_timed_out_fault(world: World,
 
 
 def test_a_failure_outside_soap_processing_is_still_a_soap_fault(
-        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+        world: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     from emulator.wsman import app as wsman_app
 
     def broken(*args: object, **kwargs: object) -> None:

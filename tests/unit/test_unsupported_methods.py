@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from pywbem import CIMInstanceName, Uint16
 
-from emulator.app import Settings, World, open_world
+from emulator.app import Runtime, Settings, open_world
 from emulator.core.catalog import Catalog, load_catalog
 from emulator.setup.scenario import demo_scenario
 from providers import INSTANCE_PROVIDERS, method_providers
@@ -65,7 +65,7 @@ def test_value_maps_admit_values_and_ranges(entries: list[str], value: int,
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> Iterator[Runtime]:
     path = tmp_path_factory.mktemp("unsupported") / "w.db"
     world = open_world(Settings(database_url=f"sqlite:///{path}", scenario=demo_scenario()),
                        catalog=catalog)
@@ -73,7 +73,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> Iterato
     world.store.dispose()
 
 
-def first_path(world: World, classname: str, caption: str | None = None) -> CIMInstanceName:
+def first_path(world: Runtime, classname: str, caption: str | None = None) -> CIMInstanceName:
     for result in world.dispatcher.enumerate_instances("HV-01", V2, classname):
         if caption is None or result.values().get("Caption") == caption:
             return result.path
@@ -97,7 +97,7 @@ def first_path(world: World, classname: str, caption: str | None = None) -> CIMI
     ("Msvm_VirtualEthernetSwitch", None, "SetPowerState", {}, 1),
     ("Msvm_VirtualEthernetSwitch", None, "SetPowerState", {"PowerState": 99}, 2),
 ])
-def test_unemulated_methods_answer_their_own_codes(world: World, classname: str,
+def test_unemulated_methods_answer_their_own_codes(world: Runtime, classname: str,
                                                    caption: str | None, method: str,
                                                    params: dict[str, object],
                                                    expected: int) -> None:
@@ -107,7 +107,7 @@ def test_unemulated_methods_answer_their_own_codes(world: World, classname: str,
     assert outcome.outputs == ()
 
 
-def test_a_reference_to_the_wrong_class_is_an_invalid_parameter(world: World) -> None:
+def test_a_reference_to_the_wrong_class_is_an_invalid_parameter(world: Runtime) -> None:
     service = first_path(world, "Msvm_VirtualSystemManagementService")
     processor = first_path(world, "Msvm_Processor")
     outcome = world.dispatcher.invoke_method("HV-01", V2, service, "ExportSystemDefinition",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pywbem import CIMInstance, CIMInstanceName, Uint16
 
-from emulator.app import Settings, World, open_world
+from emulator.app import Runtime, Settings, open_world
 from emulator.core.catalog import Catalog, load_catalog
 from emulator.setup.scenario import demo_scenario
 
@@ -43,7 +43,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def world(tmp_path: Path, catalog: Catalog, clock: FakeClock) -> Iterator[World]:
+def world(tmp_path: Path, catalog: Catalog, clock: FakeClock) -> Iterator[Runtime]:
     opened = open_world(Settings(database_url=f"sqlite:///{tmp_path / 'w.db'}",
                                  scenario=demo_scenario()), catalog, clock=clock)
     yield opened
@@ -55,11 +55,11 @@ def vm_path(guid: str) -> CIMInstanceName:
         "CreationClassName": "Msvm_ComputerSystem", "Name": guid})
 
 
-def vm(world: World, host: str, guid: str) -> CIMInstance:
+def vm(world: Runtime, host: str, guid: str) -> CIMInstance:
     return world.dispatcher.get_instance(host, NS, vm_path(guid)).instance()
 
 
-def test_the_world_is_seeded_and_answers_at_the_fake_clocks_time(world: World,
+def test_the_world_is_seeded_and_answers_at_the_fake_clocks_time(world: Runtime,
                                                                  clock: FakeClock) -> None:
     (host,) = [r.instance() for r in world.dispatcher.enumerate_instances(
         "HV-01", NS, "Msvm_ComputerSystem") if r.instance()["Caption"] != "Virtual Machine"]
@@ -71,7 +71,7 @@ def test_the_world_is_seeded_and_answers_at_the_fake_clocks_time(world: World,
     assert vm(world, "HV-01", WEB_01)["OnTimeInMilliseconds"] == 3600 * 1000
 
 
-def test_a_job_moves_only_when_the_fake_clock_moves(world: World, clock: FakeClock) -> None:
+def test_a_job_moves_only_when_the_fake_clock_moves(world: Runtime, clock: FakeClock) -> None:
     service = world.dispatcher.enumerate_instance_names(
         "HV-01", NS, "Msvm_VirtualSystemMigrationService")[0]
     setting = CIMInstance("Msvm_VirtualSystemMigrationSettingData",

@@ -13,7 +13,7 @@ from pywbem import CIMInstance
 from pywbem._tupleparse import TupleParser
 from pywbem._tupletree import xml_to_tupletree_sax
 
-from emulator.app import Settings, World, open_world
+from emulator.app import Runtime, Settings, open_world
 from emulator.cimxml import encode
 from emulator.core.catalog import load_catalog
 from emulator.core.instances import View
@@ -22,7 +22,7 @@ from emulator.setup.scenario import demo_scenario
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     path = tmp_path_factory.mktemp("writer") / "w.db"
     world = open_world(Settings(database_url=f"sqlite:///{path}", scenario=demo_scenario()),
                        catalog=load_catalog())
@@ -34,7 +34,7 @@ def parse(xml: str) -> object:
     return TupleParser().parse_any(xml_to_tupletree_sax(xml.encode("utf-8"), "test"))
 
 
-def all_results(world: World, host: str) -> Iterator[InstanceResult]:
+def all_results(world: Runtime, host: str) -> Iterator[InstanceResult]:
     for namespace in world.catalog.namespaces:
         top = "CIM_ManagedElement" if world.catalog.has_class(namespace, "CIM_ManagedElement") \
             else None
@@ -51,7 +51,7 @@ VIEWS = [View(), View.of(None, include_class_origin=True),
 
 @pytest.mark.parametrize("view", VIEWS, ids=["full", "class-origin", "property-list"])
 @pytest.mark.parametrize("host", ["HV-01", "HV-02"])
-def test_instances_match_pywbem(world: World, host: str, view: View) -> None:
+def test_instances_match_pywbem(world: Runtime, host: str, view: View) -> None:
     count = 0
     for result in all_results(world, host):
         result.view = view
@@ -65,7 +65,7 @@ def test_instances_match_pywbem(world: World, host: str, view: View) -> None:
     assert count > 100
 
 
-def test_null_properties_are_not_empty_element_tags(world: World) -> None:
+def test_null_properties_are_not_empty_element_tags(world: Runtime) -> None:
     (result,) = [r for r in world.dispatcher.enumerate_instances(
         "HV-01", "root/virtualization/v2", "Msvm_VirtualSystemMigrationService")]
     xml = encode.instance_xml(result)
@@ -73,7 +73,7 @@ def test_null_properties_are_not_empty_element_tags(world: World) -> None:
     assert not re.search(r"<PROPERTY[^>]*/>", xml)
 
 
-def test_datetimes_are_cim_datetimes(world: World) -> None:
+def test_datetimes_are_cim_datetimes(world: Runtime) -> None:
     results = world.dispatcher.enumerate_instances("HV-01", "root/virtualization/v2",
                                                    "Msvm_ComputerSystem")
     xml = "".join(encode.instance_xml(r) for r in results)
