@@ -30,7 +30,7 @@ class Schema:
     def get_class(self, scope: Scope, classname: str, *, local_only: bool,
                   include_qualifiers: bool, include_class_origin: bool,
                   property_list: Iterable[str] | None) -> CIMClass:
-        return shape_class(self.validation.klass(scope, classname), local_only=local_only,
+        return shape_class(self.validation.class_to_get(scope, classname), local_only=local_only,
                            include_qualifiers=include_qualifiers,
                            include_class_origin=include_class_origin,
                            property_list=property_list)

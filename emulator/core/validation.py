@@ -15,6 +15,7 @@ from pywbem import (
     CIM_ERR_INVALID_NAMESPACE,
     CIM_ERR_INVALID_PARAMETER,
     CIM_ERR_METHOD_NOT_FOUND,
+    CIM_ERR_NOT_FOUND,
     CIMClass,
     CIMClassName,
     CIMError,
@@ -53,6 +54,15 @@ class Validation:
             raise CIMError(CIM_ERR_INVALID_CLASS,
                            f"class {classname!r} does not exist in namespace {scope.namespace}")
         return self.catalog.get_class(scope.namespace, classname)
+
+    def class_to_get(self, scope: Scope, classname: str | None) -> CIMClass:
+        """The class GetClass asks for; scope already validated. DSP0200 answers GetClass of a
+        class the namespace lacks with CIM_ERR_NOT_FOUND (INVALID_CLASS is for operations on
+        the instances of such a class)."""
+        if classname and not self.catalog.has_class(scope.namespace, classname):
+            raise CIMError(CIM_ERR_NOT_FOUND,
+                           f"class {classname!r} does not exist in namespace {scope.namespace}")
+        return self.klass(scope, classname)
 
     def instance_path(self, scope: Scope, path: CIMInstanceName) -> CIMClass:
         """An instance path's class exists and its key bindings are exactly the class's keys.

@@ -272,6 +272,22 @@ def test_association_operations_on_a_missing_class_are_invalid_parameters(
         assert info.value.status_code == pywbem.CIM_ERR_INVALID_CLASS
 
 
+@pytest.mark.parametrize(("namespace", "classname"), [
+    ("root/virtualization/v2", "Msvm_NoSuchClass"),
+    (CLUSTER, "Msvm_NoSuchClass"),
+    # A class of the host's namespace that the cluster namespace does not have.
+    (CLUSTER, "Msvm_VirtualSystemMigrationSettingData"),
+])
+def test_get_class_of_a_class_the_namespace_lacks_is_not_found(
+        demo_server: HvsimServer, namespace: str, classname: str) -> None:
+    # DSP0200: GetClass answers CIM_ERR_NOT_FOUND (INVALID_CLASS is for instance operations).
+    connection = wbem_connection(demo_server.url("HV-01"), namespace)
+    with pytest.raises(CIMError) as info:
+        connection.GetClass(classname)
+    assert info.value.status_code == pywbem.CIM_ERR_NOT_FOUND, info.value
+    assert "does not exist" in info.value.status_description
+
+
 def test_expired_pull_context(conn: pywbem.WBEMConnection) -> None:
     import time
 
