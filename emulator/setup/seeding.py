@@ -72,7 +72,9 @@ def prepare_store(store: Store, scenario: Scenario, now: datetime, *, reset: boo
 
 def world_plan(scenario: Scenario, now: datetime,
                rng: random.Random | None = None) -> WorldPlan:
-    rng = rng or random.Random(scenario.seed)
+    # A stream of its own: drawn from the scenario's seed as such, it would repeat the GUIDs the
+    # generated scenario gave its VMs (a network setting's InstanceID named a VM's GUID).
+    rng = rng or random.Random(f"hvsim-seeding:{scenario.seed}")
     # Drawn in this order (hosts' networks, then each VM's devices) so that a scenario's GUIDs
     # stay what they were before plans existed.
     hosts = tuple(_host_plan(scenario, spec, ordinal, now, rng)
