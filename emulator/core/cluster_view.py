@@ -67,6 +67,7 @@ class JobSummary:
     error_code: int
     error: str | None
     submitted: float | None  # seconds since the epoch
+    since: float | None  # when the job entered its JobState (a finished job: when it ended)
 
     @property
     def outcome(self) -> str:
@@ -134,7 +135,8 @@ class ClusterView:
                 status=str(values.get("JobStatus") or ""),
                 error_code=int(values.get("ErrorCode") or 0),
                 error=values.get("ErrorDescription") or values.get("ErrorSummaryDescription"),
-                submitted=_timestamp(values.get("TimeSubmitted"))))
+                submitted=_timestamp(values.get("TimeSubmitted")),
+                since=_timestamp(values.get("TimeOfLastStateChange"))))
         return jobs
 
 

@@ -8,6 +8,8 @@ const REQUESTS_MS = 2000;
 const CONFORMANCE_MS = 10000;
 const FAULTS_MS = 5000;
 const REQUEST_ROWS = 200;
+// A finished migration keeps its full bar this long before it joins "Recently finished".
+const KEEP_FINISHED_BAR_S = 20;
 const CIM_STATUS = {
   1: "CIM_ERR_FAILED", 2: "CIM_ERR_ACCESS_DENIED", 3: "CIM_ERR_INVALID_NAMESPACE",
   4: "CIM_ERR_INVALID_PARAMETER", 5: "CIM_ERR_INVALID_CLASS", 6: "CIM_ERR_NOT_FOUND",
@@ -28,7 +30,7 @@ const VM_STATE_CLASS = {
 };
 const OUTCOME_CLASS = { completed: "ok", failed: "bad", cancelled: "warn", killed: "warn" };
 
-const state = { vmHosts: new Map(), requestErrors: [], failedJobs: [], lastOk: 0 };
+const state = { vmHosts: new Map(), requestErrors: [], failedJobs: [], newestRecord: null };
 
 // -------------------------------------------------------------------------------- helpers
 
@@ -166,26 +168,32 @@ function progressBar(job) {
 
 function renderJobs(cluster) {
   const now = cluster.time;
+  const justFinished = (job) => !job.running && job.since && now - job.since < KEEP_FINISHED_BAR_S;
   const inFlight = cluster.jobs.filter((job) => job.running && job.job_state !== 2);
   const queued = cluster.jobs.filter((job) => job.job_state === 2);
-  const finished = cluster.jobs.filter((job) => !job.running).reverse().slice(0, 8);
   // Migrations get the big bars; a VM's start or save is a running job too, shown smaller.
-  const big = inFlight.filter((job) => job.migration);
+  const big = cluster.jobs.filter((job) => job.migration && job.job_state !== 2 &&
+                                           (job.running || justFinished(job)));
   const small = inFlight.filter((job) => !job.migration);
+  const finished = cluster.jobs.filter((job) => !job.running && !big.includes(job))
+    .reverse().slice(0, 8);
   replaceChildren("migrations", [
     ...big.map((job) => el("div", { class: "job", "data-job": job.instance_id,
                                     "data-vm": job.vm },
       el("div", { class: "job-title" },
         el("strong", { text: jobName(job) }),
-        el("span", { class: "badge busy", text: job.state_name })),
+        el("span", { class: `badge ${job.running ? "busy" : OUTCOME_CLASS[job.outcome] || "info"}`,
+                     text: job.state_name })),
       el("div", { class: "job-route", text: route(job) }),
       progressBar(job),
-      el("div", { class: "job-phase", text: job.status }))),
+      el("div", { class: job.error ? "job-phase msg" : "job-phase",
+                  text: job.error || job.status }))),
     ...small.map((job) => el("div", { class: "job-small", "data-job": job.instance_id },
       el("span", { class: "what", text: `${job.description} · ${job.host}` }),
       el("span", { class: "badge busy", text: `${job.percent} %` }))),
   ], "No migration is running.");
-  setCount("migrations-count", big.length);
+  const running = big.filter((job) => job.running).length;
+  document.getElementById("migrations-count").textContent = running ? `${running} running` : "";
   replaceChildren("queued", queued.map((job) => el("div", { class: "job-small",
                                                             "data-job": job.instance_id },
     el("span", { class: "what", text: `${jobName(job)} · ${route(job)}` }),
@@ -198,7 +206,8 @@ function renderJobs(cluster) {
     el("span", { class: `badge ${OUTCOME_CLASS[job.outcome] || "info"}`,
                  text: job.outcome === "completed" ? "completed" :
                        `${job.outcome}${job.error_code ? ` (${job.error_code})` : ""}` }))),
-    "No job has finished in the last 5 minutes.");
+    big.some((job) => !job.running) ? "Nothing else finished in the last 5 minutes."
+                                    : "No job has finished in the last 5 minutes.");
   state.failedJobs = cluster.jobs.filter((job) => job.outcome === "failed").map((job) => ({
     time: job.submitted, title: `${jobName(job)}: ${route(job)} failed`,
     message: job.error || job.status,
@@ -211,7 +220,6 @@ async function pollCluster() {
     renderHosts(cluster);
     renderJobs(cluster);
     renderErrors();
-    state.lastOk = Date.now();
     setLive(true);
     showProblem("");
   } catch (error) {
@@ -231,8 +239,8 @@ function outcomeOf(record) {
   }
   if (record.http_status >= 400) return { text: `HTTP ${record.http_status}`, bad: true };
   if (record.return_value !== null && record.return_value !== undefined) {
-    const ok = record.return_value === "0" || record.return_value === "4096";
-    return { text: `returned ${record.return_value}`, bad: !ok };
+    if (record.return_value === "4096") return { text: "job started (4096)", bad: false };
+    return { text: `returned ${record.return_value}`, bad: record.return_value !== "0" };
   }
   return { text: "OK", bad: false };
 }
@@ -264,7 +272,7 @@ function renderRequests(records, filters) {
       el("td", { text: record.host }),
       el("td", { text: who, title: record.user_agent || null }),
       el("td", { text: record.operation || "" }),
-      el("td", { class: "target", text: record.target || "",
+      el("td", { class: "target", text: record.target || record.query || "",
                  title: [record.namespace, record.target, record.keys, record.query]
                    .filter(Boolean).join("\n") || null }),
       el("td", {}, el("span", { class: `badge ${outcome.bad ? "bad" : "ok"}`,
@@ -285,6 +293,11 @@ async function pollRequests() {
   try {
     const log = await getJson(`requests?${query}`);
     renderRequests(log.records, filters);
+    const newest = log.records.length ? log.records[log.records.length - 1].id : null;
+    if (newest !== state.newestRecord) {
+      state.newestRecord = newest;
+      pollConformance();  // new requests may bring findings: do not wait for the timer
+    }
     note.textContent = `The newest ${REQUEST_ROWS} requests at most` +
       (filters.client ? ` of ${filters.client}` : "") + `, newest first · ${log.path}` +
       (log.dropped ? ` · ${log.dropped} records dropped` : "");
@@ -321,8 +334,10 @@ function renderErrors() {
 
 function renderConformance(report) {
   const summary = report.summary || {};
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
   document.getElementById("conformance-summary").textContent =
-    `${summary.error || 0} errors · ${summary.warning || 0} warnings · ${summary.info || 0} info`;
+    `${plural(summary.error || 0, "error")} · ${plural(summary.warning || 0, "warning")} · ` +
+    `${summary.info || 0} info`;
   const openNow = new Set([...document.querySelectorAll("#conformance details[open]")]
     .map((node) => node.dataset.session));
   const sessions = report.sessions.slice().reverse().map((session) => {
@@ -354,7 +369,8 @@ function renderConformance(report) {
       findings.length ? findings : el("div", { class: "clean",
                                                text: "Nothing to report for this client." }));
   });
-  replaceChildren("conformance", sessions, "No client has sent a request yet.");
+  replaceChildren("conformance", sessions, report.requests
+    ? "No client session in the log." : "No client has sent a request yet.");
 }
 
 async function pollConformance() {
