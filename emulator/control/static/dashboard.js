@@ -402,10 +402,24 @@ async function pollConformance(force) {
 
 // --------------------------------------------------------------------------------- faults
 
-function faultText(rule) {
-  if (typeof rule !== "object" || rule === null) return String(rule);
-  return Object.entries(rule).filter(([, v]) => v !== null && v !== "")
+// Bookkeeping a rule carries besides what it matches and does.
+const FAULT_BOOKKEEPING = new Set(["id", "origin", "created_at", "expires_at", "matched", "fired"]);
+
+function faultItem(rule) {
+  if (typeof rule !== "object" || rule === null) {
+    return el("div", { class: "error-item" }, el("div", { text: String(rule) }));
+  }
+  const what = Object.entries(rule)
+    .filter(([k, v]) => !FAULT_BOOKKEEPING.has(k) && v !== null && v !== "")
     .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join(" · ");
+  const counts = [rule.matched !== undefined ? `matched ${rule.matched}` : null,
+                  rule.fired !== undefined ? `fired ${rule.fired}` : null,
+                  rule.expires_at ? `until ${new Date(rule.expires_at).toLocaleTimeString()}` : null]
+    .filter(Boolean).join(" · ");
+  return el("div", { class: "error-item", "data-fault": rule.id },
+    el("div", { class: "when", text: `rule ${rule.id ?? ""}${rule.origin ? ` (${rule.origin})` : ""}` }),
+    el("div", { text: what }),
+    counts ? el("div", { class: "when", text: counts }) : null);
 }
 
 async function pollFaults() {
@@ -414,8 +428,7 @@ async function pollFaults() {
     const answer = await getJson("faults");
     const rules = Array.isArray(answer) ? answer : (answer.rules || answer.faults || []);
     panel.hidden = false;
-    replaceChildren("faults", rules.map((rule) => el("div", { class: "error-item" },
-      el("div", { text: faultText(rule) }))), "No fault rule is active.");
+    replaceChildren("faults", rules.map(faultItem), "No fault rule is active.");
   } catch (_) {
     panel.hidden = true;  // this server has no fault injection
   }
