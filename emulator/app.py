@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import platform
 import random
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, disable_created_metrics
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import providers
@@ -17,6 +21,7 @@ from emulator.clock import SystemClock
 from emulator.control.app import MOUNT_PATH, create_control_app
 from emulator.control.context import ControlContext
 from emulator.core.catalog import Catalog, load_catalog
+from emulator.core.cluster_view import ClusterView
 from emulator.core.dispatch import Dispatcher
 from emulator.setup.scenario import Scenario, demo_scenario
 from emulator.setup.seeding import prepare_store
@@ -24,12 +29,13 @@ from emulator.transport.auth import Authenticator, load_users
 from emulator.transport.endpoints import EndpointMap
 from emulator.transport.request_log import RequestRecorder
 from emulator.transport.request_log_file import JsonLinesLog
+from emulator.transport.request_metrics import RequestMetrics
 from emulator.wsman.app import WsmanEndpoint
 from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
 from providers.base import Clock
 from providers.migration.job_settling import JobSettling
 from providers.migration.job_timeline import JobTimeline
-from storage.db import Store, Timeouts
+from storage.db import Store, Timeouts, describe_url
 from storage.errors import classify
 
 log = logging.getLogger("hvsim")
@@ -129,12 +135,44 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> ProtocolRo
     fallback.state.runtime = runtime
     authenticator = Authenticator(users)
     request_log = JsonLinesLog(settings.request_log) if settings.request_log else None
-    recorder = RequestRecorder(request_log)
+    # The *_created series only repeat the process's start time, once per label set.
+    disable_created_metrics()
+    registry = CollectorRegistry()
+    recorder = RequestRecorder(request_log, observers=[RequestMetrics(registry).observe])
     cimxml = CimXmlEndpoint(runtime.dispatcher, endpoints, authenticator, settings.cache_budget,
                             recorder=recorder)
     wsman = WsmanEndpoint(runtime.dispatcher, endpoints, authenticator, settings.ntlm_password,
                           allow_unencrypted=settings.allow_unencrypted,
                           budget=settings.cache_budget, recorder=recorder)
-    control = create_control_app(ControlContext(runtime.catalog, authenticator, request_log))
+    control = create_control_app(ControlContext(
+        runtime.catalog, authenticator, request_log,
+        cluster=ClusterView(runtime.dispatcher, runtime.host_names), metrics=registry,
+        server_info=server_info(settings, runtime)))
     fallback.mount(MOUNT_PATH, control)
     return ProtocolRouter({"/cimom": cimxml, "/wsman": wsman}, fallback, request_log)
+
+
+def server_info(settings: Settings, runtime: Runtime) -> dict[str, Any]:
+    """The version and flags a bug report needs, without secrets: the database URL without
+    its password, the users file's path (not its lines), no NTLM password."""
+    try:
+        version = metadata.version("hvsim")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    scenario = settings.scenario or demo_scenario()
+    return {
+        "hvsim": version, "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "database": describe_url(settings.database_url),
+        "cluster": scenario.cluster_name, "seed": scenario.seed,
+        "hosts": runtime.host_names,
+        "ports": {str(port): host for port, host in sorted(settings.port_hosts.items())},
+        "time_scale": settings.time_scale,
+        "strict_users_file": str(settings.users_file) if settings.users_file else None,
+        "allow_unencrypted": settings.allow_unencrypted,
+        "cache_mb": settings.cache_budget.total_bytes // (1024 * 1024),
+        "db_timeouts": {"connect": settings.db_timeouts.connect,
+                        "lock": settings.db_timeouts.lock,
+                        "statement": settings.db_timeouts.statement},
+        "request_log": str(settings.request_log) if settings.request_log else "off",
+    }

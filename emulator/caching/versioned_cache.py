@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sized
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -48,16 +50,43 @@ def _length(value: object) -> int:
     return len(value)
 
 
+@dataclass(frozen=True)
+class CacheStats:
+    name: str
+    hits: int
+    misses: int
+    entries: int
+    used_bytes: int
+    capacity_bytes: int
+
+
+# Every named cache of the process, for the metrics; weak, so a cache that is dropped (a test's
+# endpoint) leaves with it.
+_NAMED: weakref.WeakSet[BoundedLRU[object]] = weakref.WeakSet()
+
+
+def cache_stats() -> list[CacheStats]:
+    """Each named cache's counters, caches of one name (several endpoints) added up."""
+    totals: dict[str, list[int]] = {}
+    for cache in list(_NAMED):
+        total = totals.setdefault(cache.name, [0, 0, 0, 0, 0])
+        for index, value in enumerate((cache.hits, cache.misses, len(cache), cache.used_bytes,
+                                       cache.capacity_bytes)):
+            total[index] += value
+    return [CacheStats(name, *values) for name, values in sorted(totals.items())]
+
+
 class BoundedLRU(Generic[V]):
     """`capacity_bytes` bounds the sum of entry costs: `size(value)` + the key's payload +
     ENTRY_OVERHEAD. An entry costing more than capacity // `largest_share` is never stored,
-    so one entry cannot evict all others."""
+    so one entry cannot evict all others. A cache given a `name` (its share of the budget)
+    counts its hits and misses for the metrics."""
 
     def __init__(self, capacity_bytes: int, *, largest_share: int,
                  size: Callable[[V], int] = _length,
                  key_size: Callable[[Hashable], int] = payload_size,
                  idle_seconds: float = DEFAULT_IDLE_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, name: str = "") -> None:
         # key -> (value, cost, last used); least recently used first.
         self._entries: OrderedDict[Hashable, tuple[V, int, float]] = OrderedDict()
         self._used = 0
@@ -68,6 +97,11 @@ class BoundedLRU(Generic[V]):
         self._size = size
         self._key_size = key_size
         self._lock = threading.Lock()
+        self.name = name
+        self.hits = 0
+        self.misses = 0
+        if name:
+            _NAMED.add(self)  # type: ignore[arg-type]  # only counters are read from it
 
     @property
     def capacity_bytes(self) -> int:
@@ -85,14 +119,27 @@ class BoundedLRU(Generic[V]):
             self._capacity = capacity_bytes
             self._evict()
 
-    def get(self, key: Hashable) -> V | None:
+    def get(self, key: Hashable, *, counted: bool = True) -> V | None:
+        """The value, or None; `counted=False` leaves the hit or miss to the caller (see
+        `count`), which may still find the value stale."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
+                if counted:
+                    self.misses += 1
                 return None
             self._entries[key] = (entry[0], entry[1], self._clock())
             self._entries.move_to_end(key)
+            if counted:
+                self.hits += 1
             return entry[0]
+
+    def count(self, *, hit: bool) -> None:
+        # Unlocked: a lost increment under a race only blurs a statistic.
+        if hit:
+            self.hits += 1
+        else:
+            self.misses += 1
 
     def put(self, key: Hashable, value: V) -> None:
         cost = self._size(value) + self._key_size(key) + ENTRY_OVERHEAD
@@ -135,19 +182,22 @@ class VersionedCache(Generic[V]):
     """A BoundedLRU whose entries hold for one world version and until they expire."""
 
     def __init__(self, capacity_bytes: int, *, largest_share: int,
-                 size: Callable[[V], int] = _length) -> None:
+                 size: Callable[[V], int] = _length, name: str = "") -> None:
         value_size = size
         self._lru: BoundedLRU[tuple[int, float, V]] = BoundedLRU(
             capacity_bytes, largest_share=largest_share,
-            size=lambda entry: value_size(entry[2]))
+            size=lambda entry: value_size(entry[2]), name=name)
 
     def get(self, key: Hashable, version: int) -> V | None:
-        entry = self._lru.get(key)
+        entry = self._lru.get(key, counted=False)
         if entry is None:
+            self._lru.count(hit=False)
             return None
         if entry[0] != version or entry[1] <= time.time():
             self._lru.drop(key)
+            self._lru.count(hit=False)
             return None
+        self._lru.count(hit=True)
         return entry[2]
 
     def put(self, key: Hashable, version: int, expires: float, value: V) -> None:

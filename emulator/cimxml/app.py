@@ -72,7 +72,7 @@ class ReplyCache(VersionedCache[bytes]):
     """
 
     def __init__(self, capacity_bytes: int = DEFAULT_BUDGET.share("cimxml.replies")) -> None:
-        super().__init__(capacity_bytes, largest_share=4)
+        super().__init__(capacity_bytes, largest_share=4, name="cimxml.replies")
 
 
 class RequestCache:
@@ -81,7 +81,8 @@ class RequestCache:
 
     def __init__(self, capacity_bytes: int = DEFAULT_BUDGET.share("cimxml.requests")) -> None:
         self._lru: BoundedLRU[tuple[CimRequest, int]] = BoundedLRU(
-            capacity_bytes, largest_share=64, size=lambda entry: entry[1])
+            capacity_bytes, largest_share=64, size=lambda entry: entry[1],
+            name="cimxml.requests")
 
     def decode(self, key: Hashable, body: bytes, method: str, cim_object: str) -> CimRequest:
         entry = self._lru.get(key)

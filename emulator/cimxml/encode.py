@@ -41,7 +41,8 @@ def xml_text(element: Any) -> str:
 
 
 # Serialised instances and paths, reused while their record is unchanged.
-CACHE: BoundedLRU[str] = BoundedLRU(DEFAULT_BUDGET.share("cimxml.fragments"), largest_share=16)
+CACHE: BoundedLRU[str] = BoundedLRU(DEFAULT_BUDGET.share("cimxml.fragments"), largest_share=16,
+                                    name="cimxml.fragments")
 
 
 _SPECS: dict[tuple[str, str], tuple[tuple[writer.PropertySpec, ...], dict[str, str]]] = {}

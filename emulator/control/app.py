@@ -8,18 +8,21 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI
 
-from emulator.control import conformance, requests
+from emulator.control import bundle, cluster, conformance, dashboard, errors, metrics, requests
 from emulator.control.auth import require_login
 from emulator.control.context import ControlContext
 
 MOUNT_PATH = "/_hvsim"
-ROUTE_GROUPS = (requests.router, conformance.router)
+ROUTE_GROUPS = (dashboard.router, cluster.router, requests.router, conformance.router,
+                metrics.router, bundle.router)
 
 
 def create_control_app(context: ControlContext) -> FastAPI:
     app = FastAPI(title="hvsim control API", docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json", dependencies=[Depends(require_login)])
     app.state.control = context
+    errors.install(app)
+    metrics.register_collectors(context)
     for router in ROUTE_GROUPS:
         app.include_router(router)
     return app

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
 
 from emulator.core.catalog import Catalog
+from emulator.core.cluster_view import ClusterView
 from emulator.transport.auth import Authenticator
 from emulator.transport.request_log_file import JsonLinesLog
 
@@ -15,6 +20,11 @@ class ControlContext:
     catalog: Catalog
     authenticator: Authenticator
     request_log: JsonLinesLog | None = None  # None: started with --request-log off
+    cluster: ClusterView | None = None  # hosts, VMs and jobs for the dashboard and metrics
+    # The request metrics' registry; /metrics adds the world's and the caches' to it.
+    metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
+    # The server's version and flags as the bug-report bundle shows them: no secrets.
+    server_info: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def request_log_path(self) -> Path | None:

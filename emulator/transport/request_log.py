@@ -19,7 +19,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Protocol
@@ -234,10 +234,13 @@ class RecordSink(Protocol):
 
 class RequestRecorder:
     """Watches requests for the front ends and hands their records to a sink (the JSON-lines
-    file) and, when enabled for DEBUG, to the `hvsim.requests` logger."""
+    file) and, when enabled for DEBUG, to the `hvsim.requests` logger. `observers` (the
+    metrics) see each record where it is built, on the sink's thread."""
 
-    def __init__(self, sink: RecordSink | None = None) -> None:
+    def __init__(self, sink: RecordSink | None = None,
+                 observers: Sequence[Callable[[RequestRecord], None]] = ()) -> None:
         self.sink = sink
+        self.observers = tuple(observers)
         self._serials = itertools.count(1)
         self._prefix = f"{os.getpid()}-"
 
@@ -263,7 +266,8 @@ class RequestRecorder:
             _CURRENT.reset(token)
             exchange.duration_ms = exchange.elapsed_ms()
             record_id = self._prefix + str(next(self._serials))
-            self._submit(lambda: self._describe(describe, scope, exchange, record_id))
+            self._submit(lambda: self._observed(
+                self._describe(describe, scope, exchange, record_id)))
 
     def _submit(self, make: Callable[[], RequestRecord | None]) -> None:
         if self.sink is not None:
@@ -272,6 +276,15 @@ class RequestRecorder:
         record = make()
         if record is not None:
             emit(record)
+
+    def _observed(self, record: RequestRecord | None) -> RequestRecord | None:
+        if record is not None:
+            for observer in self.observers:
+                try:
+                    observer(record)
+                except Exception:
+                    REQUEST_LOG.exception("a request log observer failed")
+        return record
 
     @staticmethod
     def _describe(describe: Callable[[Scope, Exchange], RequestRecord], scope: Scope,

@@ -26,7 +26,8 @@ class RequestCache:
     def __init__(self, capacity_bytes: int = DEFAULT_BUDGET.share("wsman.requests")) -> None:
         # A parsed request (without a body element) costs a few times its masked text.
         self._lru: BoundedLRU[Request] = BoundedLRU(
-            capacity_bytes, largest_share=64, size=lambda _request: 4 * MAX_CACHED_REQUEST)
+            capacity_bytes, largest_share=64, size=lambda _request: 4 * MAX_CACHED_REQUEST,
+            name="wsman.requests")
 
     def parse(self, data: bytes) -> Request:
         match = _MESSAGE_ID.search(data) if len(data) <= MAX_CACHED_REQUEST else None
@@ -46,7 +47,7 @@ class RequestCache:
 
 class BodyCache(VersionedCache[str]):
     def __init__(self, capacity_bytes: int = DEFAULT_BUDGET.share("wsman.bodies")) -> None:
-        super().__init__(capacity_bytes, largest_share=16)
+        super().__init__(capacity_bytes, largest_share=16, name="wsman.bodies")
 
 
 class Listing(NamedTuple):
@@ -61,4 +62,4 @@ class ListingCache(VersionedCache[Listing]):
 
     def __init__(self, capacity_bytes: int = DEFAULT_BUDGET.share("wsman.listings")) -> None:
         super().__init__(capacity_bytes, largest_share=2,
-                         size=lambda listing: sum(listing.sizes))
+                         size=lambda listing: sum(listing.sizes), name="wsman.listings")

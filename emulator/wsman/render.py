@@ -49,7 +49,8 @@ class Spec(NamedTuple):
 
 
 # Serialised instances and EPRs, reused while their record is unchanged.
-CACHE: BoundedLRU[str] = BoundedLRU(DEFAULT_BUDGET.share("wsman.fragments"), largest_share=16)
+CACHE: BoundedLRU[str] = BoundedLRU(DEFAULT_BUDGET.share("wsman.fragments"), largest_share=16,
+                                    name="wsman.fragments")
 _SPECS: dict[tuple[str, str], tuple[Spec, ...]] = {}
 
 

@@ -14,6 +14,7 @@ from emulator.transport.request_log_file import (
     log_files,
     parse_time,
     read_records,
+    reversed_lines,
 )
 
 
@@ -43,6 +44,12 @@ def test_written_rotated_and_read_back(tmp_path: Path) -> None:
     assert {r.user for r in read_records(path, client="BOB")} == {"bob"}
     assert [r.id for r in read_records(path, since=1198.0)] == ["1-198", "1-199"]
     assert [r.id for r in read_records(path, limit=1)] == ["1-199"]
+    # The newest N are read from the end, across the rotation, in file order.
+    everything = [r.id for r in kept]
+    for limit in (3, len(everything) - 1, len(everything) + 5):
+        assert [r.id for r in read_records(path, limit=limit)] == everything[-limit:]
+    assert [r.id for r in read_records(path, client="bob", since=1190.0, limit=2)] == [
+        "1-197", "1-199"]
     assert read_records(path, client="10.0.0.1:40001")[0].client == "10.0.0.1:40001"
 
 
@@ -88,3 +95,12 @@ def test_times_and_default_paths() -> None:
     assert request_log_path(None, "postgresql://u@h/db") == Path("hvsim.requests.jsonl")
     assert request_log_path("off", "sqlite:///x.db") is None
     assert request_log_path("/tmp/r.jsonl", "sqlite:///x.db") == Path("/tmp/r.jsonl")
+
+
+def test_reversed_lines_cross_block_boundaries(tmp_path: Path) -> None:
+    path = tmp_path / "lines.txt"
+    lines = [f"line {n} " + "é" * (n % 7) for n in range(500)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert list(reversed_lines(path, block=37)) == ["", *reversed(lines)]
+    path.write_text("no newline at the end", encoding="utf-8")
+    assert list(reversed_lines(path)) == ["no newline at the end"]
