@@ -26,8 +26,11 @@ from tests.support.server import DEMO_SCENARIO, TEST_PASSWORD, TEST_USER, HvsimS
 
 pytestmark = pytest.mark.e2e
 AUTH = (TEST_USER, TEST_PASSWORD)
-PROMPT_SECONDS = 5.0
-BYSTANDER_BOUND_SECONDS = 0.5
+# Bounds that tell "answered" from "hung" and "unaffected" from "stalled" (before the
+# isolation the bystander waited for the whole parse, 15 s and more); they hold on a loaded
+# 2-core CI machine. The figures to beat live in bench/reliability.py (bystander).
+PROMPT_SECONDS = 20.0
+BYSTANDER_BOUND_SECONDS = 2.0
 REPEATS = 4
 # The first requests of a size move the allocator's thresholds (glibc keeps a freed block
 # of the last large size for reuse): growth is measured from the second answer on.
