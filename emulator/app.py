@@ -18,7 +18,9 @@ from emulator.control.app import MOUNT_PATH, create_control_app
 from emulator.control.context import ControlContext
 from emulator.core.catalog import Catalog, load_catalog
 from emulator.core.dispatch import Dispatcher
-from emulator.setup.scenario import Scenario, demo_scenario
+from emulator.core.fault_spec import FaultRuleError, parse_rule
+from emulator.core.faults import SCENARIO
+from emulator.setup.scenario import Scenario, ScenarioError, demo_scenario
 from emulator.setup.seeding import prepare_store
 from emulator.transport.auth import Authenticator, load_users
 from emulator.transport.endpoints import EndpointMap
@@ -27,6 +29,7 @@ from emulator.transport.request_log_file import JsonLinesLog
 from emulator.wsman.app import WsmanEndpoint
 from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
 from providers.base import Clock
+from providers.migration.fault_errors import FAULT_ERRORS
 from providers.migration.job_settling import JobSettling
 from providers.migration.job_timeline import JobTimeline
 from storage.db import Store, Timeouts
@@ -71,10 +74,15 @@ def open_world(settings: Settings, catalog: Catalog | None = None, *, clock: Clo
     """
     catalog = catalog or load_catalog()
     clock = clock or SystemClock()
+    scenario = settings.scenario or demo_scenario()
+    for index, rule in enumerate(scenario.faults):
+        try:
+            parse_rule(rule, FAULT_ERRORS, f"faults[{index}]")
+        except FaultRuleError as error:
+            raise ScenarioError(str(error)) from None
     store = Store(settings.database_url, settings.db_timeouts)
     try:
-        seeded = prepare_store(store, settings.scenario or demo_scenario(), clock.now(),
-                               reset=settings.reset, rng=rng)
+        seeded = prepare_store(store, scenario, clock.now(), reset=settings.reset, rng=rng)
         with store.unit_of_work() as uow:
             host_names = uow.world.host_names()
     except Exception as error:
@@ -89,7 +97,12 @@ def open_world(settings: Settings, catalog: Catalog | None = None, *, clock: Clo
     dispatcher = Dispatcher(catalog, store, clock,
                             [cls() for cls in providers.INSTANCE_PROVIDERS],
                             providers.method_providers(timeline), [JobSettling(timeline)],
-                            unsupported=providers.method_fallback())
+                            unsupported=providers.method_fallback(),
+                            fault_errors=FAULT_ERRORS)
+    if seeded and scenario.faults:
+        # The scenario's rules come with the world it seeds; a world already stored keeps
+        # the rules it has.
+        dispatcher.faults.add(scenario.faults, origin=SCENARIO, where="faults")
     return Runtime(catalog, store, dispatcher, host_names)
 
 
@@ -135,6 +148,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> ProtocolRo
     wsman = WsmanEndpoint(runtime.dispatcher, endpoints, authenticator, settings.ntlm_password,
                           allow_unencrypted=settings.allow_unencrypted,
                           budget=settings.cache_budget, recorder=recorder)
-    control = create_control_app(ControlContext(runtime.catalog, authenticator, request_log))
+    control = create_control_app(ControlContext(runtime.catalog, authenticator, request_log,
+                                                faults=runtime.dispatcher.faults))
     fallback.mount(MOUNT_PATH, control)
     return ProtocolRouter({"/cimom": cimxml, "/wsman": wsman}, fallback, request_log)

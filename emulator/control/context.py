@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emulator.core.catalog import Catalog
+from emulator.core.faults import FaultRules
 from emulator.transport.auth import Authenticator
 from emulator.transport.request_log_file import JsonLinesLog
 
@@ -15,6 +16,7 @@ class ControlContext:
     catalog: Catalog
     authenticator: Authenticator
     request_log: JsonLinesLog | None = None  # None: started with --request-log off
+    faults: FaultRules | None = None  # the fault rules of the world served
 
     @property
     def request_log_path(self) -> Path | None:
