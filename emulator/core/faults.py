@@ -111,11 +111,14 @@ class FaultRules:
         with self.store.unit_of_work() as uow:
             return [describe(rule) for rule in uow.faults.all()]
 
-    @guarded_write
     def add(self, rules: Sequence[Any], origin: str = API,
             where: str = "rules") -> list[dict[str, Any]]:
         """Store every rule, or none of them when one is bad (FaultRuleError)."""
         specs = [self.validate(data, f"{where}[{index}]") for index, data in enumerate(rules)]
+        return self._store(specs, origin)
+
+    @guarded_write
+    def _store(self, specs: list[dict[str, Any]], origin: str) -> list[dict[str, Any]]:
         now = self.clock.now()
         with self.store.unit_of_work() as uow:
             added = [uow.faults.add(spec, origin, now, _expiry(spec, now)) for spec in specs]
