@@ -23,7 +23,9 @@ from emulator.control.context import ControlContext
 from emulator.core.catalog import Catalog, load_catalog
 from emulator.core.cluster_view import ClusterView
 from emulator.core.dispatch import Dispatcher
-from emulator.setup.scenario import Scenario, demo_scenario
+from emulator.core.fault_spec import FaultRuleError, parse_rule
+from emulator.core.faults import SCENARIO
+from emulator.setup.scenario import Scenario, ScenarioError, demo_scenario
 from emulator.setup.seeding import prepare_store
 from emulator.transport.auth import Authenticator, load_users
 from emulator.transport.endpoints import EndpointMap
@@ -33,6 +35,7 @@ from emulator.transport.request_metrics import RequestMetrics
 from emulator.wsman.app import WsmanEndpoint
 from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
 from providers.base import Clock
+from providers.migration.fault_errors import FAULT_ERRORS
 from providers.migration.job_settling import JobSettling
 from providers.migration.job_timeline import JobTimeline
 from storage.db import Store, Timeouts, describe_url
@@ -77,10 +80,15 @@ def open_world(settings: Settings, catalog: Catalog | None = None, *, clock: Clo
     """
     catalog = catalog or load_catalog()
     clock = clock or SystemClock()
+    scenario = settings.scenario or demo_scenario()
+    for index, rule in enumerate(scenario.faults):
+        try:
+            parse_rule(rule, FAULT_ERRORS, f"faults[{index}]")
+        except FaultRuleError as error:
+            raise ScenarioError(str(error)) from None
     store = Store(settings.database_url, settings.db_timeouts)
     try:
-        seeded = prepare_store(store, settings.scenario or demo_scenario(), clock.now(),
-                               reset=settings.reset, rng=rng)
+        seeded = prepare_store(store, scenario, clock.now(), reset=settings.reset, rng=rng)
         with store.unit_of_work() as uow:
             host_names = uow.world.host_names()
     except Exception as error:
@@ -95,7 +103,12 @@ def open_world(settings: Settings, catalog: Catalog | None = None, *, clock: Clo
     dispatcher = Dispatcher(catalog, store, clock,
                             [cls() for cls in providers.INSTANCE_PROVIDERS],
                             providers.method_providers(timeline), [JobSettling(timeline)],
-                            unsupported=providers.method_fallback())
+                            unsupported=providers.method_fallback(),
+                            fault_errors=FAULT_ERRORS)
+    if seeded and scenario.faults:
+        # The scenario's rules come with the world it seeds; a world already stored keeps
+        # the rules it has.
+        dispatcher.faults.add(scenario.faults, origin=SCENARIO, where="faults")
     return Runtime(catalog, store, dispatcher, host_names)
 
 
@@ -147,7 +160,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> ProtocolRo
     control = create_control_app(ControlContext(
         runtime.catalog, authenticator, request_log,
         cluster=ClusterView(runtime.dispatcher, runtime.host_names), metrics=registry,
-        server_info=server_info(settings, runtime)))
+        server_info=server_info(settings, runtime), faults=runtime.dispatcher.faults))
     fallback.mount(MOUNT_PATH, control)
     return ProtocolRouter({"/cimom": cimxml, "/wsman": wsman}, fallback, request_log)
 

@@ -19,12 +19,15 @@ import uvicorn
 from emulator.app import Settings, create_app, open_world
 from emulator.caching.cache_budget import DEFAULT_CACHE_MB, MIN_CACHE_MB, CacheBudget
 from emulator.control import commands as log_commands
+from emulator.control import fault_commands
+from emulator.control.client import ControlError
 from emulator.core.catalog import CatalogError
 from emulator.setup.scenario import Scenario, ScenarioError, generated_scenario, load_scenario
 from emulator.setup.seeding import ScenarioMismatch
 from emulator.transport import http_connection
 from emulator.transport.auth import UsersFileError, load_users
 from emulator.transport.bind_address import sandbox_exposure_warning
+from emulator.transport.connection_drop import DROP_KEY, ConnectionDropper
 from emulator.transport.request_log import CONNECTION_TAG_KEY, ConnectionTag
 from emulator.wsman.connection import CONNECTION_KEY, ConnectionState
 from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
@@ -110,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default: <database file>.requests.jsonl beside a SQLite file, "
                             "else hvsim.requests.jsonl here; off: no log)")
     log_commands.add_commands(commands)
+    fault_commands.add_commands(commands)
     return parser
 
 
@@ -248,7 +252,8 @@ def serve(args: argparse.Namespace) -> int:
         header_timeout=args.header_timeout, body_timeout=args.body_timeout,
         body_min_rate=args.body_min_rate, max_connections=args.max_connections)
     protocol = http_connection.protocol_class(limits, {CONNECTION_KEY: ConnectionState,
-                                                       CONNECTION_TAG_KEY: ConnectionTag})
+                                                       CONNECTION_TAG_KEY: ConnectionTag,
+                                                       DROP_KEY: ConnectionDropper})
     config = uvicorn.Config(app, log_level=args.log_level, access_log=False,
                             timeout_keep_alive=KEEP_ALIVE_SECONDS, lifespan="off",
                             proxy_headers=False, server_header=False, http=protocol, ws="none",
@@ -291,4 +296,10 @@ def main(argv: list[str] | None = None) -> int:
         return serve(args)
     if args.command in log_commands.COMMANDS:
         return log_commands.run(args)
+    if args.command == "fault":
+        try:
+            return fault_commands.run(args)
+        except ControlError as error:
+            print(f"hvsim: {error}", file=sys.stderr)
+            return 2
     return 2

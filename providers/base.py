@@ -53,6 +53,40 @@ class Scope(NamedTuple):
         return self.namespace.lower() == CLUSTER.lower()
 
 
+@dataclass(frozen=True)
+class JobFacts:
+    """What a migration method knows of the job it is about to submit, for the fault rules."""
+
+    method: str
+    host: str  # the source host
+    vm_name: str
+    vm_guid: str
+    migration_type: int
+    phases: tuple[str, ...]  # the phases its plan goes through (emulator.core.fault_spec.PHASES)
+
+
+@dataclass(frozen=True)
+class JobFailure:
+    """A fault rule's verdict: fail the job with a named error at a percent or in a phase."""
+
+    rule_id: int
+    error: str
+    at_percent: int | None
+    at_phase: str | None
+
+
+class JobFaults(Protocol):
+    """The fault rules as a method provider may ask them (the control plane's fail-job rules);
+    counting a match is part of the method's unit of work."""
+
+    def job_failure(self, facts: JobFacts) -> JobFailure | None: ...
+
+
+class NoJobFaults:
+    def job_failure(self, facts: JobFacts) -> JobFailure | None:
+        return None
+
+
 @dataclass
 class ProviderContext:
     uow: WorldUnitOfWork
@@ -60,6 +94,7 @@ class ProviderContext:
     classes: ClassLookup
     # Per-request memo so that one request loads each world row once.
     memo: dict[Any, Any] = field(default_factory=dict)
+    faults: JobFaults = field(default_factory=NoJobFaults)
 
     def now(self) -> datetime:
         """The clock, read once per request so that every record of an answer agrees."""

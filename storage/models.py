@@ -379,6 +379,23 @@ class WorldVersion(Base):
     counter: Mapped[int] = mapped_column(BigInteger)
 
 
+class FaultRule(Base):
+    """A fault rule of the control plane: what it matches and does (`spec`, JSON as validated
+    by the core), and how often it matched and fired, shared by every process."""
+
+    __tablename__ = "fault_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    origin: Mapped[str] = mapped_column(String(16))  # "scenario" or "api"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    matched: Mapped[int] = mapped_column(Integer, default=0)
+    fired: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = {"sqlite_autoincrement": True}
+
+
 # The tables whose rows the CIM views are derived from; a change to any of them bumps the
 # world version. Enumeration contexts are bookkeeping and do not.
 WORLD_MODELS: tuple[type[Base], ...] = (Cluster, Host, MigrationNetwork, VirtualMachine,

@@ -14,6 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from storage.database import serialise_writes, without_timeouts
 from storage.errors import FailureKind, StaleWrite, StoreUnavailable
+from storage.fault_rules import SqlFaultRules
 from storage.health import StoreHealth
 from storage.hosts import SqlHosts
 from storage.jobs import SqlJobs
@@ -125,6 +126,10 @@ class UnitOfWork:
     @functools.cached_property
     def keyboards(self) -> SqlKeyboards:
         return SqlKeyboards(self.session)
+
+    @functools.cached_property
+    def faults(self) -> SqlFaultRules:
+        return SqlFaultRules(self.session)
 
     @functools.cached_property
     def seeding(self) -> SqlWorldSeeding:

@@ -12,6 +12,7 @@ go to the light pool; enumerations, queries, association traversals and large re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import logging
@@ -35,10 +36,12 @@ from emulator.cimxml.request import (
 )
 from emulator.core.dispatch import Dispatcher
 from emulator.core.enumerations import Enumerations
+from emulator.core.faults import FaultSlot, RequestFacts
 from emulator.core.results import track_expiry
 from emulator.core.unavailable import ServiceUnavailable
 from emulator.transport import request_log
-from emulator.transport.auth import Authenticator
+from emulator.transport.auth import REALM, Authenticator
+from emulator.transport.connection_drop import drop_connection
 from emulator.transport.endpoints import EndpointMap
 from emulator.transport.http_exchange import BodyTooLarge, ClientGone, read_body, respond
 
@@ -118,23 +121,36 @@ class CimXmlEndpoint:
         self.isolated.shutdown()
 
     def reply(self, host: str, request: CimRequest, cache_key: Hashable | None,
-              deadline: float | None = None) -> bytes:
+              deadline: float | None = None, slot: FaultSlot | None = None,
+              user: str | None = None) -> bytes:
         """The answer, reused from the reply cache when the world has not changed since.
 
-        All database waits of the request share one bound (see Dispatcher.wait_budget)."""
-        with self.dispatcher.wait_budget(deadline):
-            return self._reply(host, request, cache_key)
+        All database waits of the request share one bound (see Dispatcher.wait_budget). A
+        fault rule that fires for the request is noted in `slot` for the event loop to carry
+        out (latency, a dropped connection, 401); its CIM error is the answer."""
+        with self.dispatcher.wait_budget(deadline), contextlib.ExitStack() as stack:
+            try:
+                # Read the version before computing: a change racing with this request then
+                # makes the cached reply look older than it is, never newer.
+                version = self.dispatcher.world_version()
+                fault = stack.enter_context(self.dispatcher.faults.request(
+                    _facts(host, request, user), version))
+            except Exception as error:
+                return self.failure(request, error)
+            if fault is not None:
+                if slot is not None:
+                    slot.fault = fault
+                if fault.stops_request:
+                    return b""
+                if fault.cim_error is not None:
+                    return self.failure(request, fault.cim_error)
+            return self._reply(host, request, cache_key, version)
 
-    def _reply(self, host: str, request: CimRequest, cache_key: Hashable | None) -> bytes:
+    def _reply(self, host: str, request: CimRequest, cache_key: Hashable | None,
+               version: int) -> bytes:
         if cache_key is None or not (request.intrinsic
                                      and request.name.lower() in CACHEABLE_OPERATIONS):
             return self.outcome(host, request)[0]
-        try:
-            # Read the version before computing: a change racing with this request then makes
-            # the cached reply look older than it is, never newer.
-            version = self.dispatcher.world_version()
-        except Exception as error:
-            return self.failure(request, error)
         cached = self.replies.get(cache_key, version)
         if cached is not None:
             return cached
@@ -180,7 +196,8 @@ class CimXmlEndpoint:
                                outcome.return_type, typed).encode("utf-8")
 
     def decode_and_answer(self, host: str, body: bytes, method: str, cim_object: str,
-                          deadline: float | None = None) -> bytes | CimXmlHttpError:
+                          deadline: float | None = None, slot: FaultSlot | None = None,
+                          user: str | None = None) -> bytes | CimXmlHttpError:
         """A large request, decoded in a child process and answered on the heavy pool."""
         try:
             request = self.isolated.decode(body, method, cim_object)
@@ -188,7 +205,7 @@ class CimXmlEndpoint:
             # Handed back as a value: its traceback would keep this frame, and the body in it,
             # alive for as long as the answer is.
             return error.with_traceback(None)
-        return self.reply(host, request, None, deadline)
+        return self.reply(host, request, None, deadline, slot, user)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -215,6 +232,9 @@ class CimXmlEndpoint:
             return
         host = self.endpoints.host_for(scope)
         loop = asyncio.get_running_loop()
+        credentials = self.auth.credentials(headers.get("authorization"))
+        user = credentials[0] if credentials is not None else None
+        slot = FaultSlot()
         outcome: bytes | CimXmlHttpError
         try:
             method, cim_object = check_headers(headers)
@@ -231,11 +251,13 @@ class CimXmlEndpoint:
                 light = request.intrinsic and request.name.lower() in LIGHT_OPERATIONS
                 outcome = await loop.run_in_executor(self.light if light else self.heavy,
                                                      self.reply, host, request, (host, *key),
-                                                     self.dispatcher.wait_deadline())
+                                                     self.dispatcher.wait_deadline(), slot,
+                                                     user)
             else:
                 outcome = await loop.run_in_executor(self.heavy, self.decode_and_answer,
                                                      host, body, method, cim_object,
-                                                     self.dispatcher.wait_deadline())
+                                                     self.dispatcher.wait_deadline(), slot,
+                                                     user)
         except CimXmlHttpError as error:
             outcome = error.with_traceback(None)  # a value: see decode_and_answer
         except BodyTooLarge:
@@ -243,9 +265,32 @@ class CimXmlEndpoint:
                                       f"request body exceeds {MAX_BODY_BYTES} bytes")
         except ClientGone:
             return
+        fault = slot.fault
+        if fault is not None:
+            if fault.delay_seconds:
+                await asyncio.sleep(fault.delay_seconds)
+            if fault.drop:
+                await drop_connection(scope, send)
+                return
+            if fault.unauthorized:
+                await respond(send, 401, b"authentication required\n",
+                              [(b"www-authenticate", f'Basic realm="{REALM}"'.encode())])
+                return
         if isinstance(outcome, CimXmlHttpError):
             await respond(send, outcome.status, (outcome.detail + "\n").encode(),
                           [(b"cimerror", outcome.cim_error.encode())])
             return
         await respond(send, 200, outcome, [(b"content-type", CONTENT_TYPE),
                                            (b"cimoperation", b"MethodResponse")])
+
+
+def _facts(host: str, request: CimRequest, user: str | None) -> RequestFacts:
+    """What fault rules may match in a CIM-XML request."""
+    subject: object = request.target
+    if request.intrinsic:
+        params = request.params
+        subject = next((params[name] for name in ("ClassName", "InstanceName", "ObjectName",
+                                                   "Instance", "NewInstance")
+                        if name in params), None)
+    classname = subject if isinstance(subject, str) else getattr(subject, "classname", None)
+    return RequestFacts("cim-xml", host, (request.name,), classname, user)

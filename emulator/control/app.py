@@ -8,13 +8,22 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI
 
-from emulator.control import bundle, cluster, conformance, dashboard, errors, metrics, requests
+from emulator.control import (
+    bundle,
+    cluster,
+    conformance,
+    dashboard,
+    errors,
+    faults,
+    metrics,
+    requests,
+)
 from emulator.control.auth import require_login
 from emulator.control.context import ControlContext
 
 MOUNT_PATH = "/_hvsim"
 ROUTE_GROUPS = (dashboard.router, cluster.router, requests.router, conformance.router,
-                metrics.router, bundle.router)
+                metrics.router, bundle.router, faults.router)
 
 
 def create_control_app(context: ControlContext) -> FastAPI:

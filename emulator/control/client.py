@@ -46,6 +46,25 @@ def get(url: str, path: str, params: dict[str, Any], headers: dict[str, str],
         raise ControlError(f"{target}: {getattr(error, 'reason', error)}") from None
 
 
+def call(url: str, method: str, path: str, headers: dict[str, str],
+         payload: Any = None, timeout: float = 60.0) -> Any:
+    """The JSON answer of <method> <url>/_hvsim<path>, with a JSON body if `payload` is given."""
+    target = f"{url.rstrip('/')}{CONTROL_PATH}{path}"
+    data = None if payload is None else json.dumps(payload).encode()
+    request = urllib.request.Request(target, data=data, method=method, headers={
+        **headers, **({"Content-Type": "application/json"} if data is not None else {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            return json.loads(reply.read() or b"null")
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode("utf-8", "replace")
+        with contextlib.suppress(ValueError, AttributeError):
+            detail = json.loads(detail).get("detail", detail)
+        raise ControlError(f"{target}: HTTP {error.code}: {detail}") from None
+    except (urllib.error.URLError, OSError) as error:
+        raise ControlError(f"{target}: {getattr(error, 'reason', error)}") from None
+
+
 def fetch_records(url: str, headers: dict[str, str], *, client: str | None = None,
                   since: float | str | None = None, limit: int = 10_000) -> list[RequestRecord]:
     _, body = get(url, "/requests", {"client": client, "since": since, "limit": limit},

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from emulator.core.catalog import Catalog
 from emulator.core.cluster_view import ClusterView
+from emulator.core.faults import FaultRules
 from emulator.transport.auth import Authenticator
 from emulator.transport.request_log_file import JsonLinesLog
 
@@ -25,6 +26,7 @@ class ControlContext:
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
     # The server's version and flags as the bug-report bundle shows them: no secrets.
     server_info: Mapping[str, Any] = field(default_factory=dict)
+    faults: FaultRules | None = None  # the fault rules of the world served
 
     @property
     def request_log_path(self) -> Path | None:

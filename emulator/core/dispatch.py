@@ -26,6 +26,7 @@ from pywbem import (
 
 from emulator.core.associations import Associations
 from emulator.core.catalog import Catalog
+from emulator.core.faults import FaultRules
 from emulator.core.guard import guarded, guarded_write
 from emulator.core.instance_operations import InstanceOperations
 from emulator.core.method_calls import MethodCalls
@@ -52,17 +53,21 @@ class Dispatcher:
     def __init__(self, catalog: Catalog, store: Store, clock: Clock,
                  providers: Iterable[InstanceProvider], methods: Iterable[MethodProvider] = (),
                  hooks: Iterable[WorldHook] = (),
-                 unsupported: MethodProvider | None = None) -> None:
+                 unsupported: MethodProvider | None = None,
+                 fault_errors: Iterable[str] = ()) -> None:
         """`hooks` settle what the clock made due before every read and write (providers.base.
         WorldHook); `unsupported` answers every declared method no provider handles (without
-        one, such a call is CIM_ERR_NOT_SUPPORTED)."""
+        one, such a call is CIM_ERR_NOT_SUPPORTED); `fault_errors` are the named errors a
+        fail-job fault rule may give (the migration provider's catalogue)."""
         self.catalog = catalog
         self.store = store  # also what emulator.core.guard retries against
         self.clock = clock
         self.token = next(_DISPATCHER_TOKENS)
         self.validation = Validation(catalog, self.token)
         self.registry = ProviderRegistry(catalog, providers, methods)
-        self.transactions = Transactions(store, clock, catalog, hooks)
+        # The control plane's fault rules: front ends ask them once per request.
+        self.faults = FaultRules(store, clock, fault_errors)
+        self.transactions = Transactions(store, clock, catalog, hooks, self.faults)
         self.schema = Schema(catalog, self.validation)
         self.instances = InstanceOperations(catalog, self.validation, self.registry,
                                             self.transactions)

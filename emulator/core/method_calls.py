@@ -9,6 +9,7 @@ from typing import Any
 from pywbem import CIM_ERR_NOT_SUPPORTED, CIMClassName, CIMError, CIMInstanceName
 
 from emulator.core.catalog import Catalog
+from emulator.core.faults import FaultRules
 from emulator.core.method_params import MethodOutcome, coerce_inputs, finish_call
 from emulator.core.registry import ProviderRegistry
 from emulator.core.results import not_found
@@ -38,6 +39,11 @@ class MethodCalls:
         if provider is None:
             raise CIMError(CIM_ERR_NOT_SUPPORTED,
                            f"{klass.classname}.{declaration.name} is not supported")
+        forced = FaultRules.forced_return_code()
+        if forced is not None:
+            # A fault rule answers for the method: nothing runs, the code comes back at once.
+            return finish_call(self.catalog, scope, declaration, scope.host,
+                               MethodResult(forced, {}))
         call = MethodCall(scope, target, declaration.name, typed)
         # A write that lost a race with another process runs once more on the new state.
         for attempt in (1, 2):

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from emulator.core.catalog import Catalog
+from emulator.core.faults import FaultRules
 from providers.base import Clock, ProviderContext, WorldHook
 from storage.db import Store, UnitOfWork
 from storage.errors import StaleWrite
@@ -20,8 +21,9 @@ log = logging.getLogger("hvsim.dispatch")
 
 class Transactions:
     def __init__(self, store: Store, clock: Clock, catalog: Catalog,
-                 hooks: Iterable[WorldHook] = ()) -> None:
+                 hooks: Iterable[WorldHook] = (), faults: FaultRules | None = None) -> None:
         self.store = store
+        self.faults = faults
         self.clock = clock
         self.catalog = catalog
         self.hooks = tuple(hooks)
@@ -75,6 +77,8 @@ class Transactions:
         changes. The caller commits."""
         with self.write_turn(), self.store.unit_of_work() as uow:
             ctx = ProviderContext(uow=uow, clock=self.clock, classes=self.catalog)
+            if self.faults is not None:
+                ctx.faults = self.faults.bound(uow.faults)
             for hook in self.hooks:
                 hook.settle(uow, ctx.now())
             yield uow, ctx

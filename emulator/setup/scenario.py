@@ -36,7 +36,7 @@ from emulator.setup.scenario_spec import (
 
 
 def parse_scenario(data: dict[str, Any]) -> Scenario:
-    reject_unknown(data, {"cluster", "hosts", "vms"}, "scenario")
+    reject_unknown(data, {"cluster", "hosts", "vms", "faults"}, "scenario")
     cluster = optional(data, "cluster", dict, {}, "scenario")
     reject_unknown(cluster, {"name", "domain", "seed"}, "cluster")
     seed = optional(cluster, "seed", int, 1, "cluster")
@@ -57,10 +57,14 @@ def parse_scenario(data: dict[str, Any]) -> Scenario:
         if (vm.host, vm.guid) in seen:
             raise ScenarioError(f"vms: GUID {vm.guid} appears twice on host {vm.host}")
         seen.add((vm.host, vm.guid))
+    faults = optional(data, "faults", list, [], "scenario")
+    for index, rule in enumerate(faults):
+        if not isinstance(rule, dict):
+            raise ScenarioError(f"faults[{index}]: expected a table ([[faults]])")
     return Scenario(
         cluster_name=optional(cluster, "name", str, "HVCLUSTER", "cluster").upper(),
         domain=optional(cluster, "domain", str, "hvsim.test", "cluster"),
-        seed=seed, hosts=tuple(hosts), vms=tuple(vms),
+        seed=seed, hosts=tuple(hosts), vms=tuple(vms), faults=tuple(faults),
     )
 
 

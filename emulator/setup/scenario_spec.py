@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 # Host OS → (build, supported VM configuration versions, default version); reference §11.3.
 OPERATING_SYSTEMS: dict[str, tuple[str, tuple[str, ...], str]] = {
@@ -130,6 +131,11 @@ class Scenario:
     seed: int
     hosts: tuple[HostSpec, ...]
     vms: tuple[VMSpec, ...] = field(default_factory=tuple)
+    # [[faults]] tables as written; the core checks them (emulator.core.fault_spec) before
+    # anything is seeded. Not part of the world's identity: a database seeded from the same
+    # cluster with other rules is the same world.
+    faults: tuple[dict[str, Any], ...] = field(default_factory=tuple, repr=False,
+                                               compare=False)
 
 
 def feature_mask(names: list[str] | tuple[str, ...], table: tuple[str, ...], where: str) -> int:

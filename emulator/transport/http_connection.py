@@ -150,9 +150,20 @@ class HvsimHttpProtocol(HttpToolsProtocol):
             self.hvsim_admitted = True
         else:
             self.app = refuse_connection
+        for state in self.hvsim_state.values():
+            attach = getattr(state, "attach", None)
+            if attach is not None:
+                attach(self._abort_connection)
         # A connection that never sends a byte is a header wait too.
         self._start_header_wait()
         self._arm_deadline()
+
+    def _abort_connection(self) -> None:
+        """Close without a word: what the application sends afterwards goes nowhere."""
+        self._cancel_deadline()
+        if self.cycle is not None:
+            self.cycle.disconnected = True
+        self.transport.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_deadline()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -22,9 +23,11 @@ from pywbem import CIMError
 
 from emulator.caching.cache_budget import DEFAULT_BUDGET, CacheBudget
 from emulator.core.dispatch import Dispatcher
+from emulator.core.faults import FaultSlot, RequestFacts
 from emulator.core.results import track_expiry
 from emulator.transport import request_log
 from emulator.transport.auth import Authenticator
+from emulator.transport.connection_drop import drop_connection
 from emulator.transport.endpoints import EndpointMap
 from emulator.transport.http_exchange import BodyTooLarge, ClientGone, read_body, respond
 from emulator.wsman import faults, operations, render, request_record, xmlns
@@ -93,22 +96,38 @@ class WsmanEndpoint:
 
     # ------------------------------------------------------------------ SOAP processing
 
-    def answer(self, host: str, request: Request, deadline: float | None = None) -> bytes:
+    def answer(self, host: str, request: Request, deadline: float | None = None,
+               slot: FaultSlot | None = None, user: str | None = None) -> bytes:
         """The reply envelope for a parsed request; raises WsmanFault.
 
-        All database waits of the request share one bound (see Dispatcher.wait_budget)."""
+        All database waits of the request share one bound (see Dispatcher.wait_budget). With
+        a `slot`, the fault rules are asked first: what fires is noted there for the event loop
+        to carry out (latency, a dropped connection, 401); a CIM error becomes the fault."""
         with self.dispatcher.wait_budget(deadline):
-            return self._answer(host, request)
+            return self._answer(host, request, slot, user)
 
-    def _answer(self, host: str, request: Request) -> bytes:
+    def _answer(self, host: str, request: Request, slot: FaultSlot | None = None,
+                user: str | None = None) -> bytes:
         max_envelope = operations.check_limits(request)
         call = operations.Call(self.dispatcher, self.contexts, host, request, max_envelope,
                                listings=self.listings)
         try:
-            if request.action == xmlns.GET:
-                action, body = self.get(call)
-            else:
-                action, body = operations.run(call)
+            with contextlib.ExitStack() as stack:
+                version = None
+                if slot is not None:
+                    version = self.dispatcher.world_version()
+                    fault = stack.enter_context(self.dispatcher.faults.request(
+                        _facts(host, request, user), version))
+                    if fault is not None:
+                        slot.fault = fault
+                        if fault.stops_request:
+                            return b""
+                        if fault.cim_error is not None:
+                            raise fault.cim_error
+                if request.action == xmlns.GET:
+                    action, body = self.get(call, version)
+                else:
+                    action, body = operations.run(call)
         except CIMError as error:
             raise faults.from_cim_error(error, filtering=call.filtering) from error
         reply = envelope(action, body, request.message_id)
@@ -118,13 +137,14 @@ class WsmanEndpoint:
                              f"{len(reply)} bytes; MaxEnvelopeSize is {max_envelope}.")
         return reply
 
-    def get(self, call: operations.Call) -> operations.Reply:
+    def get(self, call: operations.Call, version: int | None = None) -> operations.Reply:
         """A Get, its reply body reused while the world has not changed since."""
         request = call.request
         key = (call.host, request.resource_uri, request.selectors)
         # Read the version before computing: a change racing with this request then makes
         # the cached body look older than it is, never newer.
-        version = self.dispatcher.world_version()
+        if version is None:
+            version = self.dispatcher.world_version()
         body = self.bodies.get(key, version)
         if body is None:
             with track_expiry() as expiry:
@@ -132,7 +152,8 @@ class WsmanEndpoint:
             self.bodies.put(key, version, expiry[0], body)
         return xmlns.GET + "Response", body
 
-    async def process(self, host: str, data: bytes) -> tuple[int, bytes]:
+    async def process(self, host: str, data: bytes, slot: FaultSlot | None = None,
+                      user: str | None = None) -> tuple[int, bytes]:
         request: Request | None = None
         try:
             request = self.requests.parse(data)
@@ -146,7 +167,7 @@ class WsmanEndpoint:
             timeout = request.operation_timeout or DEFAULT_TIMEOUT
             pool = self.light if request.action in LIGHT_ACTIONS else self.heavy
             future = loop.run_in_executor(pool, self.answer, host, request,
-                                          self.dispatcher.wait_deadline())
+                                          self.dispatcher.wait_deadline(), slot, user)
             try:
                 return 200, await asyncio.wait_for(future, timeout)
             except TimeoutError:
@@ -213,6 +234,7 @@ class WsmanEndpoint:
                            (b"connection", b"close")])
             return
         extra: list[tuple[bytes, bytes]] = []
+        user: str | None = None
         handshake = False
         basic = False
         authorization = headers.get("authorization", "").strip()
@@ -221,7 +243,7 @@ class WsmanEndpoint:
             scheme, _, token = authorization.partition(" ")
             try:
                 if scheme.lower() == "basic":
-                    self.auth.basic(token)
+                    user = self.auth.basic(token)
                     basic = True
                 elif scheme.lower() in ("negotiate", "ntlm") and connection is not None:
                     if (exchange := request_log.current()) is not None:
@@ -252,9 +274,11 @@ class WsmanEndpoint:
                 return
             await respond(send, 401, b"", CHALLENGE)
             return
+        if not basic:
+            user = _user_of(security)
         if (exchange := request_log.current()) is not None and not basic:
             # The connection's login may be gone by the time the record is written.
-            exchange.user = _user_of(security)
+            exchange.user = user
         if not body and handshake:
             # pypsrp and pywinrm authenticate with empty POSTs before the first message.
             await respond(send, 200, b"", extra)
@@ -264,11 +288,12 @@ class WsmanEndpoint:
         seal_required = (not basic and scope.get("scheme") == "http"
                          and not self.allow_unencrypted)
         await self.dispatch_body(send, host, headers, body, connection, extra,
-                                 seal_required=seal_required)
+                                 seal_required=seal_required, scope=scope, user=user)
 
     async def dispatch_body(self, send: Send, host: str, headers: dict[str, str], body: bytes,
                             connection: ConnectionState | None,
-                            extra: list[tuple[bytes, bytes]], *, seal_required: bool) -> None:
+                            extra: list[tuple[bytes, bytes]], *, seal_required: bool,
+                            scope: Scope | None = None, user: str | None = None) -> None:
         content_type = headers.get("content-type", "")
         media = content_type.split(";", 1)[0].strip().lower()
         security = connection.security if connection is not None else None
@@ -301,7 +326,20 @@ class WsmanEndpoint:
         exchange = request_log.current()
         if exchange is not None:
             exchange.body = body
-        status, payload = await self.process(host, body)
+        slot = FaultSlot()
+        status, payload = await self.process(host, body, slot, user)
+        injected = slot.fault
+        if injected is not None:
+            if injected.delay_seconds:
+                await asyncio.sleep(injected.delay_seconds)
+            if injected.drop:
+                await drop_connection(scope or {}, send)
+                return
+            if injected.unauthorized:
+                if connection is not None:
+                    connection.security = None
+                await respond(send, 401, b"", CHALLENGE)
+                return
         if exchange is not None:
             exchange.note_reply(payload)
         if sealed:
@@ -329,6 +367,20 @@ class WsmanEndpoint:
             return
         await respond(send, 200, operations.identify(authenticated=False),
                       [(b"content-type", SOAP_CONTENT_TYPE.encode())])
+
+
+def _facts(host: str, request: Request, user: str | None) -> RequestFacts:
+    """What fault rules may match in a WS-Management request: the action's name, and for
+    Invoke the method's; the class is the resource URI's last segment."""
+    action = request.action.rpartition("/")[2]
+    names = (action,) if action.lower() in _ACTION_NAMES else ("Invoke", action)
+    uri = (request.resource_uri or "").split("?", 1)[0]
+    classname = uri.rpartition("/")[2] or None if uri else None
+    return RequestFacts("wsman", host, names, classname, user)
+
+
+_ACTION_NAMES = frozenset({"get", "put", "create", "delete", "enumerate", "pull", "release",
+                           "getstatus", "renew", "subscribe", "unsubscribe"})
 
 
 def _user_of(security: object) -> str | None:

@@ -16,6 +16,7 @@ from pywbem import CIMInstanceName
 
 from providers import world
 from providers.base import (
+    JobFacts,
     MethodCall,
     MethodResult,
     ProviderContext,
@@ -26,6 +27,7 @@ from providers.migration import checks, timing
 from providers.migration import errors as e
 from providers.migration import migration_request as req
 from providers.migration.errors import MigrationError
+from providers.migration.fault_errors import Subject, fault_error
 from providers.migration.job_timeline import JobSpec, JobTimeline
 from providers.return_codes import DMTF, HYPER_V, DmtfReturnCode, Family, ReturnCode
 from providers.vm_setting_ids import disk_setting_part
@@ -129,6 +131,8 @@ class MigrationMoves:
                 plan = plan[:-2]
                 failure = [_blackout_error(move, blackout)]
                 summary = "The migration was cancelled: the blackout would exceed the threshold."
+        if not check_only and failure is None:
+            plan, failure = self._injected_failure(ctx, call, move, plan)
         description = JOB_TYPE_TEXT[job_type]
         spec = JobSpec(
             host=host, job_type=job_type, kind="check" if check_only else "move",
@@ -151,6 +155,28 @@ class MigrationMoves:
                 else "The migration failed."))
         job = self.timeline.submit(ctx.uow, spec, str(uuid.uuid4()).upper(), ctx.now())
         return MethodResult(ReturnCode.JOB_STARTED, {"Job": job_path(job.instance_id)})
+
+    @staticmethod
+    def _injected_failure(ctx: ProviderContext, call: MethodCall, move: checks.Move,
+                          plan: list[list[float | str]]
+                          ) -> tuple[list[list[float | str]], list[MigrationError] | None]:
+        """A control-plane fault rule may fail the move part-way: the plan stops there and
+        the job ends with the rule's named error; the source VM stays as it was."""
+        phases = tuple(dict.fromkeys(phase_of(str(step[3])) for step in plan))
+        verdict = ctx.faults.job_failure(JobFacts(
+            call.method, move.source.name, move.vm.element_name, move.vm.guid,
+            move.request.migration_type, phases))
+        if verdict is None:
+            return plan, None
+        subject = Subject(move.vm.element_name, move.vm.guid, move.source.name,
+                          move.destination_name)
+        if verdict.at_phase is not None:
+            cut = plan_until_phase(plan, verdict.at_phase)
+        else:
+            cut = plan_until_percent(plan, verdict.at_percent or 0)
+        log.info("fault rule %d fails the migration of %s: %s", verdict.rule_id,
+                 move.vm.element_name, verdict.error)
+        return cut, [fault_error(verdict.error, subject)]
 
     def _prepare(self, ctx: ProviderContext, call: MethodCall, host: Host, family: Family,
                  destination: Any, *, check_only: bool
@@ -288,6 +314,43 @@ class MigrationMoves:
         phases.extend(_memory_phases(move))
         phases.append(timing.Phase(timing.RESUME_SECONDS, "Resuming on the destination host"))
         return phases
+
+
+# Status text of a plan step -> the phase a fault rule names (emulator.core.fault_spec.PHASES).
+_PHASE_PREFIXES = (("Connecting", "setup"), ("Preparing", "setup"),
+                   ("Copying virtual hard disks", "storage"), ("Copying memory", "memory"),
+                   ("Transferring saved", "memory"), ("Transferring configuration", "memory"),
+                   ("Transferring final", "blackout"), ("Resuming", "resume"))
+
+
+def phase_of(status: str) -> str:
+    for prefix, phase in _PHASE_PREFIXES:
+        if status.startswith(prefix):
+            return phase
+    return "finish"
+
+
+def plan_until_percent(plan: list[list[float | str]],
+                       percent: float) -> list[list[float | str]]:
+    """The plan cut where progress reaches `percent`: the job stops there."""
+    cut: list[list[float | str]] = []
+    for step in plan:
+        seconds, start, end = float(step[0]), float(step[1]), float(step[2])
+        if end >= percent:
+            fraction = max(0.0, (percent - start) / (end - start)) if end > start else 0.0
+            cut.append([seconds * fraction, start, max(start, float(percent)), step[3]])
+            return cut
+        cut.append(step)
+    return cut
+
+
+def plan_until_phase(plan: list[list[float | str]], phase: str) -> list[list[float | str]]:
+    """The plan cut half-way through the first step of `phase`."""
+    for index, step in enumerate(plan):
+        if phase_of(str(step[3])) == phase:
+            start, end = float(step[1]), float(step[2])
+            return [*plan[:index], [float(step[0]) / 2, start, (start + end) / 2, step[3]]]
+    return plan
 
 
 def resolve_host(ctx: ProviderContext, text: str) -> Host | None:

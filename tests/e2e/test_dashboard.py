@@ -1,6 +1,6 @@
 """The dashboard at /_hvsim/ in headless Chromium: the demo cluster, a migration's bar going to
-100 % with the VM arriving under its destination, an error showing up, and no faults panel on
-a server without fault injection. Screenshots land in the test's tmp dir (and the one taken
+100 % with the VM arriving under its destination, an error showing up, and the active fault
+rules. Screenshots land in the test's tmp dir (and the one taken
 mid-migration at /tmp/dashboard.png) for a person to look at."""
 
 from __future__ import annotations
@@ -14,8 +14,15 @@ from typing import TypeVar
 
 import pytest
 import pywbem
+import requests
 
-from tests.support.server import DEMO_SCENARIO, HvsimServer, wbem_connection
+from tests.support.server import (
+    DEMO_SCENARIO,
+    TEST_PASSWORD,
+    TEST_USER,
+    HvsimServer,
+    wbem_connection,
+)
 
 pytestmark = pytest.mark.e2e
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -102,7 +109,16 @@ def test_dashboard_follows_a_migration(server: HvsimServer, browser: WebDriver,
     assert vms_under(browser, "HV-02") == ["app-01", "build-01", "legacy-01"]
     wait_for(lambda: "HVDEMO" in browser.find_element(By.ID, "cluster-title").text,
              what="the cluster's name")
-    assert not browser.find_element(By.ID, "faults-panel").is_displayed()
+    # No rule yet; one added through the control API shows up (it matches a VM nobody moves).
+    wait_for(lambda: "No fault rule is active." in browser.find_element(By.ID, "faults").text,
+             what="the empty fault panel")
+    added = requests.post(server.url("HV-01") + "/_hvsim/faults", auth=(TEST_USER, TEST_PASSWORD),
+                          json={"effect": "fail-job", "vm": "legacy-01", "at_percent": 40,
+                                "error": "destination-out-of-memory"}, timeout=30)
+    assert added.status_code == 201, added.text
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#faults [data-fault]"),
+             what="the fault rule")
+    assert "legacy-01" in browser.find_element(By.ID, "faults").text
 
     start_migration(server.url("HV-01"), "web-01", "HV-02")
     bar = '#migrations .job[data-vm="web-01"] [role=progressbar]'
