@@ -170,7 +170,7 @@ def test_virsh_define_attach_device_and_undefine_as_libvirt_sends_them(
     (scsi,) = [r for r in driver.rasds(guid) if r["ResourceType"] == "6"]
     driver.attach_disk(str(scsi["InstanceID"]), 1, "C:\\VMs\\lv-01\\data.vhdx")
     drives = [r for r in driver.rasds(guid) if r["ResourceType"] == "17"]
-    assert sorted(r["AddressOnParent"] for r in drives) == ["0", "1"]
+    assert sorted(str(r["AddressOnParent"]) for r in drives) == ["0", "1"]
     assert all(str(r["Parent"]).endswith(
         str(scsi["InstanceID"]).replace("\\", "\\\\") + '"') for r in drives)
 
@@ -203,12 +203,13 @@ def test_scsi_controllers_through_pywbem_as_a_host_allows_them(
     vssd = CIMInstanceName("Msvm_VirtualSystemSettingData",
                            keybindings={"InstanceID": f"Microsoft:{system['Name']}"})
     controller = CIMInstance(RASD, properties={"ResourceType": Uint16(6)}).tocimxmlstr()
-    added = []
+    added: list[CIMInstanceName] = []
     for _ in range(4):
         rv, out = call("AddResourceSettings", AffectedConfiguration=vssd,
                        ResourceSettings=[controller])
-        assert rv == 0
-        added.extend(out["ResultingResourceSettings"])  # type: ignore[call-overload]
+        results = out["ResultingResourceSettings"]
+        assert rv == 0 and isinstance(results, list)
+        added.extend(results)
     rv, out = call("AddResourceSettings", AffectedConfiguration=vssd,
                    ResourceSettings=[controller])
     assert rv == 4 and isinstance(out["Job"], CIMInstanceName)  # a fifth: refused, a failed job
