@@ -284,7 +284,7 @@ class DefinitionMachine(MigrationWorld, RuleBasedStateMachine):
 
 
 DefinitionMachine.TestCase.settings = settings(
-    max_examples=12, stateful_step_count=30, deadline=None,
+    max_examples=10, stateful_step_count=25, deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 test_vm_definition_machine = DefinitionMachine.TestCase
