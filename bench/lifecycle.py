@@ -20,6 +20,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from figures import percentile, print_table
 from pywbem import CIMInstance, CIMInstanceName, Uint16, Uint64
 
 NAMESPACE = "root/virtualization/v2"
+MEMORY_PART = "4764334d-e001-4176-82ee-5594ec9b530e"  # a VM's memory settings
 STATES = {"start": (2, 2), "pause": (9, 9), "resume": (2, 2), "save": (6, 6),
           "restore": (2, 2), "turn off": (3, 3)}  # request, state it ends in
 
@@ -83,8 +85,8 @@ def run(vms: int, time_scale: float) -> list[dict[str, Any]]:
         try:
             bench = Bench(server)
             names = [f"bench-{n:04d}" for n in range(vms)]
-            defined = bench.phase("DefineSystem", [lambda name=name: bench.invoke(
-                "DefineSystem",
+            defined = bench.phase("DefineSystem", [partial(
+                bench.invoke, "DefineSystem",
                 SystemSettings=embedded("Msvm_VirtualSystemSettingData", ElementName=name,
                                         VirtualSystemSubType="Microsoft:Hyper-V:SubType:2"),
                 ResourceSettings=[embedded("Msvm_MemorySettingData", VirtualQuantity=Uint64(512)),
@@ -96,15 +98,12 @@ def run(vms: int, time_scale: float) -> list[dict[str, Any]]:
                 path.host = path.namespace = None
                 systems.append(path)
             guids = [str(path.keybindings["Name"]) for path in systems]
-            memory = [embedded("Msvm_MemorySettingData", VirtualQuantity=Uint64(1024),
-                               InstanceID=f"Microsoft:{guid}\\4764334d-e001-4176-82ee-"
-                                          "5594ec9b530e") for guid in guids]
-            bench.phase("ModifyResourceSettings", [
-                lambda setting=setting: bench.invoke("ModifyResourceSettings",
-                                                     ResourceSettings=[setting])
-                for setting in memory])
-            added = bench.phase("AddResourceSettings", [lambda guid=guid: bench.invoke(
-                "AddResourceSettings",
+            bench.phase("ModifyResourceSettings", [partial(
+                bench.invoke, "ModifyResourceSettings", ResourceSettings=[embedded(
+                    "Msvm_MemorySettingData", VirtualQuantity=Uint64(1024),
+                    InstanceID=f"Microsoft:{guid}\\{MEMORY_PART}")]) for guid in guids])
+            added = bench.phase("AddResourceSettings", [partial(
+                bench.invoke, "AddResourceSettings",
                 AffectedConfiguration=CIMInstanceName(
                     "Msvm_VirtualSystemSettingData", {"InstanceID": f"Microsoft:{guid}"}),
                 ResourceSettings=[embedded("Msvm_StorageAllocationSettingData",
@@ -114,21 +113,19 @@ def run(vms: int, time_scale: float) -> list[dict[str, Any]]:
             drives = []
             for out in added:
                 (disk,) = out["ResultingResourceSettings"]
-                drive_id = str(disk.keybindings["InstanceID"])[:-1] + "D"
+                drive_id = str(disk.keybindings["InstanceID"])[:-1] + "D"  # ...\L -> ...\D
                 drives.append(CIMInstanceName("Msvm_ResourceAllocationSettingData",
                                               {"InstanceID": drive_id}))
-            bench.phase("RemoveResourceSettings", [
-                lambda drive=drive: bench.invoke("RemoveResourceSettings",
-                                                 ResourceSettings=[drive]) for drive in drives])
+            bench.phase("RemoveResourceSettings", [partial(
+                bench.invoke, "RemoveResourceSettings", ResourceSettings=[drive])
+                for drive in drives])
             for name, (requested, final) in STATES.items():
-                bench.phase(f"RequestStateChange {name}", [
-                    lambda vm=vm, requested=requested: bench.invoke(
-                        "RequestStateChange", vm, RequestedState=Uint16(requested))
+                bench.phase(f"RequestStateChange {name}", [partial(
+                    bench.invoke, "RequestStateChange", vm, RequestedState=Uint16(requested))
                     for vm in systems])
                 bench.wait_for(systems, final)
-            bench.phase("DestroySystem", [
-                lambda vm=vm: bench.invoke("DestroySystem", AffectedSystem=vm)
-                for vm in systems])
+            bench.phase("DestroySystem", [partial(bench.invoke, "DestroySystem",
+                                                  AffectedSystem=vm) for vm in systems])
             return bench.rows
         finally:
             server.stop()
