@@ -14,6 +14,7 @@ from providers.associations import (
     SettingsDefineCapabilitiesProvider,
     SettingsDefineStateProvider,
     SystemDeviceProvider,
+    VideoHeadOnControllerProvider,
 )
 from providers.base import InstanceProvider, MethodProvider
 from providers.capabilities import AllocationCapabilitiesProvider, SettingsWithDefinitionsProvider
@@ -75,7 +76,8 @@ INSTANCE_PROVIDERS: tuple[type[InstanceProvider], ...] = (
     VirtualSystemSettingsProvider, SettingsWithDefinitionsProvider, LogicalDeviceProvider,
     AllocationCapabilitiesProvider, SwitchManagementServiceProvider,
     HostedServiceProvider, HostedDependencyProvider, ServiceAffectsElementProvider,
-    SettingsDefineStateProvider, SystemDeviceProvider, SettingDataComponentProvider,
+    SettingsDefineStateProvider, SystemDeviceProvider, VideoHeadOnControllerProvider,
+    SettingDataComponentProvider,
     ResourceDependencyProvider, ElementAllocatedFromPoolProvider, ElementSettingDataProvider,
     ElementCapabilitiesProvider, SettingsDefineCapabilitiesProvider,
     MigrationSettingsComponentProvider, ClusterConformsToProfileProvider,

@@ -43,8 +43,17 @@ from providers.host_services import (
 from providers.interop import profile_ref
 from providers.resource_pools import PRIMORDIAL_POOLS, RESOURCE_POOL
 from providers.vm_devices import Device, device_ref, setting_ref, vm_devices
-from providers.vm_setting_ids import LOGICAL_DISK, SETTINGS_ID, vssd_ref
+from providers.vm_setting_ids import (
+    LOGICAL_DISK,
+    S3_DISPLAY,
+    SETTINGS_ID,
+    SYNTHETIC_DISPLAY,
+    VIDEO_HEAD,
+    vssd_ref,
+)
 from providers.world import HostRow, VMRow
+
+DISPLAY_CONTROLLERS = (SYNTHETIC_DISPLAY, S3_DISPLAY)
 
 
 def _link(classname: str, extra: dict[str, Any] | None = None, **refs: CIMInstanceName) -> Record:
@@ -166,6 +175,25 @@ class SystemDeviceProvider(WorldAssociation):
             if device.device_class is not None:
                 yield _link("Msvm_SystemDevice", GroupComponent=vm_ref(vm),
                             PartComponent=device_ref(vm, device))
+
+
+class VideoHeadOnControllerProvider(WorldAssociation):
+    """A VM's display controller and the video head it drives (libvirt reads the console's
+    resolution through it)."""
+
+    classnames = ("Msvm_VideoHeadOnController",)
+
+    def vm_links(self, ctx: ProviderContext, scope: Scope, vm: VMRow) -> Iterator[Record]:
+        if vm.planned:
+            return
+        devices = vm_devices(ctx, vm)
+        controller = next((d for d in devices if d.device_class in DISPLAY_CONTROLLERS), None)
+        if controller is None:
+            return
+        for head in devices:
+            if head.device_class == VIDEO_HEAD:
+                yield _link("Msvm_VideoHeadOnController", Antecedent=device_ref(vm, controller),
+                            Dependent=device_ref(vm, head))
 
 
 class SettingDataComponentProvider(WorldAssociation):

@@ -10,7 +10,7 @@ from typing import Any
 
 from pywbem import CIMInstance
 
-from providers.base import Refused
+from providers.base import Refused, property_value
 from providers.return_codes import DmtfReturnCode
 from providers.setting_values import optional_int
 from providers.vm_draft import VMDraft
@@ -30,6 +30,7 @@ from providers.vm_setting_ids import (
 )
 
 INVALID = DmtfReturnCode.INVALID_PARAMETER
+VHD_SUBTYPE = "Microsoft:Hyper-V:Virtual Hard Disk"
 
 KIND_BY_CLASS = {MEMORY_SD.lower(): "memory", PROCESSOR_SD.lower(): "processor",
                  SASD.lower(): "disk", NIC_SD.lower(): "adapter", PORT_SD.lower(): "connection",
@@ -54,6 +55,8 @@ def kind_of(setting: CIMInstance, what: str) -> str:
     if lowered == RASD.lower():
         if resource_type is None:
             raise Refused(INVALID, f"{what}: an {RASD} needs its ResourceType")
+        if resource_type == RESOURCE_TYPES["disk"]:
+            return _disk_as_rasd(setting, what)
         return {17: "drive", 5: "controller", 6: "controller"}.get(resource_type, "device")
     kind = KIND_BY_CLASS.get(lowered)
     if kind is None:
@@ -92,3 +95,13 @@ def part_kind(draft: VMDraft, part: str) -> tuple[str, Any]:
         return "device", None
     raise Refused(INVALID, f"{draft.name} has no resource {part!r}")
 
+
+def _disk_as_rasd(setting: CIMInstance, what: str) -> str:
+    """A virtual hard disk described by the base class (ResourceType 31), as libvirt's Hyper-V
+    driver sends it: a host reads such a setting by its ResourceSubType."""
+    subtype = property_value(setting, "ResourceSubType")
+    if subtype in (None, "") or str(subtype).lower() == VHD_SUBTYPE.lower():
+        return "disk"
+    raise Refused(DmtfReturnCode.NOT_SUPPORTED,
+                  f"{what}.ResourceSubType {subtype!r}: hvsim emulates virtual hard disks "
+                  f"({VHD_SUBTYPE}), not optical or floppy media")

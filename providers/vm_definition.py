@@ -379,6 +379,9 @@ def _new_draft(host: Host, system: CIMInstance | None, reference: VirtualMachine
         "dirty_rate_mbps": DEFAULT_DIRTY_RATE_MBPS, "notes": [],
         "automatic_startup_action": 3, "automatic_shutdown_action": 3,
         "serial_connections": ["", ""], **roots, "created_at": now, "state_changed_at": now,
+        # A generation 2 VM boots from SCSI and gets its first controller; a controller's
+        # GUID is random, as on a host.
+        "scsi_controllers": [str(uuid.uuid4()).upper()] if generation == 2 else [],
     }
     if reference is not None:
         for column in ("memory_mb", "dynamic_memory", "memory_min_mb", "memory_max_mb",

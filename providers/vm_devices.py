@@ -35,10 +35,10 @@ from providers.vm_setting_ids import (
     SHUTDOWN_SERVICE_GUID,
     SYNTHETIC_DISPLAY,
     VIDEO_HEAD,
-    default_scsi_guid,
     disk_setting_part,
     drive_setting_part,
     port_setting_part,
+    scsi_controller_guids,
     serial_setting_part,
     settings_id,
     switch_ref_text,
@@ -94,10 +94,7 @@ def vm_devices(ctx: ProviderContext, vm: VMRow) -> list[Device]:
                 "ResourceType": 5, "ResourceSubType": "Microsoft:Hyper-V:Emulated IDE Controller",
                 "Caption": "IDE Controller", "ElementName": f"IDE Controller {number}",
                 "Address": str(number)}))
-    scsi = {d.controller_guid for d in disks if d.controller_kind == "scsi"}
-    if vm.generation == 2 and not scsi:
-        scsi = {default_scsi_guid(vm)}
-    for controller in sorted(scsi):
+    for controller in scsi_controller_guids(vm, disks):
         devices.append(Device(RASD, f"{controller}\\0", {
             "ResourceType": 6, "ResourceSubType": "Microsoft:Hyper-V:Synthetic SCSI Controller",
             "Caption": "SCSI Controller", "ElementName": "SCSI Controller",

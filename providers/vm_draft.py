@@ -14,10 +14,10 @@ from typing import Any
 
 from providers.vm_setting_ids import (
     IDE_PART,
-    default_scsi_guid,
     disk_setting_part,
     drive_setting_part,
     port_setting_part,
+    scsi_controller_guids,
 )
 from storage.models import NetworkAdapter, VirtualDisk, VirtualMachine
 from storage.repositories import WorldUnitOfWork
@@ -26,8 +26,9 @@ from storage.repositories import WorldUnitOfWork
 EDITABLE = ("element_name", "notes", "automatic_startup_action", "automatic_shutdown_action",
             "memory_mb", "dynamic_memory", "memory_min_mb", "memory_max_mb", "processors",
             "processor_limit", "processor_reservation", "processor_weight",
-            "limit_processor_features", "serial_connections")
+            "limit_processor_features", "serial_connections", "scsi_controllers")
 IDE_SLOTS, SCSI_SLOTS = 2, 64  # drive locations per controller
+MAX_SCSI_CONTROLLERS = 4  # per VM, on every Hyper-V version
 
 
 @dataclass
@@ -99,6 +100,7 @@ class VMDraft:
         settings = {name: getattr(vm, name) for name in EDITABLE}
         settings["notes"] = list(vm.notes)
         settings["serial_connections"] = list(vm.serial_connections)
+        settings["scsi_controllers"] = scsi_controller_guids(vm, vm.disks)
         return cls(vm.guid, vm.generation, vm.enabled_state, vm.planned, settings, [
             DraftDrive(d.controller_kind, d.controller_number, d.controller_guid, d.location,
                        d.path, d.size_gb, row=d) for d in vm.disks], [
@@ -120,14 +122,15 @@ class VMDraft:
     def live_adapters(self) -> list[DraftAdapter]:
         return [a for a in self.adapters if not a.removed]
 
+    @property
+    def scsi_controllers(self) -> list[str]:
+        """The GUIDs of the VM's SCSI controllers, in the order the host lists them."""
+        return list(self.settings["scsi_controllers"])
+
     def controllers(self) -> list[Controller]:
-        """IDE 0 and 1 on generation 1; the SCSI controllers the VM's drives are on, and on
-        generation 2 its first one even before a drive is attached (as vm_devices shows)."""
+        """IDE 0 and 1 on generation 1, then the SCSI controllers (as vm_devices shows them)."""
         found = [Controller("ide", n, IDE_PART) for n in (0, 1)] if self.generation == 1 else []
-        scsi = {d.controller_guid for d in self.drives if d.controller_kind == "scsi"}
-        if self.generation == 2 and not scsi:
-            scsi = {default_scsi_guid(self)}
-        return found + [Controller("scsi", 0, g) for g in sorted(scsi)]
+        return found + [Controller("scsi", 0, g) for g in self.scsi_controllers]
 
     def drive_at(self, controller: Controller, location: int) -> DraftDrive | None:
         return next((d for d in self.live_drives()

@@ -21,6 +21,7 @@ from providers.resource_kinds import CLASS_BY_KIND, LABELS, kind_of, part_kind
 from providers.return_codes import DmtfReturnCode
 from providers.setting_values import first_value, optional_int
 from providers.vm_compute_settings import change_memory, change_processor
+from providers.vm_controllers import add_controller, remove_controller
 from providers.vm_draft import DraftAdapter, DraftDrive, VMDraft
 from providers.vm_setting_ids import MEMORY_PART, PROCESSOR_PART, serial_setting_part
 from storage.models import Host
@@ -58,8 +59,7 @@ def add(draft: VMDraft, setting: CIMInstance, host: Host, taken_paths: set[str],
     if kind == "connection":
         return _add_connection(draft, setting, host, what)
     if kind == "controller":
-        raise Refused(DmtfReturnCode.NOT_SUPPORTED,
-                      f"{what}: adding controllers is not emulated by hvsim")
+        return add_controller(draft, setting, what)
     raise Refused(INVALID, f"{what}: a virtual machine has exactly one {LABELS[kind]} "
                            f"setting{'s' if kind == 'serial' else ''}; change it with "
                            "ModifyResourceSettings")
@@ -218,8 +218,7 @@ def remove(draft: VMDraft, part: str, classname: str, what: str) -> None:
     elif kind == "connection":
         entry.switch_name = ""
     elif kind == "controller":
-        raise Refused(DmtfReturnCode.NOT_SUPPORTED,
-                      f"{what}: removing controllers is not emulated by hvsim")
+        remove_controller(draft, part, what)
     else:
         raise Refused(INVALID, f"{what}: the {LABELS[kind]} of a virtual machine cannot be "
                                "removed")

@@ -7,6 +7,7 @@ part>", with fixed device GUIDs for memory, processor and IDE controllers.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from providers.base import ref
@@ -58,6 +59,25 @@ def vssd_ref(vm: VMRow) -> Any:
 def default_scsi_guid(vm: Any) -> str:
     """The SCSI controller a generation 2 VM has before any disk is attached to it."""
     return f"{vm.guid[:8]}-0000-4000-8000-000000000001"
+
+
+def scsi_controller_guids(vm: Any, drives: Iterable[Any]) -> list[str]:
+    """A VM's SCSI controllers, in the order the host lists them.
+
+    A VM whose controllers no resource method has changed has those its drives are on (and a
+    generation 2 VM its first one before any drive is attached); otherwise the ones it was
+    given, plus (defensively) any a drive is on, so that no drive is left without its parent.
+    """
+    on_drives: dict[str, str] = {}
+    for drive in drives:
+        if drive.controller_kind == "scsi":
+            on_drives.setdefault(drive.controller_guid.upper(), drive.controller_guid)
+    found = [on_drives[key] for key in sorted(on_drives)]
+    listed = getattr(vm, "scsi_controllers", None)
+    if listed is None:
+        return found or ([default_scsi_guid(vm)] if vm.generation == 2 else [])
+    known = {guid.upper() for guid in listed}
+    return [*listed, *(guid for guid in found if guid.upper() not in known)]
 
 
 def drive_setting_part(disk: Any) -> str:

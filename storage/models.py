@@ -166,6 +166,10 @@ class VirtualMachine(Base):
     automatic_shutdown_action: Mapped[int] = mapped_column(Integer, default=3)
     # The named pipe of COM 1 and COM 2 ("" while none is connected).
     serial_connections: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["", ""])
+    # The GUIDs of the VM's SCSI controllers in the order they were added; NULL for a VM no
+    # resource method has changed yet, whose controllers follow from its drives
+    # (providers.vm_setting_ids.scsi_controller_guids).
+    scsi_controllers: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, default=None)
     config_root: Mapped[str] = mapped_column(String(260))
     snapshot_root: Mapped[str] = mapped_column(String(260))
     swap_root: Mapped[str] = mapped_column(String(260))

@@ -2,7 +2,9 @@
 
 An instance is `<p:Class xmlns:p="<class resource URI>" xsi:type="p:Class_Type">` with one
 element per property of its class in WMI's (alphabetical) order: NULL as `xsi:nil="true"`,
-arrays as repeated elements (an empty array as no element at all), datetimes as
+arrays as repeated elements (an empty array as no element at all) except octet strings (uint8
+arrays qualified OctetString, e.g. a thumbnail's ImageData), which are one base64 element as
+DSP0230 maps them to base64Binary, datetimes as
 `cim:Datetime`/`cim:Interval`, references as EPR content, and strings that carry an embedded
 instance as escaped CIM-XML text, as WMI stores them. A value WMI types as an embedded object
 (CIMTYPE "object:…", e.g. GetSummaryInformation's SummaryInformation[]) is instead written the
@@ -14,6 +16,7 @@ includes its version tag), so an unchanged instance is written once.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -42,6 +45,7 @@ class Spec(NamedTuple):
     type: str
     is_array: bool
     embedded: bool
+    octets: bool  # an OctetString uint8 array: one base64 element
     open: str
     close: str
     nil: str
@@ -58,7 +62,8 @@ def class_specs(klass: CIMClass) -> tuple[Spec, ...]:
     """Properties in WMI's order, which WinRM keeps: alphabetical, ignoring case."""
     return tuple(
         Spec(p.name, p.name.lower(), p.type, bool(p.is_array), bool(p.embedded_object),
-             f"<p:{p.name}>", f"</p:{p.name}>", f'<p:{p.name} xsi:nil="true"/>',
+             is_octet_string(p.type, p.is_array, p.qualifiers), f"<p:{p.name}>",
+             f"</p:{p.name}>", f'<p:{p.name} xsi:nil="true"/>',
              converter(p.type))
         for p in sorted(klass.properties.values(), key=lambda p: p.name.lower()))
 
@@ -139,6 +144,20 @@ _CONVERTERS: dict[str, Convert] = {
 }
 
 
+def is_octet_string(cim_type: str, is_array: Any, qualifiers: Mapping[str, Any]) -> bool:
+    """A uint8 array the class qualifies OctetString, which WS-CIM writes as base64Binary."""
+    if cim_type != "uint8" or not is_array:
+        return False
+    qualifier = qualifiers.get("OctetString")
+    return bool(getattr(qualifier, "value", qualifier))
+
+
+def octets_text(values: Iterable[Any]) -> str:
+    """An octet string's base64 text: every value is a byte (0-255)."""
+    data = values if isinstance(values, bytes | bytearray) else bytes(values)
+    return base64.b64encode(data).decode("ascii")
+
+
 def converter(cim_type: str) -> Convert:
     return _CONVERTERS.get(cim_type, _string)
 
@@ -155,11 +174,13 @@ def scalar_text(value: Any, cim_type: str, host: str, namespace: str) -> str:
 
 
 def element(prefix: str, name: str, value: Any, cim_type: str, is_array: bool, host: str,
-            namespace: str) -> str:
-    """`<p:Name>` elements for one property or parameter value."""
+            namespace: str, *, octets: bool = False) -> str:
+    """`<p:Name>` elements for one property or parameter value (`octets`: an octet string)."""
     tag = f"{prefix}:{name}"
     if value is None:
         return f'<{tag} xsi:nil="true"/>'
+    if octets:
+        return f"<{tag}>{octets_text(value)}</{tag}>"
     if is_array or isinstance(value, list | tuple):
         return "".join(
             f'<{tag} xsi:nil="true"/>' if item is None else
@@ -179,6 +200,8 @@ def instance_body(classname: str, specs: Iterable[Spec], values: Mapping[str, An
         value = given.get(spec.lower)
         if value is None:
             append(spec.nil)
+        elif spec.octets:
+            append(f"{spec.open}{octets_text(value)}{spec.close}")
         elif spec.is_array or isinstance(value, list | tuple):
             for item in value:
                 append(spec.nil if item is None else
@@ -226,7 +249,8 @@ def embedded_object(tag: str, instance: CIMInstance, host: str, namespace: str,
                                           class_of, depth + 1))
         else:
             parts.append(element(prefix, decl.name, value, decl.type, bool(decl.is_array),
-                                 host, namespace))
+                                 host, namespace, octets=is_octet_string(
+                                     decl.type, decl.is_array, decl.qualifiers)))
     parts.append(f"</{tag}>")
     return "".join(parts)
 

@@ -3,14 +3,16 @@ pypsrp's WSMan against the demo cluster (issue 17 items 3 and 4)."""
 
 from __future__ import annotations
 
+import base64
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
 import pywbem
 from PIL import Image
-from pypsrp.wsman import SelectorSet
+from pypsrp.wsman import SelectorSet, WSMan
 from pywbem import CIMInstanceName, Uint8, Uint16, Uint32
 
 from tests.support.server import DEMO_SCENARIO, WMI_V2, HvsimServer, wbem_connection, wsman_client
@@ -22,7 +24,9 @@ VSMS = WMI_V2 + "Msvm_VirtualSystemManagementService"
 VSSD = WMI_V2 + "Msvm_VirtualSystemSettingData"
 ADDRESSING = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
 WSMAN = "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"
-RUNNING_VM, OFF_VM = "web-01", "db-01"
+ENUMERATION = "http://schemas.xmlsoap.org/ws/2004/09/enumeration"
+WQL = "http://schemas.microsoft.com/wbem/wsman/1/WQL"
+RUNNING_VM, OFF_VM, GEN1_VM = "web-01", "db-01", "legacy-01"
 
 
 @pytest.fixture(scope="module")
@@ -198,8 +202,7 @@ def test_keyboard_and_thumbnail_over_ws_management(server: HvsimServer,
     reply = wsman.invoke(f"{KEYBOARD}/TypeText", KEYBOARD, body, selector_set=selectors(keyboard))
     assert reply.findtext(f".//{{{KEYBOARD}}}ReturnValue") == "0"
 
-    # One element per byte, as hvsim writes uint8 arrays today: a small image keeps the reply
-    # inside pypsrp's MaxEnvelopeSize (153600).
+    # ImageData is an octet string: one element holding base64 text.
     body = ET.fromstring(
         f'<p:GetVirtualSystemThumbnailImage_INPUT xmlns:p="{VSMS}">'
         f"<p:TargetSystem>{epr(VSSD, settings_of(conn, RUNNING_VM))}</p:TargetSystem>"
@@ -209,8 +212,8 @@ def test_keyboard_and_thumbnail_over_ws_management(server: HvsimServer,
                          selector_set=selectors(service(conn)))
     out = reply.find(f".//{{{VSMS}}}GetVirtualSystemThumbnailImage_OUTPUT")
     assert out is not None and out.findtext(f"{{{VSMS}}}ReturnValue") == "0"
-    data = bytes(int(e.text or "") for e in out.iterfind(f"{{{VSMS}}}ImageData"))
-    image = rgb_image(data, 48, 32)
+    (element,) = out.iterfind(f"{{{VSMS}}}ImageData")
+    image = rgb_image(base64.b64decode(element.text or ""), 48, 32)
     image.save(tmp_path / "web-01-wsman.png")
     assert len(image.getcolors(48 * 32) or []) > 2
 
@@ -219,3 +222,56 @@ def test_keyboard_and_thumbnail_over_ws_management(server: HvsimServer,
     body = ET.fromstring(f'<p:InjectNonMaskableInterrupt_INPUT xmlns:p="{cs}"/>')
     reply = wsman.invoke(f"{cs}/InjectNonMaskableInterrupt", cs, body, selector_set=selectors(vm))
     assert reply.findtext(f".//{{{cs}}}ReturnValue") == "32770"
+
+
+def wql(wsman: WSMan, query: str) -> list[ET.Element]:
+    """A WQL enumeration as libvirt's driver runs it, answered in the Enumerate reply."""
+    body = ET.fromstring(
+        f'<n:Enumerate xmlns:n="{ENUMERATION}" xmlns:w="{WSMAN}"><w:OptimizeEnumeration/>'
+        f'<w:MaxElements>100</w:MaxElements><w:Filter Dialect="{WQL}">{escape(query)}'
+        "</w:Filter></n:Enumerate>")
+    items = wsman.enumerate(WMI_V2 + "*", body).find(f".//{{{WSMAN}}}Items")
+    return [] if items is None else list(items)
+
+
+def test_libvirts_screenshot_sequence_reads_the_resolution_then_one_base64_image(
+        server: HvsimServer, conn: pywbem.WBEMConnection) -> None:
+    wsman = wsman_client(server.url("HV-01"))
+    guid = vm_named(conn, RUNNING_VM)["Name"]
+    # 1. The display controller by its VM, then its head through Msvm_VideoHeadOnController.
+    (display,) = wql(wsman, "SELECT * FROM Msvm_SyntheticDisplayController "
+                            f"WHERE SystemName = '{guid}'")
+    device_id = display.findtext(f"{{{WMI_V2}Msvm_SyntheticDisplayController}}DeviceID")
+    (head,) = wql(wsman, "ASSOCIATORS OF {Msvm_SyntheticDisplayController.CreationClassName="
+                         f"'Msvm_SyntheticDisplayController',DeviceID='{device_id}',"
+                         "SystemCreationClassName='Msvm_ComputerSystem',"
+                         f"SystemName='{guid}'}} WHERE AssocClass = Msvm_VideoHeadOnController "
+                         "ResultClass = Msvm_VideoHead")
+    ns = f"{{{WMI_V2}Msvm_VideoHead}}"
+    assert head.findtext(f"{ns}EnabledState") == "2"
+    width = int(head.findtext(f"{ns}CurrentHorizontalResolution") or 0)
+    height = int(head.findtext(f"{ns}CurrentVerticalResolution") or 0)
+    assert (width, height) == (1024, 768)
+    # A generation 1 VM has the emulated S3 controller instead; its head is found alike.
+    hv2 = wbem_connection(server.url("HV-02"), V2)
+    (s3,) = hv2.AssociatorNames(vm_named(hv2, GEN1_VM).path, AssocClass="Msvm_SystemDevice",
+                                ResultClass="Msvm_S3DisplayController")
+    assert [h.classname for h in hv2.AssociatorNames(
+        s3, AssocClass="Msvm_VideoHeadOnController")] == ["Msvm_VideoHead"]
+
+    # 2. The thumbnail, TargetSystem the VM's settings; ImageData is one base64 element that
+    # g_base64_decode turns into RGB 565 pixels. At the head's full 1024x768 the reply (2 MB of
+    # base64) is beyond WinRM's MaxEnvelopeSizekb of 500, so the test asks for a quarter.
+    body = ET.fromstring(
+        f'<p:GetVirtualSystemThumbnailImage_INPUT xmlns:p="{VSMS}">'
+        f"<p:WidthPixels>{width // 4}</p:WidthPixels>"
+        f"<p:HeightPixels>{height // 4}</p:HeightPixels>"
+        f"<p:TargetSystem>{epr(VSSD, settings_of(conn, RUNNING_VM))}</p:TargetSystem>"
+        "</p:GetVirtualSystemThumbnailImage_INPUT>")
+    reply = wsman.invoke(f"{VSMS}/GetVirtualSystemThumbnailImage", VSMS, body,
+                         selector_set=selectors(service(conn)))
+    (data,) = reply.iterfind(f".//{{{VSMS}}}GetVirtualSystemThumbnailImage_OUTPUT/"
+                             f"{{{VSMS}}}ImageData")
+    pixels = base64.b64decode(data.text or "", validate=True)
+    assert len(pixels) == (width // 4) * (height // 4) * 2
+    assert len(rgb_image(pixels, width // 4, height // 4).getcolors(256 * 192) or []) > 2

@@ -31,6 +31,7 @@ from providers.vm_settings import ResourceSettingsProvider, VirtualSystemSetting
 from storage.models import VirtualMachine
 from tests.unit.test_providers_on_fake_world import HV1, WEB01, Cluster, service_path
 
+SCSI_SUBTYPE = "Microsoft:Hyper-V:Synthetic SCSI Controller"
 DB01 = "1F2E3D4C-5B6A-4978-8877-66554433AA11"  # off, generation 2, on HV-01
 
 
@@ -131,6 +132,72 @@ def test_a_drive_then_its_disk_are_added_and_removed_as_libvirt_does(cluster: Cl
     assert [d.path for d in vm.disks] == [""]
     assert call(cluster, "RemoveResourceSettings", ResourceSettings=[drive]).return_value == 0
     assert vm.disks == []
+
+
+def rasd_path_text(instance_id: str) -> str:
+    """A Parent as libvirt writes it: the host's WMI path with the backslashes doubled."""
+    escaped = instance_id.replace("\\", "\\\\")
+    return f'\\\\HV-01\\Root\\Virtualization\\V2:{RASD}.InstanceID="{escaped}"'
+
+
+def add(cluster: Cluster, guid: str, setting: CIMInstance) -> MethodResult:
+    return call(cluster, "AddResourceSettings", AffectedConfiguration=settings_path(guid),
+                ResourceSettings=[setting])
+
+
+def test_a_scsi_controller_drive_and_disk_are_added_as_libvirt_defines_them(
+        cluster: Cluster) -> None:
+    vm = define(cluster, ElementName="lv-01")  # generation 1: no SCSI controller yet
+    added = add(cluster, vm.guid, instance(RASD, ResourceType=Uint16(6),
+                                           ResourceSubType=SCSI_SUBTYPE))
+    assert added.return_value == 0, error_of(cluster, added)
+    (controller,) = added.out["ResultingResourceSettings"]
+    assert controller.classname == RASD and controller.keybindings["InstanceID"].endswith("\\0")
+    added = add(cluster, vm.guid, instance(
+        RASD, ResourceType=Uint16(17), ResourceSubType="Microsoft:Hyper-V:Synthetic Disk Drive",
+        Parent=rasd_path_text(controller.keybindings["InstanceID"]), AddressOnParent="3"))
+    assert added.return_value == 0, error_of(cluster, added)
+    (drive,) = added.out["ResultingResourceSettings"]
+    # libvirt sends the virtual hard disk as the base class with ResourceType 31.
+    added = add(cluster, vm.guid, instance(
+        RASD, ResourceType=Uint16(31), ResourceSubType="Microsoft:Hyper-V:Virtual Hard Disk",
+        Parent=rasd_path_text(drive.keybindings["InstanceID"]), HostResource=["D:\\lv.vhdx"]))
+    assert added.return_value == 0, error_of(cluster, added)
+    assert [(d.controller_kind, d.location, d.path) for d in vm.disks] == [
+        ("scsi", 3, "D:\\lv.vhdx")]
+    assert vm.scsi_controllers == [vm.disks[0].controller_guid]
+
+    # Removing the controller takes its drive and disk along.
+    assert call(cluster, "RemoveResourceSettings",
+                ResourceSettings=[controller]).return_value == 0
+    assert (vm.disks, vm.scsi_controllers) == ([], [])
+
+
+def test_scsi_controllers_stop_at_four_and_ide_controllers_are_fixed(cluster: Cluster) -> None:
+    vm = define(cluster, ElementName="lv-02", VirtualSystemSubType="Microsoft:Hyper-V:SubType:2")
+    scsi = instance(RASD, ResourceType=Uint16(6))
+    for _ in range(3):  # generation 2 starts with one
+        assert add(cluster, vm.guid, scsi).return_value == 0
+    refused = add(cluster, vm.guid, scsi)
+    assert refused.return_value == DmtfReturnCode.INVALID_PARAMETER
+    assert "4 SCSI controllers" in error_of(cluster, refused)["Message"]
+    assert len(vm.scsi_controllers or []) == 4
+    refused = add(cluster, vm.guid, instance(RASD, ResourceType=Uint16(5)))
+    assert refused.return_value == DmtfReturnCode.INVALID_PARAMETER
+
+    gen1 = define(cluster, ElementName="lv-03")
+    ide1 = CIMInstanceName(RASD, keybindings={
+        "InstanceID": f"Microsoft:{gen1.guid}\\83F8638B-8DCA-4152-9EDA-2CA8B33039B4\\1"})
+    refused = call(cluster, "RemoveResourceSettings", ResourceSettings=[ide1])
+    assert refused.return_value == DmtfReturnCode.INVALID_PARAMETER
+    assert "IDE controllers cannot be removed" in error_of(cluster, refused)["Message"]
+
+    # A running VM keeps its controllers: invalid state, nothing changed.
+    web01 = next(v for v in cluster.world.vms if v.guid == WEB01)
+    before = list(web01.disks)
+    refused = add(cluster, WEB01, scsi)
+    assert refused.return_value == DmtfReturnCode.INVALID_STATE
+    assert web01.disks == before and web01.scsi_controllers is None
 
 
 def test_modify_system_settings_renames_and_sets_the_automatic_actions(

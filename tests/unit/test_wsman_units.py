@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import spnego
+from lxml import etree
 from pywbem import (
     CIM_ERR_FAILED,
     CIM_ERR_INVALID_CLASS,
@@ -187,6 +188,33 @@ def test_method_output_in_wmi_order() -> None:
     assert "&lt;INSTANCE CLASSNAME=&quot;Msvm_Error&quot;&gt;" in text \
         or "&lt;INSTANCE CLASSNAME=\"Msvm_Error\"&gt;" in text
     assert '<w:Selector Name="InstanceID">J1</w:Selector>' in text
+
+
+def test_octet_strings_are_one_base64_element_and_plain_uint8_arrays_repeat(
+        catalog: Catalog) -> None:
+    """DSP0230 maps an OctetString uint8 array to base64Binary: GetVirtualSystemThumbnailImage's
+    ImageData out, and any such input; CompatibilityInfo (plain uint8[]) stays per byte."""
+    ns = "root/virtualization/v2"
+    vsms = catalog.get_class(ns, "Msvm_VirtualSystemManagementService")
+    thumbnail = vsms.methods["GetVirtualSystemThumbnailImage"]
+    text = methods.write_output(thumbnail, vsms.classname, ns, "HV-01", 0,
+                                {"ImageData": [Uint8(b) for b in b"\x00\xf8\x1f\x00"]})
+    assert "<p:ImageData>APgfAA==</p:ImageData>" in text and text.count("<p:ImageData>") == 1
+    migration = catalog.get_class(ns, "Msvm_VirtualSystemMigrationService")
+    info = next(m for m in migration.methods.values() if "CompatibilityInfo" in m.parameters)
+    text = methods.write_output(info, migration.classname, ns, "HV-01", 0,
+                                {"CompatibilityInfo": [Uint8(1), Uint8(2)]})
+    assert "<p:CompatibilityInfo>1</p:CompatibilityInfo><p:CompatibilityInfo>2<" in text
+
+    octets = CIMMethod("Load", "uint32", parameters={"Data": CIMParameter(
+        "Data", "uint8", is_array=True, qualifiers={"OctetString": True})})
+    body = etree.fromstring(
+        '<p:Load_INPUT xmlns:p="urn:x"><p:Data>AQID\n/w==</p:Data></p:Load_INPUT>')
+    assert methods.read_input(body, octets, lambda epr: CIMInstanceName("X")) == {
+        "Data": [1, 2, 3, 255]}
+    body = etree.fromstring('<p:Load_INPUT xmlns:p="urn:x"><p:Data>1</p:Data></p:Load_INPUT>')
+    with pytest.raises(WsmanFault, match="base64"):
+        methods.read_input(body, octets, lambda epr: CIMInstanceName("X"))
 
 
 def test_an_instance_has_every_property_nil_for_null_and_nothing_for_an_empty_array() -> None:

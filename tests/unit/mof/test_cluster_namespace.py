@@ -47,6 +47,7 @@ OUT_OF_SECTION_1_ABSENT = {
     "Msvm_SerialPortSettingData",
     "Msvm_AllocationCapabilities",
     "Msvm_Keyboard",
+    "Msvm_VideoHeadOnController",
     "Msvm_ShutdownComponent",
     "Msvm_SyntheticDisplayController",
     "Msvm_S3DisplayController",
@@ -83,6 +84,7 @@ SECTION_1_PRESENT = {
     "CIM_SettingsDefineCapabilities",
     "CIM_SystemDevice",
     "CIM_VirtualSystemSettingDataComponent",
+    "CIM_VideoHeadOnController",
 }
 
 
