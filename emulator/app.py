@@ -13,11 +13,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import providers
 from emulator.caching.cache_budget import DEFAULT_BUDGET, CacheBudget
 from emulator.cimxml.app import CimXmlEndpoint
-from emulator.clock import SystemClock
 from emulator.control.app import MOUNT_PATH, create_control_app
 from emulator.control.context import ControlContext
 from emulator.core.catalog import Catalog, load_catalog
+from emulator.core.clock_control import ClockControl
 from emulator.core.dispatch import Dispatcher
+from emulator.core.world_clock import WorldClock
 from emulator.setup.scenario import Scenario, demo_scenario
 from emulator.setup.seeding import prepare_store
 from emulator.transport.auth import Authenticator, load_users
@@ -27,6 +28,7 @@ from emulator.transport.request_log_file import JsonLinesLog
 from emulator.wsman.app import WsmanEndpoint
 from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
 from providers.base import Clock
+from providers.jobs import JOB_CLASSES
 from providers.migration.job_settling import JobSettling
 from providers.migration.job_timeline import JobTimeline
 from storage.db import Store, Timeouts
@@ -59,6 +61,7 @@ class Runtime:
     store: Store
     dispatcher: Dispatcher
     host_names: list[str]
+    clock_control: ClockControl
 
 
 def open_world(settings: Settings, catalog: Catalog | None = None, *, clock: Clock | None = None,
@@ -66,15 +69,29 @@ def open_world(settings: Settings, catalog: Catalog | None = None, *, clock: Clo
     """Raises storage.errors.StoreUnavailable when the database cannot be used now.
 
     `clock` is what every answer reads the time from and what seeding stamps the world
-    with (the system clock unless given); `rng` draws the identities seeding gives the world
-    (GUIDs, MAC addresses; the scenario's seed unless given).
+    with (unless given, the world clock stored with the world: simulated time, scaled by
+    `settings.time_scale` or frozen through the control API); `rng` draws the identities
+    seeding gives the world (GUIDs, MAC addresses; the scenario's seed unless given).
     """
     catalog = catalog or load_catalog()
-    clock = clock or SystemClock()
     store = Store(settings.database_url, settings.db_timeouts)
+    # The world clock computes simulated time from the store; an injected clock replaces it.
+    world_clock = WorldClock(store)
+    clock = clock or world_clock
+    timeline = JobTimeline()
+    hooks = [JobSettling(timeline)]
+    dispatcher = Dispatcher(catalog, store, clock,
+                            [cls() for cls in providers.INSTANCE_PROVIDERS],
+                            providers.method_providers(timeline), hooks,
+                            unsupported=providers.method_fallback())
+    clock_control = ClockControl(dispatcher.transactions, world_clock, JOB_CLASSES,
+                                 default_scale=settings.time_scale)
     try:
-        seeded = prepare_store(store, settings.scenario or demo_scenario(), clock.now(),
+        stamp = clock.now()
+        seeded = prepare_store(store, settings.scenario or demo_scenario(), stamp,
                                reset=settings.reset, rng=rng)
+        clock_control.start(seeded=stamp if seeded else None)
+        store.world_version()  # reads the clock it runs on
         with store.unit_of_work() as uow:
             host_names = uow.world.host_names()
     except Exception as error:
@@ -85,12 +102,7 @@ def open_world(settings: Settings, catalog: Catalog | None = None, *, clock: Clo
         raise failure from error
     if not seeded:
         log.info("store already holds a world; the scenario was not applied (use --reset)")
-    timeline = JobTimeline(settings.time_scale)
-    dispatcher = Dispatcher(catalog, store, clock,
-                            [cls() for cls in providers.INSTANCE_PROVIDERS],
-                            providers.method_providers(timeline), [JobSettling(timeline)],
-                            unsupported=providers.method_fallback())
-    return Runtime(catalog, store, dispatcher, host_names)
+    return Runtime(catalog, store, dispatcher, host_names, clock_control)
 
 
 class ProtocolRouter:
@@ -135,6 +147,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> ProtocolRo
     wsman = WsmanEndpoint(runtime.dispatcher, endpoints, authenticator, settings.ntlm_password,
                           allow_unencrypted=settings.allow_unencrypted,
                           budget=settings.cache_budget, recorder=recorder)
-    control = create_control_app(ControlContext(runtime.catalog, authenticator, request_log))
+    control = create_control_app(ControlContext(runtime.catalog, authenticator, request_log,
+                                                clock=runtime.clock_control))
     fallback.mount(MOUNT_PATH, control)
     return ProtocolRouter({"/cimom": cimxml, "/wsman": wsman}, fallback, request_log)

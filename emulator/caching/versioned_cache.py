@@ -132,11 +132,17 @@ class BoundedLRU(Generic[V]):
 
 
 class VersionedCache(Generic[V]):
-    """A BoundedLRU whose entries hold for one world version and until they expire."""
+    """A BoundedLRU whose entries hold for one world version and until they expire.
+
+    `now` is the time expiries are measured in (epoch seconds): the world clock's, as
+    Record.expires is.
+    """
 
     def __init__(self, capacity_bytes: int, *, largest_share: int,
-                 size: Callable[[V], int] = _length) -> None:
+                 size: Callable[[V], int] = _length,
+                 now: Callable[[], float] = time.time) -> None:
         value_size = size
+        self._now = now
         self._lru: BoundedLRU[tuple[int, float, V]] = BoundedLRU(
             capacity_bytes, largest_share=largest_share,
             size=lambda entry: value_size(entry[2]))
@@ -145,7 +151,7 @@ class VersionedCache(Generic[V]):
         entry = self._lru.get(key)
         if entry is None:
             return None
-        if entry[0] != version or entry[1] <= time.time():
+        if entry[0] != version or entry[1] <= self._now():
             self._lru.drop(key)
             return None
         return entry[2]

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI
 
-from emulator.control import conformance, requests
+from emulator.control import clock, conformance, requests
 from emulator.control.auth import require_login
 from emulator.control.context import ControlContext
 
 MOUNT_PATH = "/_hvsim"
-ROUTE_GROUPS = (requests.router, conformance.router)
+ROUTE_GROUPS = (requests.router, conformance.router, clock.router)
 
 
 def create_control_app(context: ControlContext) -> FastAPI:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emulator.core.catalog import Catalog
+from emulator.core.clock_control import ClockControl
 from emulator.transport.auth import Authenticator
 from emulator.transport.request_log_file import JsonLinesLog
 
@@ -15,6 +16,7 @@ class ControlContext:
     catalog: Catalog
     authenticator: Authenticator
     request_log: JsonLinesLog | None = None  # None: started with --request-log off
+    clock: ClockControl | None = None  # the world clock (/clock); None: not served
 
     @property
     def request_log_path(self) -> Path | None:
