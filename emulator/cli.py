@@ -18,6 +18,7 @@ import uvicorn
 
 from emulator.app import Settings, create_app, open_world
 from emulator.caching.cache_budget import DEFAULT_CACHE_MB, MIN_CACHE_MB, CacheBudget
+from emulator.control import clock_command
 from emulator.control import commands as log_commands
 from emulator.core.catalog import CatalogError
 from emulator.setup.scenario import Scenario, ScenarioError, generated_scenario, load_scenario
@@ -110,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default: <database file>.requests.jsonl beside a SQLite file, "
                             "else hvsim.requests.jsonl here; off: no log)")
     log_commands.add_commands(commands)
+    clock_command.add_command(commands)
     return parser
 
 
@@ -291,4 +293,6 @@ def main(argv: list[str] | None = None) -> int:
         return serve(args)
     if args.command in log_commands.COMMANDS:
         return log_commands.run(args)
+    if args.command == clock_command.COMMAND:
+        return clock_command.run(args)
     return 2

@@ -1,4 +1,5 @@
-"""The client side of the control API, for `hvsim log` and `hvsim conformance --url`."""
+"""The client side of the control API, for `hvsim log`, `hvsim conformance --url` and
+`hvsim clock`."""
 
 from __future__ import annotations
 
@@ -37,6 +38,25 @@ def get(url: str, path: str, params: dict[str, Any], headers: dict[str, str],
     try:
         with urllib.request.urlopen(request, timeout=timeout) as reply:
             return reply.headers.get("content-type", ""), reply.read()
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode("utf-8", "replace")
+        with contextlib.suppress(ValueError, AttributeError):
+            detail = json.loads(detail).get("detail", detail)
+        raise ControlError(f"{target}: HTTP {error.code}: {detail}") from None
+    except (urllib.error.URLError, OSError) as error:
+        raise ControlError(f"{target}: {getattr(error, 'reason', error)}") from None
+
+
+def call(url: str, method: str, path: str, body: dict[str, Any] | None,
+         headers: dict[str, str], timeout: float = 60.0) -> Any:
+    """The JSON answer of <method> <url>/_hvsim<path> with a JSON body (None: none)."""
+    target = f"{url.rstrip('/')}{CONTROL_PATH}{path}"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(target, data=data, method=method, headers={
+        **headers, **({"Content-Type": "application/json"} if data is not None else {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            return json.loads(reply.read())
     except urllib.error.HTTPError as error:
         detail = error.read().decode("utf-8", "replace")
         with contextlib.suppress(ValueError, AttributeError):
