@@ -111,14 +111,17 @@ def test_clock_refusals_are_json_and_change_nothing(
     running = clock(server, "POST", "/clock/advance", {"seconds": 10})
     assert running.status_code == 409
     assert "not frozen" in running.json()["detail"]
-    for body in ({"mode": "stopped"}, {"scale": "fast"}, {"scale": 0}, {"when": "now"},
-                 {"progression": {"Msvm_Nothing": "polls"}}, {"progression": "sometimes"}):
+    bad_changes: list[dict[str, Any]] = [
+        {"mode": "stopped"}, {"scale": "fast"}, {"scale": 0}, {"when": "now"},
+        {"progression": {"Msvm_Nothing": "polls"}}, {"progression": "sometimes"}]
+    for body in bad_changes:
         refused = clock(server, "PUT", body=body)
         assert refused.status_code == 422, (body, refused.text)
         assert refused.json()["detail"]
     clock(server, "PUT", body={"mode": "frozen"})
-    for body in ({}, {"seconds": -1}, {"seconds": 1, "to": "idle"}, {"to": "tomorrow"},
-                 {"seconds": "ten"}):
+    bad_advances: list[dict[str, Any]] = [
+        {}, {"seconds": -1}, {"seconds": 1, "to": "idle"}, {"to": "tomorrow"}, {"seconds": "ten"}]
+    for body in bad_advances:
         refused = clock(server, "POST", "/clock/advance", body)
         assert refused.status_code == 422, (body, refused.text)
     after = clock(server).json()
