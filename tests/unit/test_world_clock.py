@@ -61,19 +61,19 @@ def job(**values: Any) -> SimpleNamespace:
 
 
 def test_a_polls_job_moves_one_phase_per_read_and_not_with_time() -> None:
-    polled = job()
+    polled: Any = job()
     later = T0 + timedelta(hours=1)
     seen = view(polled, later)
     assert (seen.state, seen.percent, seen.changes_at) == (STARTING, 0, None)
-    poll(cast(Any, polled), later)
+    poll(polled, later)
     seen = view(polled, later + timedelta(hours=1))
     assert (seen.state, seen.percent) == (RUNNING, int(float(PLAN[1][1])))
-    poll(cast(Any, polled), later)
+    poll(polled, later)
     assert view(polled, later).percent == int(float(PLAN[2][1]))
     assert polled.due_at is None
-    poll(cast(Any, polled), later)  # through the last phase: due to end now
+    poll(polled, later)  # through the last phase: due to end now
     assert polled.due_at == later
-    poll(cast(Any, polled), later + timedelta(seconds=1))
+    poll(polled, later + timedelta(seconds=1))
     assert (polled.polls, polled.due_at) == (3, later)
 
 
