@@ -84,8 +84,13 @@ class ClockControl:
     def start(self, *, seeded: datetime | None) -> None:
         """At start-up: a world seeded just now (at `seeded`) gets a new clock at the default
         scale; an existing one keeps its clock, taking the default scale if it runs scaled at
-        another (the scale given on the command line wins, from the current moment on)."""
-        with self.transactions.write_turn(), self.store.unit_of_work() as uow:
+        another (the scale given on the command line wins, from the current moment on).
+
+        In the setup turn: processes starting together on one database take turns, so the
+        one that seeded sets the clock last and none inserts a clock another just inserted."""
+        with self.store.setup_turn(), self.transactions.write_turn(), \
+                self.store.unit_of_work() as uow:
+            uow.lift_timeouts()
             uow.take_write_turn()
             setting = uow.clock.setting()
             wall_us = to_us(self.clock.wall.now())
