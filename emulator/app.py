@@ -17,14 +17,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import providers
 from emulator.caching.cache_budget import DEFAULT_BUDGET, CacheBudget
 from emulator.cimxml.app import CimXmlEndpoint
-from emulator.clock import SystemClock
 from emulator.control.app import MOUNT_PATH, create_control_app
 from emulator.control.context import ControlContext
 from emulator.core.catalog import Catalog, load_catalog
+from emulator.core.clock_control import ClockControl
 from emulator.core.cluster_view import ClusterView
 from emulator.core.dispatch import Dispatcher
 from emulator.core.fault_spec import FaultRuleError, parse_rule
 from emulator.core.faults import SCENARIO
+from emulator.core.world_clock import WorldClock
 from emulator.setup.scenario import Scenario, ScenarioError, demo_scenario
 from emulator.setup.seeding import prepare_store
 from emulator.transport.auth import Authenticator, load_users
@@ -35,6 +36,7 @@ from emulator.transport.request_metrics import RequestMetrics
 from emulator.wsman.app import WsmanEndpoint
 from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
 from providers.base import Clock
+from providers.jobs import JOB_CLASSES
 from providers.migration.fault_errors import FAULT_ERRORS
 from providers.migration.job_settling import JobSettling
 from providers.migration.job_timeline import JobTimeline
@@ -68,6 +70,7 @@ class Runtime:
     store: Store
     dispatcher: Dispatcher
     host_names: list[str]
+    clock_control: ClockControl
 
 
 def open_world(settings: Settings, catalog: Catalog | None = None, *, clock: Clock | None = None,
@@ -75,11 +78,11 @@ def open_world(settings: Settings, catalog: Catalog | None = None, *, clock: Clo
     """Raises storage.errors.StoreUnavailable when the database cannot be used now.
 
     `clock` is what every answer reads the time from and what seeding stamps the world
-    with (the system clock unless given); `rng` draws the identities seeding gives the world
-    (GUIDs, MAC addresses; the scenario's seed unless given).
+    with (unless given, the world clock stored with the world: simulated time, scaled by
+    `settings.time_scale` or frozen through the control API); `rng` draws the identities
+    seeding gives the world (GUIDs, MAC addresses; the scenario's seed unless given).
     """
     catalog = catalog or load_catalog()
-    clock = clock or SystemClock()
     scenario = settings.scenario or demo_scenario()
     for index, rule in enumerate(scenario.faults):
         try:
@@ -87,8 +90,22 @@ def open_world(settings: Settings, catalog: Catalog | None = None, *, clock: Clo
         except FaultRuleError as error:
             raise ScenarioError(str(error)) from None
     store = Store(settings.database_url, settings.db_timeouts)
+    # The world clock computes simulated time from the store; an injected clock replaces it.
+    world_clock = WorldClock(store)
+    clock = clock or world_clock
+    timeline = JobTimeline()
+    dispatcher = Dispatcher(catalog, store, clock,
+                            [cls() for cls in providers.INSTANCE_PROVIDERS],
+                            providers.method_providers(timeline), [JobSettling(timeline)],
+                            unsupported=providers.method_fallback(),
+                            fault_errors=FAULT_ERRORS)
+    clock_control = ClockControl(dispatcher.transactions, world_clock, JOB_CLASSES,
+                                 default_scale=settings.time_scale)
     try:
-        seeded = prepare_store(store, scenario, clock.now(), reset=settings.reset, rng=rng)
+        stamp = clock.now()
+        seeded = prepare_store(store, scenario, stamp, reset=settings.reset, rng=rng)
+        clock_control.start(seeded=stamp if seeded else None)
+        store.world_version()  # reads the clock it runs on
         with store.unit_of_work() as uow:
             host_names = uow.world.host_names()
     except Exception as error:
@@ -99,17 +116,11 @@ def open_world(settings: Settings, catalog: Catalog | None = None, *, clock: Clo
         raise failure from error
     if not seeded:
         log.info("store already holds a world; the scenario was not applied (use --reset)")
-    timeline = JobTimeline(settings.time_scale)
-    dispatcher = Dispatcher(catalog, store, clock,
-                            [cls() for cls in providers.INSTANCE_PROVIDERS],
-                            providers.method_providers(timeline), [JobSettling(timeline)],
-                            unsupported=providers.method_fallback(),
-                            fault_errors=FAULT_ERRORS)
     if seeded and scenario.faults:
         # The scenario's rules come with the world it seeds; a world already stored keeps
         # the rules it has.
         dispatcher.faults.add(scenario.faults, origin=SCENARIO, where="faults")
-    return Runtime(catalog, store, dispatcher, host_names)
+    return Runtime(catalog, store, dispatcher, host_names, clock_control)
 
 
 class ProtocolRouter:
@@ -160,7 +171,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> ProtocolRo
     control = create_control_app(ControlContext(
         runtime.catalog, authenticator, request_log,
         cluster=ClusterView(runtime.dispatcher, runtime.host_names), metrics=registry,
-        server_info=server_info(settings, runtime), faults=runtime.dispatcher.faults))
+        server_info=server_info(settings, runtime), faults=runtime.dispatcher.faults,
+        clock=runtime.clock_control))
     fallback.mount(MOUNT_PATH, control)
     return ProtocolRouter({"/cimom": cimxml, "/wsman": wsman}, fallback, request_log)
 

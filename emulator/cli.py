@@ -18,8 +18,8 @@ import uvicorn
 
 from emulator.app import Settings, create_app, open_world
 from emulator.caching.cache_budget import DEFAULT_CACHE_MB, MIN_CACHE_MB, CacheBudget
+from emulator.control import clock_command, fault_commands
 from emulator.control import commands as log_commands
-from emulator.control import fault_commands
 from emulator.control.client import ControlError
 from emulator.core.catalog import CatalogError
 from emulator.setup.scenario import Scenario, ScenarioError, generated_scenario, load_scenario
@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "else hvsim.requests.jsonl here; off: no log)")
     log_commands.add_commands(commands)
     fault_commands.add_commands(commands)
+    clock_command.add_command(commands)
     return parser
 
 
@@ -302,4 +303,6 @@ def main(argv: list[str] | None = None) -> int:
         except ControlError as error:
             print(f"hvsim: {error}", file=sys.stderr)
             return 2
+    if args.command == clock_command.COMMAND:
+        return clock_command.run(args)
     return 2

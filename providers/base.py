@@ -9,7 +9,7 @@ enumeration answered from cache never builds CIM objects at all.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, NamedTuple, Protocol
@@ -87,6 +87,11 @@ class NoJobFaults:
         return None
 
 
+# A write a read owes the world (e.g. a job that moves each time it is read), run with the
+# moment of the read once the read's answer is complete.
+AfterRead = Callable[[WorldUnitOfWork, datetime], None]
+
+
 @dataclass
 class ProviderContext:
     uow: WorldUnitOfWork
@@ -95,6 +100,9 @@ class ProviderContext:
     # Per-request memo so that one request loads each world row once.
     memo: dict[Any, Any] = field(default_factory=dict)
     faults: JobFaults = field(default_factory=NoJobFaults)
+    # Writes owed by this read, by what they concern (one each per request); the dispatcher
+    # commits them in the write turn after the read (see Transactions.reading).
+    after_read: dict[Hashable, AfterRead] = field(default_factory=dict)
 
     def now(self) -> datetime:
         """The clock, read once per request so that every record of an answer agrees."""
@@ -194,6 +202,12 @@ class WorldHook(abc.ABC):
     @abc.abstractmethod
     def settle(self, uow: WorldUnitOfWork, now: datetime) -> None:
         """Write every change due by `now` into uow; the caller commits."""
+
+    def next_activity(self, uow: WorldUnitOfWork) -> datetime | None:
+        """The earliest moment work in progress changes the world, leaving out housekeeping
+        (e.g. removing finished jobs); None when nothing is in progress. Advancing a frozen
+        clock "to idle" stops when every hook answers None."""
+        return self.next_due(uow)
 
 
 class MalformedEmbedded(NamedTuple):

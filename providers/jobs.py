@@ -7,9 +7,10 @@ answers expire exactly then.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pywbem import CIMInstanceName
@@ -34,9 +35,11 @@ from providers.computer_system import CS, PLANNED
 from providers.host_services import migration_service_keys, vsms_keys
 from providers.method_table import MethodTable
 from providers.migration.errors import ERROR_CLASS
-from providers.migration.job_timeline import KILLED, TERMINATED, JobTimeline, view
+from providers.migration.job_timeline import KILLED, TERMINATED, JobTimeline, poll, view
 from providers.return_codes import ReturnCode, StateChangeCode
 from storage.models import Job
+from storage.repositories import WorldUnitOfWork
+from storage.world_clock import POLLS
 
 MIGRATION_JOB = "Msvm_MigrationJob"
 CONCRETE_JOB = "Msvm_ConcreteJob"
@@ -51,8 +54,12 @@ def job_ref(job: Any) -> CIMInstanceName:
 
 
 def job_record(ctx: ProviderContext, job: Any) -> Record:
+    """The job as a client reads it now; a read of a `polls` job moves it one phase once the
+    answer is complete (see job_timeline.poll)."""
     now = ctx.now()
     seen = view(job, now)
+    if job.progression == POLLS and job.job_state is None and job.started_at is not None:
+        ctx.after_read[("poll", job.instance_id)] = functools.partial(_poll, job.instance_id)
     keys = {"InstanceID": job.instance_id}
     moments = [m for m in (seen.changes_at, job.remove_at) if m is not None]
     expires = min(moments).timestamp() if moments else None
@@ -118,6 +125,12 @@ class JobProvider(InstanceProvider):
             if job.instance_id.lower() == wanted and job.classname.lower() == classname.lower():
                 return job_record(ctx, job)
         return None
+
+
+def _poll(instance_id: str, uow: WorldUnitOfWork, now: datetime) -> None:
+    job = uow.jobs.named(instance_id)
+    if job is not None:
+        poll(job, now)
 
 
 def _association(classname: str, **refs: CIMInstanceName) -> Record:

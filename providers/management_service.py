@@ -177,8 +177,7 @@ class ManagementServiceMethods(HostServiceMethods):
         spec = JobSpec(
             host=host, job_type=VALIDATE_JOB_TYPE, kind="check",
             description="Validate Planned Virtual Machine",
-            plan=timing.percent_plan([timing.Phase(VALIDATE_SECONDS, "Validating")],
-                                    self.timeline.time_scale),
+            plan=timing.percent_plan([timing.Phase(VALIDATE_SECONDS, "Validating")]),
             vm=vm, failure=problems or None,
             failure_summary="The planned virtual machine cannot be realized.",
             classname=CONCRETE_JOB)

@@ -140,8 +140,7 @@ class StateChanges:
             description=transition.description, vm=vm, classname=CONCRETE_JOB,
             # JobState Starting (3) while the request is accepted, then Running (4).
             plan=percent_plan([Phase(seconds * ACCEPT_SHARE, "Accepting the request"),
-                               Phase(seconds * (1 - ACCEPT_SHARE), transition.description)],
-                              self.timeline.time_scale),
+                               Phase(seconds * (1 - ACCEPT_SHARE), transition.description)]),
             request={"requested": requested, "during": transition.during,
                      "final": transition.final, "restarts_guest": transition.restarts_guest},
             failure=failure or None,

@@ -28,6 +28,7 @@ from storage.database import (
 from storage.errors import FailureKind, StoreTimeout, StoreUnavailable, classify
 from storage.health import HealthSnapshot, StoreHealth
 from storage.unit_of_work import CommitWatch, UnitOfWork
+from storage.world_clock import ClockSetting, setting_of
 from storage.world_version import watch_world_changes
 
 # Names the layers above import from here.
@@ -37,6 +38,9 @@ __all__ = ["CommitWatch", "Store", "Timeouts", "UnitOfWork", "describe_url", "no
 # When the current request's database waits must end (time.monotonic()), if a budget is set.
 _WAIT_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "hvsim_wait_deadline", default=None)
+# The world version and, in the same round trip, the world clock's setting.
+_VERSION_AND_CLOCK = ("SELECT w.counter, c.mode, c.scale, c.base_us, c.anchor_us "
+                      "FROM world_version w LEFT JOIN world_clock c ON c.id = 1 WHERE w.id = 1")
 # Below this much of the budget left, a transaction's own lock bound is lowered to what is left.
 _BUDGET_SLACK = 0.05
 
@@ -50,6 +54,8 @@ class Store:
         self.engine = make_engine(self.url, timeouts)
         self.health = StoreHealth(self.where())
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
+        # The world clock as of the last world_version() read; None: no clock stored yet.
+        self.clock_setting: ClockSetting | None = None
         watch_world_changes(self._factory)
         event.listen(self.engine, "before_cursor_execute", self._bound_lock_waits)
 
@@ -138,14 +144,18 @@ class Store:
         return failure
 
     def world_version(self) -> int:
-        """The current world version, read with the DB-API directly (the hot path)."""
+        """The current world version, read with the DB-API directly (the hot path).
+
+        The world clock's setting comes with it in the same statement and is kept in
+        `clock_setting`: every request reads the version first, so the clock it then computes
+        time from is as fresh as the version (see emulator.core.world_clock)."""
         try:
             connection = self.engine.raw_connection()
         except Exception as error:
             raise self._failure_or(error) from error
         try:
             cursor = connection.cursor()
-            cursor.execute("SELECT counter FROM world_version WHERE id = 1")
+            cursor.execute(_VERSION_AND_CLOCK)
             row = cursor.fetchone()
             cursor.close()
             connection.commit()  # end the read transaction (PostgreSQL opens one implicitly)
@@ -157,7 +167,10 @@ class Store:
         finally:
             connection.close()
         self.health.succeeded()
-        return int(row[0]) if row else 0
+        if not row:
+            return 0
+        self.clock_setting = setting_of(row[1:])
+        return int(row[0])
 
     def _failure_or(self, error: Exception) -> StoreUnavailable:
         failure = self.failure(error)

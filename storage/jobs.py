@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from storage.models import Job, VirtualMachine
 from storage.repositories import NewJob
 from storage.virtual_machines import RUNNING_STATES
+from storage.world_clock import BY_CLOCK, EVERY_JOB, SqlWorldClock
 from storage.world_version import bump_world_version
 
 
@@ -20,7 +21,8 @@ class SqlJobs:
         self._session = session
 
     def add(self, job: NewJob) -> Job:
-        row = Job(**dataclasses.asdict(job), error_code=0, errors=[], delete_on_completion=True)
+        row = Job(**dataclasses.asdict(job), error_code=0, errors=[], delete_on_completion=True,
+                  polls=0)
         self._session.add(row)
         self._session.flush()
         return row
@@ -46,6 +48,13 @@ class SqlJobs:
         removal = self._session.scalar(select(func.min(Job.remove_at)))
         moments = [m for m in (due, removal) if m is not None]
         return min(moments) if moments else None
+
+    def next_end(self) -> datetime | None:
+        return self._session.scalar(select(func.min(Job.due_at)).where(Job.job_state.is_(None)))
+
+    def progression_for(self, classname: str) -> str:
+        rules = SqlWorldClock(self._session).progression()
+        return rules.get(classname) or rules.get(EVERY_JOB) or BY_CLOCK
 
     def next_ending(self, now: datetime) -> Job | None:
         return self._session.scalars(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -362,6 +363,10 @@ class Job(Base):
     removal_seconds: Mapped[int] = mapped_column(Integer, default=300)
     # When a finished job disappears (finished_at + removal_seconds, if DeleteOnCompletion).
     remove_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    # How the job moves along its plan: "clock" (with simulated time), "immediate" (it ends
+    # the moment it starts) or "polls" (one phase each time a client reads it, `polls` so far).
+    progression: Mapped[str] = mapped_column(String(16), default="clock")
+    polls: Mapped[int] = mapped_column(Integer, default=0)
     version_id: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __table_args__ = (
@@ -400,7 +405,30 @@ class FaultRule(Base):
     __table_args__ = {"sqlite_autoincrement": True}
 
 
+class WorldClockRow(Base):
+    """The world's one clock (storage.world_clock.ClockSetting): every process computes
+    simulated time from this row, so they all agree.
+
+    Simulated time is `base_us` while frozen; while scaled it is
+    `base_us + (wall - anchor_us) * scale` (microseconds since the epoch, UTC).
+    """
+
+    __tablename__ = "world_clock"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))  # "scaled" or "frozen"
+    scale: Mapped[float] = mapped_column(Float)
+    base_us: Mapped[int] = mapped_column(BigInteger)
+    anchor_us: Mapped[int] = mapped_column(BigInteger)
+    # Job class name (or "*") -> the progression new jobs of that class get.
+    progression: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version_id: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+
 # The tables whose rows the CIM views are derived from; a change to any of them bumps the
-# world version. Enumeration contexts are bookkeeping and do not.
+# world version. Enumeration contexts are bookkeeping and do not. The clock is part of the
+# world: moving it changes what every clock-derived answer says.
 WORLD_MODELS: tuple[type[Base], ...] = (Cluster, Host, MigrationNetwork, VirtualMachine,
-                                        VirtualDisk, NetworkAdapter, Job)
+                                        VirtualDisk, NetworkAdapter, Job, WorldClockRow)

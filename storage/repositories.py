@@ -169,6 +169,7 @@ class NewJob:
     vm_name: str | None = None
     counts_vm: bool = False
     counts_storage: bool = False
+    progression: str = "clock"  # storage.world_clock.PROGRESSIONS
 
 
 class Jobs(Protocol):
@@ -188,6 +189,13 @@ class Jobs(Protocol):
 
     def next_due(self) -> datetime | None:
         """The earliest moment a job ends or is removed; None: no such moment."""
+
+    def next_end(self) -> datetime | None:
+        """The earliest moment a job that has not ended is due to end; None: none is."""
+
+    def progression_for(self, classname: str) -> str:
+        """How a new job of `classname` progresses (storage.world_clock.PROGRESSIONS), by
+        the world clock's rules."""
 
     def next_ending(self, now: datetime) -> Job | None:
         """The running job due first by `now` (ties: the oldest)."""

@@ -93,9 +93,11 @@ class SqlWorldSeeding:
         return SeededWorld(cluster.name, cluster.scenario_digest)
 
     def wipe(self) -> None:
-        """Delete every world row and every open enumeration; the version counter stays."""
+        """Delete every world row and every open enumeration; the version counter and the
+        clock stay (simulated time never goes back, and a frozen clock stays frozen)."""
+        kept = (models.WorldVersion.__table__, models.WorldClockRow.__table__)
         for table in reversed(models.Base.metadata.sorted_tables):
-            if table is not models.WorldVersion.__table__:
+            if table not in kept:
                 self._session.execute(delete(table))
 
     def seed(self, plan: WorldPlan) -> None:

@@ -21,6 +21,7 @@ from storage.jobs import SqlJobs
 from storage.keyboards import SqlKeyboards
 from storage.seeding import SqlWorldSeeding
 from storage.virtual_machines import SqlVirtualMachines
+from storage.world_clock import SqlWorldClock
 from storage.world_reads import SqlWorldReads
 
 
@@ -122,6 +123,10 @@ class UnitOfWork:
     @functools.cached_property
     def jobs(self) -> SqlJobs:
         return SqlJobs(self.session)
+
+    @functools.cached_property
+    def clock(self) -> SqlWorldClock:
+        return SqlWorldClock(self.session)
 
     @functools.cached_property
     def keyboards(self) -> SqlKeyboards:

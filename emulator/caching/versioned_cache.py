@@ -179,11 +179,17 @@ class BoundedLRU(Generic[V]):
 
 
 class VersionedCache(Generic[V]):
-    """A BoundedLRU whose entries hold for one world version and until they expire."""
+    """A BoundedLRU whose entries hold for one world version and until they expire.
+
+    `now` is the time expiries are measured in (epoch seconds): the world clock's, as
+    Record.expires is.
+    """
 
     def __init__(self, capacity_bytes: int, *, largest_share: int,
-                 size: Callable[[V], int] = _length, name: str = "") -> None:
+                 size: Callable[[V], int] = _length, name: str = "",
+                 now: Callable[[], float] = time.time) -> None:
         value_size = size
+        self._now = now
         self._lru: BoundedLRU[tuple[int, float, V]] = BoundedLRU(
             capacity_bytes, largest_share=largest_share,
             size=lambda entry: value_size(entry[2]), name=name)
@@ -193,7 +199,7 @@ class VersionedCache(Generic[V]):
         if entry is None:
             self._lru.count(hit=False)
             return None
-        if entry[0] != version or entry[1] <= time.time():
+        if entry[0] != version or entry[1] <= self._now():
             self._lru.drop(key)
             self._lru.count(hit=False)
             return None

@@ -16,6 +16,7 @@ import contextlib
 import functools
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Hashable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -74,8 +75,9 @@ class ReplyCache(VersionedCache[bytes]):
     request, so every process sharing the database agrees) and before it expires.
     """
 
-    def __init__(self, capacity_bytes: int = DEFAULT_BUDGET.share("cimxml.replies")) -> None:
-        super().__init__(capacity_bytes, largest_share=4, name="cimxml.replies")
+    def __init__(self, capacity_bytes: int = DEFAULT_BUDGET.share("cimxml.replies"),
+                 now: Callable[[], float] = time.time) -> None:
+        super().__init__(capacity_bytes, largest_share=4, name="cimxml.replies", now=now)
 
 
 class RequestCache:
@@ -112,13 +114,17 @@ class CimXmlEndpoint:
         self.auth = auth
         self.light = ThreadPoolExecutor(LIGHT_WORKERS, thread_name_prefix="cimxml")
         self.heavy = ThreadPoolExecutor(HEAVY_WORKERS, thread_name_prefix="cimxml-heavy")
-        self.replies = ReplyCache(budget.share("cimxml.replies"))
+        self.replies = ReplyCache(budget.share("cimxml.replies"), now=self.world_time)
         self.requests = RequestCache(budget.share("cimxml.requests"))
         self.isolated = IsolatedDecoder()
         encode.CACHE.resize(budget.share("cimxml.fragments"))
 
     def close(self) -> None:
         self.isolated.shutdown()
+
+    def world_time(self) -> float:
+        """The world clock in epoch seconds: what cached replies expire by (Record.expires)."""
+        return self.dispatcher.clock.now().timestamp()
 
     def reply(self, host: str, request: CimRequest, cache_key: Hashable | None,
               deadline: float | None = None, slot: FaultSlot | None = None,

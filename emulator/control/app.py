@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 
 from emulator.control import (
     bundle,
+    clock,
     cluster,
     conformance,
     dashboard,
@@ -23,7 +24,7 @@ from emulator.control.context import ControlContext
 
 MOUNT_PATH = "/_hvsim"
 ROUTE_GROUPS = (dashboard.router, cluster.router, requests.router, conformance.router,
-                metrics.router, bundle.router, faults.router)
+                metrics.router, bundle.router, faults.router, clock.router)
 
 
 def create_control_app(context: ControlContext) -> FastAPI:

@@ -1,4 +1,5 @@
-"""The client side of the control API, for `hvsim log` and `hvsim conformance --url`."""
+"""The client side of the control API, for `hvsim log`, `hvsim conformance --url` and
+`hvsim clock`."""
 
 from __future__ import annotations
 

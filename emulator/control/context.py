@@ -10,6 +10,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from emulator.core.catalog import Catalog
+from emulator.core.clock_control import ClockControl
 from emulator.core.cluster_view import ClusterView
 from emulator.core.faults import FaultRules
 from emulator.transport.auth import Authenticator
@@ -27,6 +28,7 @@ class ControlContext:
     # The server's version and flags as the bug-report bundle shows them: no secrets.
     server_info: Mapping[str, Any] = field(default_factory=dict)
     faults: FaultRules | None = None  # the fault rules of the world served
+    clock: ClockControl | None = None  # the world clock (/clock); None: not served
 
     @property
     def request_log_path(self) -> Path | None:

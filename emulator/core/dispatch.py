@@ -24,6 +24,7 @@ from pywbem import (
     CIMQualifierDeclaration,
 )
 
+from emulator.clock import SystemClock
 from emulator.core.associations import Associations
 from emulator.core.catalog import Catalog
 from emulator.core.faults import FaultRules
@@ -54,14 +55,18 @@ class Dispatcher:
                  providers: Iterable[InstanceProvider], methods: Iterable[MethodProvider] = (),
                  hooks: Iterable[WorldHook] = (),
                  unsupported: MethodProvider | None = None,
-                 fault_errors: Iterable[str] = ()) -> None:
+                 fault_errors: Iterable[str] = (),
+                 wall_clock: Clock | None = None) -> None:
         """`hooks` settle what the clock made due before every read and write (providers.base.
         WorldHook); `unsupported` answers every declared method no provider handles (without
         one, such a call is CIM_ERR_NOT_SUPPORTED); `fault_errors` are the named errors a
-        fail-job fault rule may give (the migration provider's catalogue)."""
+        fail-job fault rule may give (the migration provider's catalogue). `clock` is the
+        world's (simulated) time; `wall_clock` real time, for protocol bookkeeping such as
+        enumeration contexts."""
         self.catalog = catalog
         self.store = store  # also what emulator.core.guard retries against
         self.clock = clock
+        self.wall_clock = wall_clock or SystemClock()
         self.token = next(_DISPATCHER_TOKENS)
         self.validation = Validation(catalog, self.token)
         self.registry = ProviderRegistry(catalog, providers, methods)

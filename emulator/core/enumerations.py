@@ -52,13 +52,14 @@ class Batch:
 
 
 class InstanceSource(Protocol):
-    """What enumerations need of the dispatcher: namespaces, the clock, instances by path."""
+    """What enumerations need of the dispatcher: namespaces, the wall clock (an enumeration
+    context expires in real time, whatever the world clock does), instances by path."""
 
     @property
     def store(self) -> Store | None: ...
 
     @property
-    def clock(self) -> Clock: ...
+    def wall_clock(self) -> Clock: ...
 
     def scope(self, host: str, namespace: str | None) -> Scope: ...
 
@@ -111,7 +112,7 @@ class Enumerations:
             first_paths, rest_paths = paths[:count], paths[count:]
             if not rest_paths:
                 return Batch([], first_paths, True, None)
-        now = self.dispatcher.clock.now()
+        now = self.dispatcher.wall_clock.now()
         context_id = secrets.token_hex(16)
         view = view or View()
         request = PullRequest(
@@ -159,7 +160,7 @@ class Enumerations:
              family: str) -> Batch:
         count = check_count(max_object_count, required=True)
         with self.contexts.unit() as contexts:
-            now = self.dispatcher.clock.now()
+            now = self.dispatcher.wall_clock.now()
             context = self._context(contexts, host, namespace, context_id, family, now)
             taken = contexts.take(context, count)
             finished = context.position + len(taken) >= context.total
@@ -196,7 +197,7 @@ class Enumerations:
     def close(self, host: str, namespace: str, context_id: Any) -> None:
         with self.contexts.unit() as contexts:
             context = self._context(contexts, host, namespace, context_id, "any",
-                                    self.dispatcher.clock.now())
+                                    self.dispatcher.wall_clock.now())
             contexts.close(context)
             contexts.commit()
 
@@ -204,7 +205,7 @@ class Enumerations:
     def count(self, host: str, namespace: str, context_id: Any) -> int:
         with self.contexts.unit() as contexts:
             context = self._context(contexts, host, namespace, context_id, "any",
-                                    self.dispatcher.clock.now())
+                                    self.dispatcher.wall_clock.now())
             return contexts.remaining(context)
 
 

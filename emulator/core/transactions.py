@@ -65,10 +65,24 @@ class Transactions:
     @contextlib.contextmanager
     def reading(self) -> Iterator[ProviderContext]:
         """A unit of work for a read. Settles first: a read must not see a job (or VM) whose
-        time has passed but whose change is not yet written."""
+        time has passed but whose change is not yet written. What the read owes the world
+        (ProviderContext.after_read) is written once the read is done."""
         with self.store.unit_of_work() as uow:
             self.settle_due()
-            yield ProviderContext(uow=uow, clock=self.clock, classes=self.catalog)
+            ctx = ProviderContext(uow=uow, clock=self.clock, classes=self.catalog)
+            yield ctx
+        if ctx.after_read:
+            self._write_after_read(ctx)
+
+    def _write_after_read(self, ctx: ProviderContext) -> None:
+        with self.write_turn(), self.store.unit_of_work() as uow:
+            try:
+                for write in ctx.after_read.values():
+                    write(uow, ctx.now())
+                uow.commit()
+            except StaleWrite:
+                log.info("another process changed what a read was to change first")
+        self._due = None
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[tuple[UnitOfWork, ProviderContext]]:
@@ -76,6 +90,8 @@ class Transactions:
         the request's moment (ctx.now()), so the write sees and commits it with its own
         changes. The caller commits."""
         with self.write_turn(), self.store.unit_of_work() as uow:
+            # Another process may have moved the world clock since this one last looked.
+            self.store.world_version()
             ctx = ProviderContext(uow=uow, clock=self.clock, classes=self.catalog)
             if self.faults is not None:
                 ctx.faults = self.faults.bound(uow.faults)

@@ -90,9 +90,13 @@ class WsmanEndpoint:
         self.light = ThreadPoolExecutor(LIGHT_WORKERS, thread_name_prefix="wsman")
         self.heavy = ThreadPoolExecutor(HEAVY_WORKERS, thread_name_prefix="wsman-heavy")
         self.requests = RequestCache(budget.share("wsman.requests"))
-        self.bodies = BodyCache(budget.share("wsman.bodies"))
-        self.listings = ListingCache(budget.share("wsman.listings"))
+        self.bodies = BodyCache(budget.share("wsman.bodies"), now=self.world_time)
+        self.listings = ListingCache(budget.share("wsman.listings"), now=self.world_time)
         render.CACHE.resize(budget.share("wsman.fragments"))
+
+    def world_time(self) -> float:
+        """The world clock in epoch seconds: what cached bodies expire by (Record.expires)."""
+        return self.dispatcher.clock.now().timestamp()
 
     # ------------------------------------------------------------------ SOAP processing
 

@@ -11,6 +11,8 @@ is unchanged and its clock-derived values have not moved on (as the CIM-XML repl
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import NamedTuple
 
@@ -46,8 +48,9 @@ class RequestCache:
 
 
 class BodyCache(VersionedCache[str]):
-    def __init__(self, capacity_bytes: int = DEFAULT_BUDGET.share("wsman.bodies")) -> None:
-        super().__init__(capacity_bytes, largest_share=16, name="wsman.bodies")
+    def __init__(self, capacity_bytes: int = DEFAULT_BUDGET.share("wsman.bodies"),
+                 now: Callable[[], float] = time.time) -> None:
+        super().__init__(capacity_bytes, largest_share=16, name="wsman.bodies", now=now)
 
 
 class Listing(NamedTuple):
@@ -60,6 +63,8 @@ class Listing(NamedTuple):
 class ListingCache(VersionedCache[Listing]):
     """Rendered enumeration results, reused while the world version is unchanged."""
 
-    def __init__(self, capacity_bytes: int = DEFAULT_BUDGET.share("wsman.listings")) -> None:
+    def __init__(self, capacity_bytes: int = DEFAULT_BUDGET.share("wsman.listings"),
+                 now: Callable[[], float] = time.time) -> None:
         super().__init__(capacity_bytes, largest_share=2,
-                         size=lambda listing: sum(listing.sizes), name="wsman.listings")
+                         size=lambda listing: sum(listing.sizes), name="wsman.listings",
+                         now=now)

@@ -22,3 +22,6 @@ class JobSettling(WorldHook):
 
     def settle(self, uow: WorldUnitOfWork, now: datetime) -> None:
         self.timeline.settle(uow, now)
+
+    def next_activity(self, uow: WorldUnitOfWork) -> datetime | None:
+        return uow.jobs.next_end()

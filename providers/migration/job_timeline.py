@@ -5,6 +5,10 @@ the clock; only the moments that change the world are written — a job starting
 (the VM moves, in one transaction) and a cancellation. Before any request is answered the
 dispatcher asks `settle` to apply every such moment that has passed, in time order and at the
 time it happened, so the outcome does not depend on when (or by which process) it is noticed.
+
+Plans are in simulated seconds: the world clock (emulator.core.world_clock) runs them fast,
+slow or not at all. A job's `progression` can take it off the clock: `immediate` jobs end the
+moment they start, `polls` jobs move one phase each time a client reads them (`poll`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from providers.migration.errors import (
 from providers.migration.timing import plan_seconds, progress_at
 from storage.models import Host, Job, VirtualMachine
 from storage.repositories import NewJob, WorldUnitOfWork
+from storage.world_clock import BY_CLOCK, IMMEDIATE, POLLS
 
 # JobState (§8.3)
 NEW, STARTING, RUNNING, COMPLETED, TERMINATED, KILLED, EXCEPTION = 2, 3, 4, 7, 8, 9, 10
@@ -80,12 +85,15 @@ def view(job: Any, now: datetime) -> JobView:
     if job.started_at is None:
         return JobView(NEW, 0, "Queued: waiting for a free migration slot", job.submitted_at,
                        None)
-    elapsed = (now - job.started_at).total_seconds()
+    polled = job.progression == POLLS
+    elapsed = polled_seconds(job) if polled else (now - job.started_at).total_seconds()
     percent, status, wait = progress_at(job.plan, elapsed)
+    if polled:
+        wait = None  # a read moves it, not the clock
     first_phase = float(job.plan[0][0]) if job.plan else 0.0
     if elapsed < first_phase:
         state, since = STARTING, job.started_at
-        boundary = job.started_at + timedelta(seconds=first_phase)
+        boundary = None if polled else job.started_at + timedelta(seconds=first_phase)
     else:
         state, since = RUNNING, job.started_at + timedelta(seconds=first_phase)
         boundary = None
@@ -100,16 +108,41 @@ def view(job: Any, now: datetime) -> JobView:
     return JobView(state, percent, status, since, changes)
 
 
+def polled_seconds(job: Any) -> float:
+    """How far along its plan (in plan seconds) a `polls` job is: the phases it was read
+    through."""
+    return sum(float(step[0]) for step in job.plan[:job.polls or 0])
+
+
+def poll(job: Job, now: datetime) -> None:
+    """A client read a `polls` job: it moves to its next phase; past the last one it is due
+    to end at once (the next request settles it)."""
+    if job.progression != POLLS or job.job_state is not None or job.started_at is None:
+        return
+    if job.polls >= len(job.plan):
+        return  # already due
+    job.polls += 1
+    if job.polls >= len(job.plan):
+        job.due_at = now
+
+
+def _due_at(job: Job, start: datetime) -> datetime | None:
+    """When a job starting at `start` is due to end: by the clock, at once, or (polls) when
+    reads have taken it through its plan."""
+    if job.progression == IMMEDIATE:
+        return start
+    if job.progression == POLLS:
+        return start if not job.plan else None
+    return start + timedelta(seconds=plan_seconds(job.plan))
+
+
 # What the end of a job of some other kind does to the world (e.g. a VM's state change),
 # applied in the transaction that settles it, at the moment it happened.
 Ending = Callable[[WorldUnitOfWork, Job, datetime], None]
 
 
 class JobTimeline:
-    def __init__(self, time_scale: float = 1.0) -> None:
-        if time_scale <= 0:
-            raise ValueError("the time scale must be positive")
-        self.time_scale = time_scale
+    def __init__(self) -> None:
         self._endings: dict[str, Ending] = {}
 
     def on_end(self, kind: str, ending: Ending) -> None:
@@ -138,15 +171,17 @@ class JobTimeline:
     # ------------------------------------------------------------------------ lifecycle
 
     def submit(self, uow: WorldUnitOfWork, spec: JobSpec, job_id: str, now: datetime) -> Job:
-        job = uow.jobs.add(self._new_job(spec, job_id, now, self._outcome(spec)))
+        job = uow.jobs.add(self._new_job(spec, job_id, now, self._outcome(spec),
+                                         uow.jobs.progression_for(spec.classname)))
         self.start_queued(uow, spec.host.id, now)
         return job
 
     def begin(self, uow: WorldUnitOfWork, spec: JobSpec, job_id: str, now: datetime) -> Job:
         """A job that runs at once, taking no migration slot (a VM's state change)."""
-        job = uow.jobs.add(self._new_job(spec, job_id, now, self._outcome(spec)))
+        job = uow.jobs.add(self._new_job(spec, job_id, now, self._outcome(spec),
+                                         uow.jobs.progression_for(spec.classname)))
         job.started_at = now
-        job.due_at = now + timedelta(seconds=plan_seconds(spec.plan))
+        job.due_at = _due_at(job, now)
         return job
 
     @staticmethod
@@ -164,15 +199,15 @@ class JobTimeline:
         """A job that failed before it started, carrying `spec.failure`: how a method that
         refuses at once still hands its client Msvm_Errors (GetError, GetErrorEx)."""
         assert spec.failure
-        job = uow.jobs.add(self._new_job(spec, job_id, now, None))
+        job = uow.jobs.add(self._new_job(spec, job_id, now, None, BY_CLOCK))
         self._end(job, now, state=EXCEPTION, percent=0, error_code=FAILED,
                   summary=spec.failure_summary or "The operation failed.",
                   errors=[e.as_dict() for e in spec.failure])
         return job
 
     @staticmethod
-    def _new_job(spec: JobSpec, job_id: str, now: datetime,
-                 outcome: dict[str, Any] | None) -> NewJob:
+    def _new_job(spec: JobSpec, job_id: str, now: datetime, outcome: dict[str, Any] | None,
+                 progression: str) -> NewJob:
         return NewJob(
             instance_id=job_id, classname=spec.classname, host_id=spec.host.id,
             destination_host_id=spec.destination.id if spec.destination else None,
@@ -183,6 +218,7 @@ class JobTimeline:
             counts_storage=spec.counts_storage, request={**spec.request,
                                                          "description": spec.description},
             plan=spec.plan, outcome=outcome, submitted_at=now, removal_seconds=REMOVAL_SECONDS,
+            progression=progression,
         )
 
     def start_queued(self, uow: WorldUnitOfWork, host_id: int, at: datetime) -> None:
@@ -200,7 +236,7 @@ class JobTimeline:
             if job.counts_storage and storage_active >= host.max_active_storage_migrations:
                 continue
             job.started_at = at
-            job.due_at = at + timedelta(seconds=plan_seconds(job.plan))
+            job.due_at = _due_at(job, at)
             vm_active += job.counts_vm
             storage_active += job.counts_storage
             self._mark_vm(uow, job, migrating=True)

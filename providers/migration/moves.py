@@ -120,7 +120,7 @@ class MigrationMoves:
         phases = self._phases(move, disk_moves, check_only=check_only)
         # A job that fails part-way shows the progress it had reached on the full plan, not a
         # cut-down plan stretched to 99 percent.
-        plan = timing.percent_plan(phases, self.timeline.time_scale)
+        plan = timing.percent_plan(phases)
         failure = problems or None
         summary = None
         if problems and not check_only:

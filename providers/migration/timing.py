@@ -1,8 +1,8 @@
 """How long a migration takes and how its progress looks: the models of reference §16.2-16.3.
 
 Pure functions of the VM, the hosts and the request; no randomness, so one scenario always
-gives the same timeline. Durations are simulated seconds; the engine divides them by the time
-scale when it stores a job's plan.
+gives the same timeline. Durations are simulated seconds, stored as they are in a job's plan:
+the world clock decides how fast simulated time runs.
 """
 
 from __future__ import annotations
@@ -80,8 +80,8 @@ def storage_copy_seconds(total_gb: float, storage_bandwidth_mbps: float) -> floa
     return total_gb * 1024.0 / storage_bandwidth_mbps
 
 
-def percent_plan(phases: list[Phase], time_scale: float) -> list[list[float | str]]:
-    """[[wall seconds, percent at start, percent at end, status], ...] for the job record.
+def percent_plan(phases: list[Phase]) -> list[list[float | str]]:
+    """[[simulated seconds, percent at start, percent at end, status], ...] for the job record.
 
     Percent follows simulated time and stops at 99: 100 is reached only when the job
     completes, so PercentComplete never goes down and never claims success early.
@@ -93,7 +93,7 @@ def percent_plan(phases: list[Phase], time_scale: float) -> list[list[float | st
         start = 99.0 * elapsed / total
         elapsed += phase.seconds
         end = 99.0 * elapsed / total
-        plan.append([phase.seconds / time_scale, start, end, phase.status])
+        plan.append([phase.seconds, start, end, phase.status])
     return plan
 
 
@@ -102,7 +102,7 @@ def plan_seconds(plan: list[list[float | str]]) -> float:
 
 
 def progress_at(plan: list[list[float | str]], elapsed: float) -> tuple[int, str, float | None]:
-    """(percent, status, wall seconds until the percent next changes) after `elapsed` seconds."""
+    """(percent, status, seconds until the percent next changes) after `elapsed` seconds."""
     offset = 0.0
     for seconds, start, end, status in plan:
         seconds, start, end = float(seconds), float(start), float(end)

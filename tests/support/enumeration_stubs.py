@@ -40,7 +40,7 @@ class StubDispatcher:
     store = None
 
     def __init__(self) -> None:
-        self.clock = SteppingClock()
+        self.wall_clock = SteppingClock()
         self.gone: set[str] = set()
         self.reads: list[tuple[str, tuple[str, ...] | None]] = []
 

@@ -39,6 +39,8 @@ class FakeWorld:
         self.hosts: list[Host] = []
         self.vms: list[VirtualMachine] = []
         self.jobs: list[Job] = []
+        # Job class name (or "*") -> progression, as the world clock's rules in SQL.
+        self.progression: dict[str, str] = {}
         self.keyboards = FakeKeyboardState()
         self.commits = 0
         self.write_turns = 0
@@ -299,7 +301,7 @@ class FakeJobs:
 
     def add(self, job: NewJob) -> Job:
         row = Job(**dataclasses.asdict(job), id=self._world.next_id("jobs"), version_id=1,
-                  error_code=0, errors=[], delete_on_completion=True)
+                  polls=0, error_code=0, errors=[], delete_on_completion=True)
         self._world.jobs.append(row)
         return row
 
@@ -324,6 +326,14 @@ class FakeJobs:
                    if j.job_state is None and j.due_at is not None]
         moments += [j.remove_at for j in self._world.jobs if j.remove_at is not None]
         return min(moments) if moments else None
+
+    def next_end(self) -> datetime | None:
+        return min((j.due_at for j in self._world.jobs
+                    if j.job_state is None and j.due_at is not None), default=None)
+
+    def progression_for(self, classname: str) -> str:
+        rules = self._world.progression
+        return rules.get(classname) or rules.get("*") or "clock"
 
     def next_ending(self, now: datetime) -> Job | None:
         due = [j for j in self._world.jobs

@@ -91,7 +91,7 @@ class MigrationWorld:
         self.clock = FakeClock()
         self.store = Store("sqlite://")
         prepare_store(self.store, generated_scenario(len(HOSTS), 3, 11), T0, reset=False)
-        timeline = JobTimeline(1.0)
+        timeline = JobTimeline()
         self.dispatcher = Dispatcher(catalog(), self.store, self.clock,
                                      [cls() for cls in providers.INSTANCE_PROVIDERS],
                                      providers.method_providers(timeline),

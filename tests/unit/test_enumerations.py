@@ -147,11 +147,11 @@ def test_a_context_expires_after_its_timeout_without_a_pull(
         enumerations: Enumerations, dispatcher: StubDispatcher,
         contexts: FakePullContextStore) -> None:
     context = open_paths(enumerations, 4, operation_timeout=5)
-    dispatcher.clock.advance(4)
+    dispatcher.wall_clock.advance(4)
     enumerations.pull(HOST, V2, context, 1, "paths")  # each pull starts the timeout again
-    dispatcher.clock.advance(4)
+    dispatcher.wall_clock.advance(4)
     enumerations.pull(HOST, V2, context, 1, "paths")
-    dispatcher.clock.advance(5.5)
+    dispatcher.wall_clock.advance(5.5)
     with pytest.raises(CIMError) as info:
         enumerations.pull(HOST, V2, context, 1, "paths")
     assert info.value.status_code == CIM_ERR_INVALID_ENUMERATION_CONTEXT
@@ -166,7 +166,7 @@ def test_opening_forgets_contexts_that_expired_unnoticed(
         enumerations: Enumerations, dispatcher: StubDispatcher,
         contexts: FakePullContextStore) -> None:
     stale = open_paths(enumerations, 3, operation_timeout=1)
-    dispatcher.clock.advance(2)
+    dispatcher.wall_clock.advance(2)
     fresh = open_paths(enumerations, 3)
     assert set(contexts.contexts) == {fresh}
     assert stale not in contexts.paths

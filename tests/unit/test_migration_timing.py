@@ -29,7 +29,6 @@ dirty_rates = st.floats(min_value=0, max_value=5000)
 phase_lists = st.lists(
     st.builds(timing.Phase, st.floats(min_value=0, max_value=5000), st.text(max_size=5)),
     min_size=1, max_size=8)
-scales = st.sampled_from([0.5, 1.0, 7.0, 60.0, 1000.0])
 
 
 # ---------------------------------------------------------------------------- pre-copy model
@@ -125,11 +124,10 @@ def test_storage_copy_runs_at_the_storage_bandwidth() -> None:
 # ------------------------------------------------------------------------- progress model
 
 
-@given(phase_lists, scales)
-def test_percent_plan_spans_0_to_99_in_wall_time(phases: list[timing.Phase],
-                                                  scale: float) -> None:
-    plan = timing.percent_plan(phases, scale)
-    assert timing.plan_seconds(plan) == pytest.approx(sum(p.seconds for p in phases) / scale)
+@given(phase_lists)
+def test_percent_plan_spans_0_to_99_in_simulated_time(phases: list[timing.Phase]) -> None:
+    plan = timing.percent_plan(phases)
+    assert timing.plan_seconds(plan) == pytest.approx(sum(p.seconds for p in phases))
     assert plan[0][1] == 0
     previous_end = 0.0
     for seconds, start, end, _status in plan:
@@ -141,11 +139,10 @@ def test_percent_plan_spans_0_to_99_in_wall_time(phases: list[timing.Phase],
         assert float(plan[-1][2]) == pytest.approx(99)
 
 
-@given(phase_lists, scales, st.lists(st.floats(min_value=0, max_value=20000), min_size=2,
-                                     max_size=30))
-def test_percent_never_decreases_and_stays_below_100(phases: list[timing.Phase], scale: float,
+@given(phase_lists, st.lists(st.floats(min_value=0, max_value=20000), min_size=2, max_size=30))
+def test_percent_never_decreases_and_stays_below_100(phases: list[timing.Phase],
                                                       times: list[float]) -> None:
-    plan = timing.percent_plan(phases, scale)
+    plan = timing.percent_plan(phases)
     total = timing.plan_seconds(plan)
     last = -1
     for elapsed in sorted([*times, total, total * 0.5]):
@@ -160,13 +157,12 @@ def test_percent_never_decreases_and_stays_below_100(phases: list[timing.Phase],
 
 
 @settings(max_examples=300)
-@given(phase_lists, scales, st.floats(min_value=0, max_value=1), st.floats(min_value=0,
-                                                                          max_value=0.999))
-def test_wait_is_consistent(phases: list[timing.Phase], scale: float, where: float,
-                            within: float) -> None:
+@given(phase_lists, st.floats(min_value=0, max_value=1), st.floats(min_value=0,
+                                                                  max_value=0.999))
+def test_wait_is_consistent(phases: list[timing.Phase], where: float, within: float) -> None:
     """Nothing a client sees changes before elapsed + wait; by then something does."""
     phases = [timing.Phase(p.seconds, f"phase {i}") for i, p in enumerate(phases)]
-    plan = timing.percent_plan(phases, scale)
+    plan = timing.percent_plan(phases)
     total = timing.plan_seconds(plan)
     assume(total > 0)
     elapsed = total * where
@@ -185,26 +181,26 @@ def test_wait_is_consistent(phases: list[timing.Phase], scale: float, where: flo
 
 
 def test_progress_through_a_plan() -> None:
-    plan = timing.percent_plan([timing.Phase(10, "a"), timing.Phase(90, "b")], 10.0)
-    # 10 simulated s -> 1 wall s; phase a covers 0-9.9 %.
+    plan = timing.percent_plan([timing.Phase(10, "a"), timing.Phase(90, "b")])
+    # Phase a covers 0-9.9 %.
     percent, status, wait = timing.progress_at(plan, 0.0)
-    assert (percent, status) == (0, "a") and wait == pytest.approx(1 / 9.9)
-    assert timing.progress_at(plan, 0.5)[:2] == (4, "a")
-    assert timing.progress_at(plan, 1.0)[:2] == (9, "b")
-    assert timing.progress_at(plan, 10.0) == (99, "b", None)
+    assert (percent, status) == (0, "a") and wait == pytest.approx(10 / 9.9)
+    assert timing.progress_at(plan, 5.0)[:2] == (4, "a")
+    assert timing.progress_at(plan, 10.0)[:2] == (9, "b")
+    assert timing.progress_at(plan, 100.0) == (99, "b", None)
     assert timing.progress_at(plan, 1e9) == (99, "b", None)
 
 
 # ----------------------------------------------------------------------------- job view
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-PLAN = timing.percent_plan([timing.Phase(3, "Connecting"), timing.Phase(97, "Copying")], 1.0)
+PLAN = timing.percent_plan([timing.Phase(3, "Connecting"), timing.Phase(97, "Copying")])
 
 
 def job(**values: Any) -> SimpleNamespace:
     base: dict[str, Any] = {"job_state": None, "finished_at": None, "percent_final": None,
                             "started_at": None, "submitted_at": T0, "due_at": None,
-                            "plan": PLAN}
+                            "plan": PLAN, "progression": "clock", "polls": 0}
     return SimpleNamespace(**{**base, **values})
 
 

@@ -62,7 +62,7 @@ class Cluster:
     world: FakeWorld = field(
         default_factory=lambda: FakeWorld.from_plan(world_plan(demo_scenario(), START)))
     clock: Clock = field(default_factory=Clock)
-    timeline: JobTimeline = field(default_factory=lambda: JobTimeline(1.0))
+    timeline: JobTimeline = field(default_factory=lambda: JobTimeline())
 
     def context(self) -> ProviderContext:
         uow: FakeUnitOfWork = self.world.unit_of_work()

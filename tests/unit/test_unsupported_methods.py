@@ -35,7 +35,7 @@ def served_methods(catalog: Catalog) -> Iterator[tuple[str, str, str]]:
 
 def test_every_declared_method_of_every_served_class_is_reachable(catalog: Catalog) -> None:
     handlers = {(namespace.lower(), classname.lower()): provider
-                for provider in method_providers(JobTimeline(1.0))
+                for provider in method_providers(JobTimeline())
                 for namespace in provider.namespaces for classname in provider.classnames}
     unreachable = []
     checked = 0
