@@ -142,7 +142,9 @@ class StateChanges:
             plan=percent_plan([Phase(seconds * ACCEPT_SHARE, "Accepting the request"),
                                Phase(seconds * (1 - ACCEPT_SHARE), transition.description)],
                               self.timeline.time_scale),
-            request={"requested": requested, "during": transition.during,
+            # "from": what a state export writes for the VM while the change is unfinished.
+            request={"requested": requested, "from": vm.enabled_state,
+                     "during": transition.during,
                      "final": transition.final, "restarts_guest": transition.restarts_guest},
             failure=failure or None,
             failure_summary=f"'{vm.element_name}' failed to start.")

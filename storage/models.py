@@ -21,6 +21,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -379,7 +380,26 @@ class WorldVersion(Base):
     counter: Mapped[int] = mapped_column(BigInteger)
 
 
+class WorldSnapshot(Base):
+    """A named copy of the whole world (the scenario TOML `GET /_hvsim/state` gives), kept in
+    the database so that every process sharing it can list and restore it. Not part of the
+    world: a reset or a restore leaves the snapshots as they are."""
+
+    __tablename__ = "world_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    hosts: Mapped[int] = mapped_column(Integer)
+    vms: Mapped[int] = mapped_column(Integer)
+    document: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = {"sqlite_autoincrement": True}
+
+
 # The tables whose rows the CIM views are derived from; a change to any of them bumps the
 # world version. Enumeration contexts are bookkeeping and do not.
 WORLD_MODELS: tuple[type[Base], ...] = (Cluster, Host, MigrationNetwork, VirtualMachine,
                                         VirtualDisk, NetworkAdapter, Job)
+# What a wipe of the world (a reset, --reset, a state load) keeps.
+KEPT_ON_WIPE: tuple[type[Base], ...] = (WorldVersion, WorldSnapshot)

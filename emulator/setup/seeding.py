@@ -102,15 +102,22 @@ def _host_plan(scenario: Scenario, spec: HostSpec, ordinal: int, now: datetime,
         max_active_storage_migrations=spec.max_active_storage_migrations,
         migration_auth_type=spec.migration_auth_type,
         migration_compression=spec.migration_compression, migration_smb=spec.migration_smb,
-        migration_service_started=True,
+        migration_service_started=spec.migration_service_started,
         migration_bandwidth_mbps=spec.migration_bandwidth_mbps,
-        storage_bandwidth_mbps=spec.storage_bandwidth_mbps, installed_at=now,
+        storage_bandwidth_mbps=spec.storage_bandwidth_mbps,
+        installed_at=spec.installed_at or now,
     )
-    networks = tuple(NetworkPlan(instance_id=f"Microsoft:{_guid(rng)}", subnet=network.subnet,
-                                 prefix_length=network.prefix_length, metric=network.metric,
-                                 tags=list(network.tags))
+    # Identities are drawn even where the scenario gives them, so that giving one leaves the
+    # others as they were.
+    networks = tuple(NetworkPlan(instance_id=_given(network.instance_id, f"Microsoft:{_guid(rng)}"),
+                                 subnet=network.subnet, prefix_length=network.prefix_length,
+                                 metric=network.metric, tags=list(network.tags))
                      for network in spec.networks)
     return HostPlan(columns, networks)
+
+
+def _given(value: str | None, drawn: str) -> str:
+    return drawn if value is None else value
 
 
 def _vm_plan(vm: VMSpec, host_spec: HostSpec, now: datetime, rng: random.Random) -> VMPlan:
@@ -118,43 +125,55 @@ def _vm_plan(vm: VMSpec, host_spec: HostSpec, now: datetime, rng: random.Random)
     if vm.limit_processor_features:
         features &= BASELINE_MASK
         xsave &= BASELINE_XSAVE
+    vendor, flush_size = host_spec.processor_vendor, host_spec.cache_line_flush_size
+    life = vm.runtime
+    if life.compatibility is not None:
+        compatibility = life.compatibility
+        vendor, features, xsave = compatibility.vendor, compatibility.features, compatibility.xsave
+        flush_size = compatibility.cache_line_flush_size
     config_root = f"{host_spec.default_external_data_root}"
+    running = vm.state == 2 and not vm.planned
     columns = {
         "guid": vm.guid, "planned": vm.planned,
         "element_name": vm.name, "enabled_state": vm.state, "health_state": 5,
         "operational_status": [2], "operating_status": None, "generation": vm.generation,
         "config_version": vm.version, "memory_mb": vm.memory_mb,
         "dynamic_memory": vm.dynamic_memory,
-        "memory_min_mb": 512 if vm.dynamic_memory else vm.memory_mb,
-        "memory_max_mb": 1048576 if vm.dynamic_memory else vm.memory_mb,
+        "memory_min_mb": _given_int(life.memory_min_mb,
+                                    512 if vm.dynamic_memory else vm.memory_mb),
+        "memory_max_mb": _given_int(life.memory_max_mb,
+                                    1048576 if vm.dynamic_memory else vm.memory_mb),
         "processors": vm.processors, "limit_processor_features": vm.limit_processor_features,
-        "processor_limit": 100000, "processor_reservation": 0, "processor_weight": 100,
-        "automatic_startup_action": 3, "automatic_shutdown_action": 3,
-        "serial_connections": ["", ""],
-        "processor_vendor": host_spec.processor_vendor, "processor_features": features,
-        "processor_xsave": xsave, "cache_line_flush_size": host_spec.cache_line_flush_size,
+        "processor_limit": life.processor_limit,
+        "processor_reservation": life.processor_reservation,
+        "processor_weight": life.processor_weight,
+        "automatic_startup_action": life.automatic_startup_action,
+        "automatic_shutdown_action": life.automatic_shutdown_action,
+        "serial_connections": list(life.serial_connections),
+        "processor_vendor": vendor, "processor_features": features,
+        "processor_xsave": xsave, "cache_line_flush_size": flush_size,
         "dirty_rate_mbps": vm.dirty_rate_mbps, "notes": list(vm.notes),
-        "config_root": config_root, "snapshot_root": config_root, "swap_root": config_root,
-        "created_at": now, "state_changed_at": now,
-        "uptime_ms": 0, "running_since": now if vm.state == 2 and not vm.planned else None,
+        "config_root": _given(life.config_root, config_root),
+        "snapshot_root": _given(life.snapshot_root, config_root),
+        "swap_root": _given(life.swap_root, config_root),
+        "created_at": life.created_at or now, "state_changed_at": life.state_changed_at or now,
+        "uptime_ms": life.uptime_ms if vm.state in (2, 9) else 0,
+        "running_since": (life.running_since or now) if running else None,
         "requested_state": 12, "shutdown_service": vm.shutdown_service,
     }
     scsi_guid = _guid(rng)
-    slots: dict[str, int] = {"ide": 0, "scsi": 0}
-    disks = []
-    for disk in vm.disks:
-        index = slots[disk.controller]
-        slots[disk.controller] += 1
-        if disk.controller == "ide":
-            number, location = divmod(index, 2)
-            controller_guid = IDE_CONTROLLER_GUID
-        else:
-            number, location, controller_guid = 0, index, scsi_guid
-        disks.append(DiskPlan(controller_kind=disk.controller, controller_number=number,
-                              controller_guid=controller_guid, location=location,
-                              path=disk.path, size_gb=disk.size_gb))
-    adapters = tuple(AdapterPlan(adapter_guid=_guid(rng), element_name=adapter.name,
-                                 switch_name=adapter.switch,
-                                 mac_address="00155D" + f"{rng.getrandbits(24):06X}")
+    disks = [DiskPlan(controller_kind=disk.controller, controller_number=disk.controller_number,
+                      controller_guid=IDE_CONTROLLER_GUID if disk.controller == "ide"
+                      else _given(disk.controller_guid, scsi_guid),
+                      location=disk.location, path=disk.path, size_gb=disk.size_gb)
+             for disk in vm.disks]
+    adapters = tuple(AdapterPlan(adapter_guid=_given(adapter.guid, _guid(rng)),
+                                 element_name=adapter.name, switch_name=adapter.switch,
+                                 mac_address=_given(adapter.mac_address,
+                                                    "00155D" + f"{rng.getrandbits(24):06X}"))
                      for adapter in vm.adapters)
     return VMPlan(vm.host, columns, tuple(disks), adapters)
+
+
+def _given_int(value: int | None, default: int) -> int:
+    return default if value is None else value
