@@ -20,10 +20,12 @@ from emulator.core.catalog import Catalog, load_catalog
 from emulator.core.dispatch import Dispatcher
 from emulator.setup.scenario import Scenario, demo_scenario
 from emulator.setup.seeding import prepare_store
+from emulator.setup.world_control import WorldControl
 from emulator.transport.auth import Authenticator, load_users
 from emulator.transport.endpoints import EndpointMap
 from emulator.transport.request_log import RequestRecorder
 from emulator.transport.request_log_file import JsonLinesLog
+from emulator.world_admin import WorldAdminAdapter
 from emulator.wsman.app import WsmanEndpoint
 from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
 from providers.base import Clock
@@ -48,17 +50,21 @@ class Settings:
     cache_budget: CacheBudget = DEFAULT_BUDGET
     db_timeouts: Timeouts = field(default_factory=Timeouts)
     request_log: Path | None = None  # the JSON-lines request log; None: off
+    # host -> base URL once `hvsim serve` has bound its ports (GET /_hvsim/health shows them)
+    endpoint_urls: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
 class Runtime:
     """What `open_world` opened and every endpoint of one process shares: the class model,
-    the store holding the world, and the dispatcher serving it."""
+    the store holding the world, the dispatcher serving it, and the whole-world actions of
+    the control API (reset, state, snapshots)."""
 
     catalog: Catalog
     store: Store
     dispatcher: Dispatcher
     host_names: list[str]
+    world: WorldControl
 
 
 def open_world(settings: Settings, catalog: Catalog | None = None, *, clock: Clock | None = None,
@@ -71,10 +77,14 @@ def open_world(settings: Settings, catalog: Catalog | None = None, *, clock: Clo
     """
     catalog = catalog or load_catalog()
     clock = clock or SystemClock()
+    scenario = settings.scenario or demo_scenario()
+    # What seeding draws from, kept for a reset to draw the same identities again.
+    seed_rng = random.Random(scenario.seed)
+    if rng is not None:
+        seed_rng.setstate(rng.getstate())
     store = Store(settings.database_url, settings.db_timeouts)
     try:
-        seeded = prepare_store(store, settings.scenario or demo_scenario(), clock.now(),
-                               reset=settings.reset, rng=rng)
+        seeded = prepare_store(store, scenario, clock.now(), reset=settings.reset, rng=rng)
         with store.unit_of_work() as uow:
             host_names = uow.world.host_names()
     except Exception as error:
@@ -90,7 +100,10 @@ def open_world(settings: Settings, catalog: Catalog | None = None, *, clock: Clo
                             [cls() for cls in providers.INSTANCE_PROVIDERS],
                             providers.method_providers(timeline), [JobSettling(timeline)],
                             unsupported=providers.method_fallback())
-    return Runtime(catalog, store, dispatcher, host_names)
+    world = WorldControl(store, scenario, clock, seed_rng=seed_rng,
+                         write_turn=dispatcher.transactions.write_turn,
+                         settle=dispatcher.settle_due)
+    return Runtime(catalog, store, dispatcher, host_names, world)
 
 
 class ProtocolRouter:
@@ -135,6 +148,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> ProtocolRo
     wsman = WsmanEndpoint(runtime.dispatcher, endpoints, authenticator, settings.ntlm_password,
                           allow_unencrypted=settings.allow_unencrypted,
                           budget=settings.cache_budget, recorder=recorder)
-    control = create_control_app(ControlContext(runtime.catalog, authenticator, request_log))
+    world = WorldAdminAdapter(runtime.world, settings.endpoint_urls)
+    control = create_control_app(ControlContext(runtime.catalog, authenticator, world,
+                                                request_log))
     fallback.mount(MOUNT_PATH, control)
     return ProtocolRouter({"/cimom": cimxml, "/wsman": wsman}, fallback, request_log)

@@ -19,6 +19,7 @@ import uvicorn
 from emulator.app import Settings, create_app, open_world
 from emulator.caching.cache_budget import DEFAULT_CACHE_MB, MIN_CACHE_MB, CacheBudget
 from emulator.control import commands as log_commands
+from emulator.control import world_commands
 from emulator.core.catalog import CatalogError
 from emulator.setup.scenario import Scenario, ScenarioError, generated_scenario, load_scenario
 from emulator.setup.seeding import ScenarioMismatch
@@ -110,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default: <database file>.requests.jsonl beside a SQLite file, "
                             "else hvsim.requests.jsonl here; off: no log)")
     log_commands.add_commands(commands)
+    world_commands.add_commands(commands)
     return parser
 
 
@@ -228,6 +230,7 @@ def serve(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"hvsim: cannot listen on {args.bind}: {error.strerror}", file=sys.stderr)
         return 2
+    settings.endpoint_urls.update(endpoints)
     exposure = sandbox_exposure_warning(args.bind, strict=args.users is not None)
     if exposure:
         print(f"hvsim: WARNING: {exposure}", file=sys.stderr, flush=True)
@@ -291,4 +294,6 @@ def main(argv: list[str] | None = None) -> int:
         return serve(args)
     if args.command in log_commands.COMMANDS:
         return log_commands.run(args)
+    if args.command in world_commands.COMMANDS:
+        return world_commands.run(args)
     return 2

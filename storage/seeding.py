@@ -101,6 +101,18 @@ class SqlWorldSeeding:
             if table not in kept:
                 self._session.execute(delete(table))
 
+    def counts(self) -> tuple[str, int, int]:
+        """(cluster name, hosts, VMs realized and planned) of the stored world."""
+        session = self._session
+        name = session.scalar(select(models.Cluster.name)) or ""
+        hosts = session.scalar(select(func.count()).select_from(models.Host)) or 0
+        vms = session.scalar(select(func.count()).select_from(models.VirtualMachine)) or 0
+        return name, int(hosts), int(vms)
+
+    def world_version(self) -> int:
+        """The world version as this transaction sees it."""
+        return int(self._session.scalar(select(models.WorldVersion.counter)) or 0)
+
     def current_plan(self) -> WorldPlan | None:
         """The stored world as the plan that would seed it again (None: no world): hosts in
         scenario order, VMs oldest first, so a reseeded world enumerates in the same order."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from emulator.control.world_admin import WorldAdmin
 from emulator.core.catalog import Catalog
 from emulator.transport.auth import Authenticator
 from emulator.transport.request_log_file import JsonLinesLog
@@ -14,6 +15,7 @@ from emulator.transport.request_log_file import JsonLinesLog
 class ControlContext:
     catalog: Catalog
     authenticator: Authenticator
+    world: WorldAdmin  # health, reset, state export and load, snapshots
     request_log: JsonLinesLog | None = None  # None: started with --request-log off
 
     @property

@@ -10,6 +10,7 @@ discarded, nothing of it applied), and a VM being migrated is where the migratio
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from datetime import datetime
@@ -35,6 +36,7 @@ TRANSITION_ORIGINS = {4: 2, 10: 3, 32773: 2, 32776: 2, 32777: 9}
 AUTHENTICATION_NAMES = {0: "CredSSP", 1: "Kerberos"}
 PERFORMANCE_NAMES = {flags: name for name, flags in PERFORMANCE_OPTIONS.items()}
 PERFORMANCE_TITLES = {"tcpip": "TCPIP", "compression": "Compression", "smb": "SMB"}
+_TOML_POSITION = re.compile(r"\s*\(at (line \d+, column \d+|end of document)\)$")
 HEADER = ("# hvsim world state: a scenario file. Serve it with `hvsim serve --scenario FILE`,\n"
           "# or load it into a running server with PUT /_hvsim/state.\n")
 
@@ -53,7 +55,12 @@ def read_document(text: str) -> Scenario:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise StateDocumentError("TOML", str(error)) from None
+        message = str(error)
+        position = _TOML_POSITION.search(message)
+        if position is None:
+            raise StateDocumentError("TOML", message) from None
+        raise StateDocumentError(f"TOML {position.group(1)}",
+                                 message[:position.start()] or "not TOML") from None
     try:
         return parse_scenario(data)
     except ScenarioError as error:
