@@ -1,4 +1,9 @@
-"""named snapshots of the world (POST /_hvsim/snapshots)
+"""named snapshots of the world (POST /_hvsim/snapshots); VM ids never reused on SQLite
+
+0004 rebuilt virtual_machines on SQLite without AUTOINCREMENT, so after a wipe (a reset, a
+state load) new VMs took the ids of the old ones, and caches keyed by (id, version) served the
+old world's instances. The table is rebuilt with it (upgrade_schema turns foreign keys off
+around migrations, so the rebuild does not cascade to disks and adapters).
 
 Revision ID: 0007
 Revises: 0006
@@ -27,6 +32,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("name"),
         sqlite_autoincrement=True,
     )
+    if op.get_bind().dialect.name == "sqlite":
+        with op.batch_alter_table("virtual_machines", recreate="always",
+                                  table_kwargs={"sqlite_autoincrement": True}):
+            pass
 
 
 def downgrade() -> None:
