@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from storage import models
 from storage.world_version import bump_world_version
@@ -131,8 +131,10 @@ class SqlWorldSeeding:
                                   d.location, d.path, d.size_gb) for d in vm.disks),
                    tuple(AdapterPlan(a.adapter_guid, a.element_name, a.switch_name,
                                      a.mac_address) for a in vm.network_adapters))
-            for vm in session.scalars(select(models.VirtualMachine)
-                                      .order_by(models.VirtualMachine.id)))
+            for vm in session.scalars(
+                select(models.VirtualMachine).order_by(models.VirtualMachine.id).options(
+                    selectinload(models.VirtualMachine.disks),
+                    selectinload(models.VirtualMachine.network_adapters))))
         return WorldPlan(cluster_name=cluster.name, domain=cluster.domain, seed=cluster.seed,
                          scenario_digest=cluster.scenario_digest, hosts=host_plans,
                          vms=vm_plans)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import random
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from emulator.setup.scenario import (
     COMPATIBILITY_BASELINE,
@@ -121,11 +123,8 @@ def _given(value: str | None, drawn: str) -> str:
 
 
 def _vm_plan(vm: VMSpec, host_spec: HostSpec, now: datetime, rng: random.Random) -> VMPlan:
-    features, xsave = host_spec.processor_features, host_spec.processor_xsave
-    if vm.limit_processor_features:
-        features &= BASELINE_MASK
-        xsave &= BASELINE_XSAVE
-    vendor, flush_size = host_spec.processor_vendor, host_spec.cache_line_flush_size
+    vendor, features, xsave, flush_size = host_compatibility(
+        vars(host_spec), vm.limit_processor_features)
     life = vm.runtime
     if life.compatibility is not None:
         compatibility = life.compatibility
@@ -177,3 +176,15 @@ def _vm_plan(vm: VMSpec, host_spec: HostSpec, now: datetime, rng: random.Random)
 
 def _given_int(value: int | None, default: int) -> int:
     return default if value is None else value
+
+
+def host_compatibility(host: Mapping[str, Any], limited: bool) -> tuple[str, int, int, int]:
+    """(vendor, features, XSAVE features, cache line flush size) a VM captures when it starts
+    on the host (`host` holds HostSpec's or the Host row's processor fields); `limited`:
+    processor compatibility mode, which leaves only the baseline."""
+    features, xsave = int(host["processor_features"]), int(host["processor_xsave"])
+    if limited:
+        features &= BASELINE_MASK
+        xsave &= BASELINE_XSAVE
+    return (str(host["processor_vendor"]), features, xsave,
+            int(host["cache_line_flush_size"]))

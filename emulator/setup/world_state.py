@@ -27,6 +27,7 @@ from emulator.setup.scenario_spec import (
     Scenario,
     ScenarioError,
 )
+from emulator.setup.seeding import host_compatibility
 from storage.seeding import HostPlan, VMPlan, WorldPlan
 
 STATE_NAMES = {value: name for name, value in VM_STATES.items()}
@@ -73,10 +74,12 @@ def write_document(plan: WorldPlan,
                    ) -> str:
     """The world of `plan` as a scenario file; `unfinished_state_changes` maps (host, VM GUID)
     to the request of a state change the VM is in the middle of."""
+    hosts = {host.name: host.columns for host in plan.hosts}
     document: dict[str, Any] = {
         "cluster": {"name": plan.cluster_name, "domain": plan.domain, "seed": plan.seed},
         "hosts": [_host(host) for host in plan.hosts],
-        "vms": [_vm(vm, unfinished_state_changes.get((vm.host, str(vm.columns["guid"]))))
+        "vms": [_vm(vm, hosts[vm.host],
+                    unfinished_state_changes.get((vm.host, str(vm.columns["guid"]))))
                 for vm in plan.vms],
     }
     return HEADER + tomli_w.dumps(document, multiline_strings=False)
@@ -126,9 +129,12 @@ def _host(plan: HostPlan) -> dict[str, Any]:
     }
 
 
-def _vm(plan: VMPlan, unfinished: Mapping[str, Any] | None) -> dict[str, Any]:
+def _vm(plan: VMPlan, host: Mapping[str, Any], unfinished: Mapping[str, Any] | None
+        ) -> dict[str, Any]:
     v = plan.columns
     state, uptime_ms, running_since = _stable_state(v, unfinished)
+    compatibility = (v["processor_vendor"], v["processor_features"], v["processor_xsave"],
+                     v["cache_line_flush_size"])
     entry: dict[str, Any] = {
         "name": v["element_name"], "guid": v["guid"], "host": plan.host,
         "state": STATE_NAMES[state], "planned": v["planned"], "generation": v["generation"],
@@ -139,11 +145,6 @@ def _vm(plan: VMPlan, unfinished: Mapping[str, Any] | None) -> dict[str, Any]:
         "processor_reservation": v["processor_reservation"],
         "processor_weight": v["processor_weight"],
         "limit_processor_features": v["limit_processor_features"],
-        "compatibility": {
-            "vendor": v["processor_vendor"],
-            "features": _names(v["processor_features"], PROCESSOR_FEATURES),
-            "xsave": _names(v["processor_xsave"], XSAVE_FEATURES),
-            "cache_line_flush_size": v["cache_line_flush_size"]},
         "dirty_rate_mbps": v["dirty_rate_mbps"], "notes": list(v["notes"]),
         "automatic_startup_action": v["automatic_startup_action"],
         "automatic_shutdown_action": v["automatic_shutdown_action"],
@@ -156,6 +157,14 @@ def _vm(plan: VMPlan, unfinished: Mapping[str, Any] | None) -> dict[str, Any]:
     }
     if running_since is not None:
         entry["running_since"] = running_since
+    # What the VM captured from the host it last started on; written only when seeding would
+    # not derive it from its host (a VM that moved), which keeps a large world's file small.
+    if compatibility != host_compatibility(host, bool(v["limit_processor_features"])):
+        entry["compatibility"] = {
+            "vendor": compatibility[0],
+            "features": _names(compatibility[1], PROCESSOR_FEATURES),
+            "xsave": _names(compatibility[2], XSAVE_FEATURES),
+            "cache_line_flush_size": compatibility[3]}
     entry["disks"] = [
         {"path": d.path, "size_gb": d.size_gb, "controller": d.controller_kind,
          "controller_number": d.controller_number, "location": d.location,
