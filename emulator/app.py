@@ -27,12 +27,14 @@ from emulator.core.fault_spec import FaultRuleError, parse_rule
 from emulator.core.faults import SCENARIO
 from emulator.core.world_clock import WorldClock
 from emulator.setup.scenario import Scenario, ScenarioError, demo_scenario
-from emulator.setup.seeding import prepare_store
+from emulator.setup.seeding import prepare_store, seeding_rng
+from emulator.setup.world_control import WorldControl
 from emulator.transport.auth import Authenticator, load_users
 from emulator.transport.endpoints import EndpointMap
 from emulator.transport.request_log import RequestRecorder
 from emulator.transport.request_log_file import JsonLinesLog
 from emulator.transport.request_metrics import RequestMetrics
+from emulator.world_admin import WorldAdminAdapter
 from emulator.wsman.app import WsmanEndpoint
 from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
 from providers.base import Clock
@@ -59,18 +61,22 @@ class Settings:
     cache_budget: CacheBudget = DEFAULT_BUDGET
     db_timeouts: Timeouts = field(default_factory=Timeouts)
     request_log: Path | None = None  # the JSON-lines request log; None: off
+    # host -> base URL once `hvsim serve` has bound its ports (GET /_hvsim/health shows them)
+    endpoint_urls: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
 class Runtime:
     """What `open_world` opened and every endpoint of one process shares: the class model,
-    the store holding the world, and the dispatcher serving it."""
+    the store holding the world, the dispatcher serving it, and the whole-world actions of
+    the control API (reset, state, snapshots)."""
 
     catalog: Catalog
     store: Store
     dispatcher: Dispatcher
     host_names: list[str]
     clock_control: ClockControl
+    world: WorldControl
 
 
 def open_world(settings: Settings, catalog: Catalog | None = None, *, clock: Clock | None = None,
@@ -89,6 +95,10 @@ def open_world(settings: Settings, catalog: Catalog | None = None, *, clock: Clo
             parse_rule(rule, FAULT_ERRORS, f"faults[{index}]")
         except FaultRuleError as error:
             raise ScenarioError(str(error)) from None
+    # What seeding draws from, kept for a reset to draw the same identities again.
+    seed_rng = seeding_rng(scenario)
+    if rng is not None:
+        seed_rng.setstate(rng.getstate())
     store = Store(settings.database_url, settings.db_timeouts)
     # The world clock computes simulated time from the store; an injected clock replaces it.
     world_clock = WorldClock(store)
@@ -116,11 +126,21 @@ def open_world(settings: Settings, catalog: Catalog | None = None, *, clock: Clo
         raise failure from error
     if not seeded:
         log.info("store already holds a world; the scenario was not applied (use --reset)")
-    if seeded and scenario.faults:
+    if seeded:
         # The scenario's rules come with the world it seeds; a world already stored keeps
         # the rules it has.
+        _install_faults(dispatcher, scenario)
+    world = WorldControl(store, scenario, clock, seed_rng=seed_rng,
+                         write_turn=dispatcher.transactions.write_turn,
+                         settle=dispatcher.settle_due,
+                         reseeded=lambda seeded_from: _install_faults(dispatcher, seeded_from))
+    return Runtime(catalog, store, dispatcher, host_names, clock_control, world)
+
+
+def _install_faults(dispatcher: Dispatcher, scenario: Scenario) -> None:
+    """A freshly seeded world starts with its scenario's fault rules (a wipe removed any)."""
+    if scenario.faults:
         dispatcher.faults.add(scenario.faults, origin=SCENARIO, where="faults")
-    return Runtime(catalog, store, dispatcher, host_names, clock_control)
 
 
 class ProtocolRouter:
@@ -168,8 +188,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> ProtocolRo
     wsman = WsmanEndpoint(runtime.dispatcher, endpoints, authenticator, settings.ntlm_password,
                           allow_unencrypted=settings.allow_unencrypted,
                           budget=settings.cache_budget, recorder=recorder)
+    world = WorldAdminAdapter(runtime.world, settings.endpoint_urls)
     control = create_control_app(ControlContext(
-        runtime.catalog, authenticator, request_log,
+        runtime.catalog, authenticator, world, request_log,
         cluster=ClusterView(runtime.dispatcher, runtime.host_names), metrics=registry,
         server_info=server_info(settings, runtime), faults=runtime.dispatcher.faults,
         clock=runtime.clock_control))

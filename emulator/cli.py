@@ -18,7 +18,7 @@ import uvicorn
 
 from emulator.app import Settings, create_app, open_world
 from emulator.caching.cache_budget import DEFAULT_CACHE_MB, MIN_CACHE_MB, CacheBudget
-from emulator.control import clock_command, fault_commands
+from emulator.control import clock_command, fault_commands, world_commands
 from emulator.control import commands as log_commands
 from emulator.control.client import ControlError
 from emulator.core.catalog import CatalogError
@@ -115,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     log_commands.add_commands(commands)
     fault_commands.add_commands(commands)
     clock_command.add_command(commands)
+    world_commands.add_commands(commands)
     return parser
 
 
@@ -233,6 +234,7 @@ def serve(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"hvsim: cannot listen on {args.bind}: {error.strerror}", file=sys.stderr)
         return 2
+    settings.endpoint_urls.update(endpoints)
     exposure = sandbox_exposure_warning(args.bind, strict=args.users is not None)
     if exposure:
         print(f"hvsim: WARNING: {exposure}", file=sys.stderr, flush=True)
@@ -305,4 +307,6 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     if args.command == clock_command.COMMAND:
         return clock_command.run(args)
+    if args.command in world_commands.COMMANDS:
+        return world_commands.run(args)
     return 2

@@ -141,7 +141,9 @@ class StateChanges:
             # JobState Starting (3) while the request is accepted, then Running (4).
             plan=percent_plan([Phase(seconds * ACCEPT_SHARE, "Accepting the request"),
                                Phase(seconds * (1 - ACCEPT_SHARE), transition.description)]),
-            request={"requested": requested, "during": transition.during,
+            # "from": what a state export writes for the VM while the change is unfinished.
+            request={"requested": requested, "from": vm.enabled_state,
+                     "during": transition.during,
                      "final": transition.final, "restarts_guest": transition.restarts_guest},
             failure=failure or None,
             failure_summary=f"'{vm.element_name}' failed to start.")

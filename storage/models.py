@@ -22,6 +22,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -405,6 +406,23 @@ class FaultRule(Base):
     __table_args__ = {"sqlite_autoincrement": True}
 
 
+class WorldSnapshot(Base):
+    """A named copy of the whole world (the scenario TOML `GET /_hvsim/state` gives), kept in
+    the database so that every process sharing it can list and restore it. Not part of the
+    world: a reset or a restore leaves the snapshots as they are."""
+
+    __tablename__ = "world_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    hosts: Mapped[int] = mapped_column(Integer)
+    vms: Mapped[int] = mapped_column(Integer)
+    document: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = {"sqlite_autoincrement": True}
+
+
 class WorldClockRow(Base):
     """The world's one clock (storage.world_clock.ClockSetting): every process computes
     simulated time from this row, so they all agree.
@@ -432,3 +450,7 @@ class WorldClockRow(Base):
 # world: moving it changes what every clock-derived answer says.
 WORLD_MODELS: tuple[type[Base], ...] = (Cluster, Host, MigrationNetwork, VirtualMachine,
                                         VirtualDisk, NetworkAdapter, Job, WorldClockRow)
+# What a wipe of the world (a reset, --reset, a state load) keeps: the version counter, the
+# snapshots, and the clock (simulated time never goes back; a frozen clock stays frozen).
+# Fault rules go: a reset starts from the scenario's rules again.
+KEPT_ON_WIPE: tuple[type[Base], ...] = (WorldVersion, WorldSnapshot, WorldClockRow)

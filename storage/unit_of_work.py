@@ -23,6 +23,7 @@ from storage.seeding import SqlWorldSeeding
 from storage.virtual_machines import SqlVirtualMachines
 from storage.world_clock import SqlWorldClock
 from storage.world_reads import SqlWorldReads
+from storage.world_snapshots import SqlWorldSnapshots
 
 
 class SessionSource(Protocol):
@@ -139,6 +140,10 @@ class UnitOfWork:
     @functools.cached_property
     def seeding(self) -> SqlWorldSeeding:
         return SqlWorldSeeding(self.session)
+
+    @functools.cached_property
+    def snapshots(self) -> SqlWorldSnapshots:
+        return SqlWorldSnapshots(self.session)
 
     def take_write_turn(self) -> None:
         serialise_writes(self.session)

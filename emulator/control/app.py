@@ -18,13 +18,15 @@ from emulator.control import (
     faults,
     metrics,
     requests,
+    state,
 )
 from emulator.control.auth import require_login
 from emulator.control.context import ControlContext
+from emulator.control.refusals import ControlRefusal, refusal_response
 
 MOUNT_PATH = "/_hvsim"
 ROUTE_GROUPS = (dashboard.router, cluster.router, requests.router, conformance.router,
-                metrics.router, bundle.router, faults.router, clock.router)
+                metrics.router, bundle.router, faults.router, clock.router, state.router)
 
 
 def create_control_app(context: ControlContext) -> FastAPI:
@@ -33,6 +35,7 @@ def create_control_app(context: ControlContext) -> FastAPI:
     app.state.control = context
     errors.install(app)
     metrics.register_collectors(context)
+    app.add_exception_handler(ControlRefusal, refusal_response)
     for router in ROUTE_GROUPS:
         app.include_router(router)
     return app

@@ -1,10 +1,10 @@
-"""The client side of the control API, for `hvsim log`, `hvsim conformance --url` and
-`hvsim clock`."""
+"""The client side of the control API, for `hvsim log`, `hvsim conformance --url`,
+`hvsim clock`, `hvsim fault` and the world commands (`hvsim state`, `hvsim reset`,
+`hvsim snapshot`)."""
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import time
 import urllib.error
@@ -33,16 +33,23 @@ def get(url: str, path: str, params: dict[str, Any], headers: dict[str, str],
         timeout: float = 60.0) -> tuple[str, bytes]:
     """(content type, body) of GET <url>/_hvsim<path>?params."""
     query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
-    target = f"{url.rstrip('/')}{CONTROL_PATH}{path}" + (f"?{query}" if query else "")
-    request = urllib.request.Request(target, headers=headers)
+    return send(url, "GET", path + (f"?{query}" if query else ""), headers, timeout=timeout)
+
+
+def send(url: str, method: str, path: str, headers: dict[str, str], body: bytes | None = None,
+         content_type: str | None = None, timeout: float = 300.0) -> tuple[str, bytes]:
+    """(content type, body) of `method` <url>/_hvsim<path>; a refusal as ControlError, with
+    what the server said was wrong and where."""
+    target = f"{url.rstrip('/')}{CONTROL_PATH}{path}"
+    if content_type is not None:
+        headers = {**headers, "Content-Type": content_type}
+    request = urllib.request.Request(target, data=body, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as reply:
             return reply.headers.get("content-type", ""), reply.read()
     except urllib.error.HTTPError as error:
-        detail = error.read().decode("utf-8", "replace")
-        with contextlib.suppress(ValueError, AttributeError):
-            detail = json.loads(detail).get("detail", detail)
-        raise ControlError(f"{target}: HTTP {error.code}: {detail}") from None
+        raise ControlError(f"{target}: HTTP {error.code}: "
+                           f"{_refusal(error.read().decode('utf-8', 'replace'))}") from None
     except (urllib.error.URLError, OSError) as error:
         raise ControlError(f"{target}: {getattr(error, 'reason', error)}") from None
 
@@ -58,12 +65,24 @@ def call(url: str, method: str, path: str, headers: dict[str, str],
         with urllib.request.urlopen(request, timeout=timeout) as reply:
             return json.loads(reply.read() or b"null")
     except urllib.error.HTTPError as error:
-        detail = error.read().decode("utf-8", "replace")
-        with contextlib.suppress(ValueError, AttributeError):
-            detail = json.loads(detail).get("detail", detail)
+        detail = _refusal(error.read().decode("utf-8", "replace"))
         raise ControlError(f"{target}: HTTP {error.code}: {detail}") from None
     except (urllib.error.URLError, OSError) as error:
         raise ControlError(f"{target}: {getattr(error, 'reason', error)}") from None
+
+
+def _refusal(text: str) -> str:
+    """A refusal's JSON (`{"detail": ..., "where": ...}`) as one line."""
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(answer, dict):
+        return text
+    detail = answer.get("detail", text)
+    if not isinstance(detail, str):
+        detail = json.dumps(detail)
+    return f"{answer['where']}: {detail}" if answer.get("where") else detail
 
 
 def fetch_records(url: str, headers: dict[str, str], *, client: str | None = None,

@@ -9,6 +9,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from emulator.control.world_admin import WorldAdmin
 from emulator.core.catalog import Catalog
 from emulator.core.clock_control import ClockControl
 from emulator.core.cluster_view import ClusterView
@@ -21,6 +22,7 @@ from emulator.transport.request_log_file import JsonLinesLog
 class ControlContext:
     catalog: Catalog
     authenticator: Authenticator
+    world: WorldAdmin  # health, reset, state export and load, snapshots
     request_log: JsonLinesLog | None = None  # None: started with --request-log off
     cluster: ClusterView | None = None  # hosts, VMs and jobs for the dashboard and metrics
     # The request metrics' registry; /metrics adds the world's and the caches' to it.

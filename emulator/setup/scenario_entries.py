@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import re
 import uuid
+from datetime import datetime
 from typing import Any
 
 from emulator.setup.scenario_spec import (
@@ -19,13 +21,19 @@ from emulator.setup.scenario_spec import (
     VM_STATES,
     XSAVE_FEATURES,
     AdapterSpec,
+    CompatibilitySpec,
     DiskSpec,
     HostSpec,
     NetworkSpec,
     ScenarioError,
+    VMRuntimeSpec,
     VMSpec,
     feature_mask,
 )
+
+# Drive slots per controller kind: (controllers, locations on each).
+CONTROLLER_SLOTS = {"ide": (2, 2), "scsi": (4, 64)}
+_MAC_ADDRESS = re.compile(r"[0-9A-Fa-f]{12}")
 
 
 def require(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -49,18 +57,67 @@ def reject_unknown(table: dict[str, Any], allowed: set[str], where: str) -> None
         raise ScenarioError(f"{where}: unknown key(s) {', '.join(unknown)}")
 
 
+def optional_in(table: dict[str, Any], key: str, low: int, high: int, default: int | None,
+                where: str) -> Any:
+    """An optional integer between low and high."""
+    value = optional(table, key, int, default, where)
+    if value is not None and not low <= value <= high:
+        raise ScenarioError(f"{where}.{key}: {value} is not between {low} and {high}")
+    return value
+
+
+def optional_guid(table: dict[str, Any], key: str, where: str) -> str | None:
+    text = optional(table, key, str, None, where)
+    if text is None:
+        return None
+    try:
+        return str(uuid.UUID(text)).upper()
+    except ValueError:
+        raise ScenarioError(f"{where}.{key}: {text!r} is not a GUID") from None
+
+
+def optional_moment(table: dict[str, Any], key: str, where: str) -> datetime | None:
+    """An optional TOML date-time with its UTC offset (e.g. 2026-01-05T10:00:00Z)."""
+    value = optional(table, key, datetime, None, where)
+    if value is not None and value.tzinfo is None:
+        raise ScenarioError(f"{where}.{key}: {value.isoformat()} has no UTC offset "
+                            "(write e.g. 2026-01-05T10:00:00Z)")
+    return value
+
+
+def string_list(table: dict[str, Any], key: str, default: list[str], where: str) -> list[str]:
+    values = optional(table, key, list, default, where)
+    for index, value in enumerate(values):
+        if not isinstance(value, str):
+            raise ScenarioError(f"{where}.{key}[{index}]: expected str, got {value!r}")
+    return list(values)
+
+
 def parse_network(entry: Any, where: str) -> NetworkSpec:
     if not isinstance(entry, dict):
         raise ScenarioError(f"{where}: expected a table")
-    reject_unknown(entry, {"subnet", "metric", "tags"}, where)
+    reject_unknown(entry, {"subnet", "prefix_length", "metric", "tags", "instance_id"}, where)
     text = require(entry, "subnet", str, where)
-    try:
-        network = ipaddress.ip_network(text, strict=False)
-    except ValueError as error:
-        raise ScenarioError(f"{where}.subnet: {error}") from None
+    if "prefix_length" in entry:
+        # The address exactly as written (a state export keeps what a client stored).
+        prefix = require(entry, "prefix_length", int, where)
+        try:
+            ipaddress.ip_network(f"{text}/{prefix}", strict=False)
+        except ValueError as error:
+            raise ScenarioError(f"{where}: {text}/{prefix} is not a subnet: {error}") from None
+        subnet = text
+    else:
+        try:
+            network = ipaddress.ip_network(text, strict=False)
+        except ValueError as error:
+            raise ScenarioError(f"{where}.subnet: {error}") from None
+        subnet, prefix = str(network.network_address), network.prefixlen
     metric = optional(entry, "metric", int, 0, where)
-    tags = tuple(optional(entry, "tags", list, [USER_NETWORK_TAG], where))
-    return NetworkSpec(str(network.network_address), network.prefixlen, metric, tags)
+    tags = tuple(string_list(entry, "tags", [USER_NETWORK_TAG], where))
+    instance_id = optional(entry, "instance_id", str, None, where)
+    if instance_id is not None and not instance_id:
+        raise ScenarioError(f"{where}.instance_id: must not be empty")
+    return NetworkSpec(subnet, prefix, metric, tags, instance_id)
 
 
 def parse_host(entry: Any, index: int) -> HostSpec:
@@ -70,7 +127,7 @@ def parse_host(entry: Any, index: int) -> HostSpec:
     reject_unknown(entry, {
         "name", "os", "os_build", "memory_mb", "logical_processors", "numa_nodes", "processor",
         "ip_addresses", "virtual_switches", "default_vhd_path", "default_external_data_root",
-        "reachable", "migration", "supported_versions",
+        "reachable", "migration", "supported_versions", "installed_at",
     }, where)
     name = require(entry, "name", str, where)
     if not name or len(name) > 15 or not all(c.isalnum() or c == "-" for c in name):
@@ -96,6 +153,7 @@ def parse_host(entry: Any, index: int) -> HostSpec:
     reject_unknown(migration, {
         "enabled", "max_active_virtual_system", "max_active_storage", "authentication",
         "performance", "use_any_network", "networks", "bandwidth_mbps", "storage_bandwidth_mbps",
+        "service_started", "compression", "smb_transport",
     }, f"{where}.migration")
     mwhere = f"{where}.migration"
     auth = optional(migration, "authentication", str, "CredSSP", mwhere).lower()
@@ -146,10 +204,13 @@ def parse_host(entry: Any, index: int) -> HostSpec:
         max_active_vm_migrations=optional(migration, "max_active_virtual_system", int, 2, mwhere),
         max_active_storage_migrations=optional(migration, "max_active_storage", int, 2, mwhere),
         migration_auth_type=AUTHENTICATION_TYPES[auth],
-        migration_compression=compression, migration_smb=smb,
+        migration_compression=optional(migration, "compression", bool, compression, mwhere),
+        migration_smb=optional(migration, "smb_transport", bool, smb, mwhere),
         migration_bandwidth_mbps=optional(migration, "bandwidth_mbps", int, 1250, mwhere),
         storage_bandwidth_mbps=optional(migration, "storage_bandwidth_mbps", int, 500, mwhere),
         networks=tuple(networks),
+        migration_service_started=optional(migration, "service_started", bool, True, mwhere),
+        installed_at=optional_moment(entry, "installed_at", where),
     )
 
 
@@ -160,7 +221,7 @@ def parse_vm(entry: Any, index: int, hosts: dict[str, HostSpec], rng: random.Ran
     reject_unknown(entry, {
         "name", "guid", "host", "state", "generation", "version", "memory_mb", "processors",
         "dynamic_memory", "limit_processor_features", "dirty_rate_mbps", "notes", "disks",
-        "network_adapters", "planned", "shutdown_service",
+        "network_adapters", "planned", "shutdown_service", *RUNTIME_KEYS,
     }, where)
     name = require(entry, "name", str, where)
     if not 1 <= len(name) <= 100:
@@ -185,27 +246,6 @@ def parse_vm(entry: Any, index: int, hosts: dict[str, HostSpec], rng: random.Ran
     planned = optional(entry, "planned", bool, False, where)
     if planned and state_name not in ("off", "saved"):
         raise ScenarioError(f"{where}.state: a planned VM is off or saved")
-    disks = []
-    for i, disk in enumerate(optional(entry, "disks", list, [], where)):
-        dwhere = f"{where}.disks[{i}]"
-        if not isinstance(disk, dict):
-            raise ScenarioError(f"{dwhere}: expected a table")
-        reject_unknown(disk, {"path", "size_gb", "controller"}, dwhere)
-        controller = optional(disk, "controller", str, "ide" if generation == 1 else "scsi",
-                              dwhere)
-        if controller not in ("ide", "scsi") or (controller == "ide" and generation == 2):
-            raise ScenarioError(f"{dwhere}.controller: {controller!r} not valid for generation "
-                                f"{generation}")
-        disks.append(DiskSpec(require(disk, "path", str, dwhere),
-                              optional(disk, "size_gb", int, 40, dwhere), controller))
-    adapters = []
-    for i, nic in enumerate(optional(entry, "network_adapters", list, [], where)):
-        nwhere = f"{where}.network_adapters[{i}]"
-        if not isinstance(nic, dict):
-            raise ScenarioError(f"{nwhere}: expected a table")
-        reject_unknown(nic, {"switch", "name"}, nwhere)
-        adapters.append(AdapterSpec(require(nic, "switch", str, nwhere),
-                                    optional(nic, "name", str, "Network Adapter", nwhere)))
     memory_mb = optional(entry, "memory_mb", int, 4096, where)
     if memory_mb <= 0:
         raise ScenarioError(f"{where}.memory_mb: must be positive")
@@ -216,7 +256,146 @@ def parse_vm(entry: Any, index: int, hosts: dict[str, HostSpec], rng: random.Ran
         dynamic_memory=optional(entry, "dynamic_memory", bool, False, where),
         limit_processor_features=optional(entry, "limit_processor_features", bool, False, where),
         dirty_rate_mbps=optional(entry, "dirty_rate_mbps", int, 30, where),
-        notes=tuple(optional(entry, "notes", list, [], where)),
-        disks=tuple(disks), adapters=tuple(adapters), planned=planned,
+        notes=tuple(string_list(entry, "notes", [], where)),
+        disks=parse_disks(entry, generation, where),
+        adapters=tuple(parse_adapter(nic, f"{where}.network_adapters[{i}]") for i, nic in
+                       enumerate(optional(entry, "network_adapters", list, [], where))),
+        planned=planned,
         shutdown_service=optional(entry, "shutdown_service", bool, True, where),
+        runtime=parse_runtime(entry, where),
     )
+
+
+def parse_disks(entry: dict[str, Any], generation: int, where: str) -> tuple[DiskSpec, ...]:
+    """The VM's drives, each at its controller and location: where the file puts it, else
+    the next free slot of its controller kind (IDE 0:0, 0:1, 1:0, 1:1; SCSI 0:0, 0:1, ...)."""
+    tables = optional(entry, "disks", list, [], where)
+    parsed: list[tuple[str, dict[str, Any], str]] = []
+    taken: set[tuple[str, str | None, int, int]] = set()
+    for i, disk in enumerate(tables):
+        dwhere = f"{where}.disks[{i}]"
+        if not isinstance(disk, dict):
+            raise ScenarioError(f"{dwhere}: expected a table")
+        reject_unknown(disk, {"path", "size_gb", "controller", "controller_number", "location",
+                              "controller_guid"}, dwhere)
+        controller = optional(disk, "controller", str, "ide" if generation == 1 else "scsi",
+                              dwhere)
+        if controller not in ("ide", "scsi") or (controller == "ide" and generation == 2):
+            raise ScenarioError(f"{dwhere}.controller: {controller!r} not valid for generation "
+                                f"{generation}")
+        if ("controller_number" in disk) != ("location" in disk):
+            raise ScenarioError(f"{dwhere}: give controller_number and location together")
+        parsed.append((dwhere, disk, controller))
+        if "location" in disk:
+            controllers, locations = CONTROLLER_SLOTS[controller]
+            # IDE controllers are the same two on every VM, whatever GUID the file gives.
+            guid = None if controller == "ide" else optional_guid(disk, "controller_guid",
+                                                                  dwhere)
+            slot = (controller, guid,
+                    optional_in(disk, "controller_number", 0, controllers - 1, 0, dwhere),
+                    optional_in(disk, "location", 0, locations - 1, 0, dwhere))
+            if slot in taken:
+                raise ScenarioError(f"{dwhere}: another drive is already at {controller} "
+                                    f"{slot[2]}:{slot[3]}")
+            taken.add(slot)
+    disks = []
+    for dwhere, disk, controller in parsed:
+        guid = optional_guid(disk, "controller_guid", dwhere)
+        if "location" in disk:
+            number, location = disk["controller_number"], disk["location"]
+        else:
+            slot_guid = None if controller == "ide" else guid
+            number, location = _free_slot(controller, slot_guid, taken, dwhere)
+            taken.add((controller, slot_guid, number, location))
+        disks.append(DiskSpec(require(disk, "path", str, dwhere),
+                              optional(disk, "size_gb", int, 40, dwhere), controller,
+                              number, location, guid))
+    return tuple(disks)
+
+
+def _free_slot(controller: str, guid: str | None, taken: set[tuple[str, str | None, int, int]],
+               where: str) -> tuple[int, int]:
+    controllers, locations = CONTROLLER_SLOTS[controller]
+    # SCSI drives without a location share the VM's first controller, as Hyper-V adds them.
+    for number in range(controllers if controller == "ide" else 1):
+        for location in range(locations):
+            if (controller, guid, number, location) not in taken:
+                return number, location
+    raise ScenarioError(f"{where}: no free {controller} slot left on the VM")
+
+
+def parse_adapter(nic: Any, where: str) -> AdapterSpec:
+    if not isinstance(nic, dict):
+        raise ScenarioError(f"{where}: expected a table")
+    reject_unknown(nic, {"switch", "name", "guid", "mac_address"}, where)
+    mac = optional(nic, "mac_address", str, None, where)
+    if mac is not None and not _MAC_ADDRESS.fullmatch(mac):
+        raise ScenarioError(f"{where}.mac_address: {mac!r} is not 12 hexadecimal digits")
+    return AdapterSpec(require(nic, "switch", str, where),
+                       optional(nic, "name", str, "Network Adapter", where),
+                       optional_guid(nic, "guid", where), mac.upper() if mac else None)
+
+
+# What a state export writes beside a VM's settings: what its life changed (see VMRuntimeSpec).
+RUNTIME_KEYS = ("memory_min_mb", "memory_max_mb", "processor_limit", "processor_reservation",
+                "processor_weight", "automatic_startup_action", "automatic_shutdown_action",
+                "serial_connections", "scsi_controllers", "config_root", "snapshot_root",
+                "swap_root",
+                "compatibility", "created_at", "state_changed_at", "uptime_ms", "running_since")
+
+
+def _scsi_controllers(entry: dict[str, Any], where: str) -> tuple[str, ...] | None:
+    if "scsi_controllers" not in entry:
+        return None
+    guids = []
+    for index, text in enumerate(string_list(entry, "scsi_controllers", [], where)):
+        try:
+            guids.append(str(uuid.UUID(text)).upper())
+        except ValueError:
+            raise ScenarioError(f"{where}.scsi_controllers[{index}]: {text!r} is not a "
+                                "GUID") from None
+    return tuple(guids)
+
+
+def parse_runtime(entry: dict[str, Any], where: str) -> VMRuntimeSpec:
+    serial = string_list(entry, "serial_connections", ["", ""], where)
+    if len(serial) != 2:
+        raise ScenarioError(f"{where}.serial_connections: expected 2 pipe names (COM 1 and "
+                            f"COM 2, \"\" when none), got {len(serial)}")
+    return VMRuntimeSpec(
+        memory_min_mb=optional_in(entry, "memory_min_mb", 1, 2**40, None, where),
+        memory_max_mb=optional_in(entry, "memory_max_mb", 1, 2**40, None, where),
+        processor_limit=optional_in(entry, "processor_limit", 0, 100000, 100000, where),
+        processor_reservation=optional_in(entry, "processor_reservation", 0, 100000, 0, where),
+        processor_weight=optional_in(entry, "processor_weight", 1, 10000, 100, where),
+        automatic_startup_action=optional_in(entry, "automatic_startup_action", 2, 4, 3, where),
+        automatic_shutdown_action=optional_in(entry, "automatic_shutdown_action", 2, 4, 3,
+                                              where),
+        serial_connections=(serial[0], serial[1]),
+        scsi_controllers=_scsi_controllers(entry, where),
+        config_root=optional(entry, "config_root", str, None, where),
+        snapshot_root=optional(entry, "snapshot_root", str, None, where),
+        swap_root=optional(entry, "swap_root", str, None, where),
+        compatibility=_compatibility(entry, where),
+        created_at=optional_moment(entry, "created_at", where),
+        state_changed_at=optional_moment(entry, "state_changed_at", where),
+        uptime_ms=optional_in(entry, "uptime_ms", 0, 2**62, 0, where),
+        running_since=optional_moment(entry, "running_since", where),
+    )
+
+
+def _compatibility(entry: dict[str, Any], where: str) -> CompatibilitySpec | None:
+    table = optional(entry, "compatibility", dict, None, where)
+    if table is None:
+        return None
+    cwhere = f"{where}.compatibility"
+    reject_unknown(table, {"vendor", "features", "xsave", "cache_line_flush_size"}, cwhere)
+    vendor = require(table, "vendor", str, cwhere)
+    if vendor not in VENDORS:
+        raise ScenarioError(f"{cwhere}.vendor: {vendor!r} is not one of {VENDORS}")
+    return CompatibilitySpec(
+        vendor,
+        feature_mask(string_list(table, "features", [], cwhere), PROCESSOR_FEATURES, cwhere),
+        feature_mask(string_list(table, "xsave", [], cwhere), XSAVE_FEATURES,
+                     f"{cwhere}.xsave"),
+        optional_in(table, "cache_line_flush_size", 0, 4096, 64, cwhere))

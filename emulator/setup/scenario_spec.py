@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 # Host OS → (build, supported VM configuration versions, default version); reference §11.3.
@@ -58,6 +59,7 @@ class NetworkSpec:
     prefix_length: int
     metric: int
     tags: tuple[str, ...]
+    instance_id: str | None = None  # "Microsoft:<GUID>"; None: drawn from the seed
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,10 @@ class HostSpec:
     migration_bandwidth_mbps: int
     storage_bandwidth_mbps: int
     networks: tuple[NetworkSpec, ...]
+    # What a state export adds (None: seeding's defaults): a stopped migration service, and
+    # when the host was installed.
+    migration_service_started: bool = True
+    installed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -96,12 +102,54 @@ class DiskSpec:
     path: str
     size_gb: int
     controller: str = "scsi"
+    # Where the drive sits: controller number and location on it (the next free slot unless
+    # the file says), and the controller's GUID (None: the VM's first controller of its kind).
+    controller_number: int = 0
+    location: int = 0
+    controller_guid: str | None = None
 
 
 @dataclass(frozen=True)
 class AdapterSpec:
     switch: str
     name: str = "Network Adapter"
+    guid: str | None = None  # None: drawn from the seed, like the MAC address
+    mac_address: str | None = None
+
+
+@dataclass(frozen=True)
+class CompatibilitySpec:
+    """The processor features a VM captured from the host it last started on (§7)."""
+
+    vendor: str
+    features: int
+    xsave: int
+    cache_line_flush_size: int
+
+
+@dataclass(frozen=True)
+class VMRuntimeSpec:
+    """What a VM's life changed and a state export writes down; each None: what a new VM of
+    its settings has (the host's compatibility vectors, data roots and install time)."""
+
+    memory_min_mb: int | None = None
+    memory_max_mb: int | None = None
+    processor_limit: int = 100000
+    processor_reservation: int = 0
+    processor_weight: int = 100
+    automatic_startup_action: int = 3
+    automatic_shutdown_action: int = 3
+    serial_connections: tuple[str, str] = ("", "")
+    # The SCSI controllers added at run time (their GUIDs); None: those its disks name.
+    scsi_controllers: tuple[str, ...] | None = None
+    config_root: str | None = None
+    snapshot_root: str | None = None
+    swap_root: str | None = None
+    compatibility: CompatibilitySpec | None = None
+    created_at: datetime | None = None
+    state_changed_at: datetime | None = None
+    uptime_ms: int = 0
+    running_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +170,7 @@ class VMSpec:
     adapters: tuple[AdapterSpec, ...]
     planned: bool = False
     shutdown_service: bool = True
+    runtime: VMRuntimeSpec = field(default_factory=VMRuntimeSpec)
 
 
 @dataclass(frozen=True)

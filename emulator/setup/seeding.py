@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import random
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from emulator.setup.scenario import (
     COMPATIBILITY_BASELINE,
@@ -70,11 +72,16 @@ def prepare_store(store: Store, scenario: Scenario, now: datetime, *, reset: boo
             return True
 
 
+def seeding_rng(scenario: Scenario) -> random.Random:
+    """What seeding draws identities from by default. A stream of its own: drawn from the
+    scenario's seed as such, it would repeat the GUIDs the generated scenario gave its VMs (a
+    network setting's InstanceID named a VM's GUID)."""
+    return random.Random(f"hvsim-seeding:{scenario.seed}")
+
+
 def world_plan(scenario: Scenario, now: datetime,
                rng: random.Random | None = None) -> WorldPlan:
-    # A stream of its own: drawn from the scenario's seed as such, it would repeat the GUIDs the
-    # generated scenario gave its VMs (a network setting's InstanceID named a VM's GUID).
-    rng = rng or random.Random(f"hvsim-seeding:{scenario.seed}")
+    rng = rng or seeding_rng(scenario)
     # Drawn in this order (hosts' networks, then each VM's devices) so that a scenario's GUIDs
     # stay what they were before plans existed.
     hosts = tuple(_host_plan(scenario, spec, ordinal, now, rng)
@@ -104,59 +111,89 @@ def _host_plan(scenario: Scenario, spec: HostSpec, ordinal: int, now: datetime,
         max_active_storage_migrations=spec.max_active_storage_migrations,
         migration_auth_type=spec.migration_auth_type,
         migration_compression=spec.migration_compression, migration_smb=spec.migration_smb,
-        migration_service_started=True,
+        migration_service_started=spec.migration_service_started,
         migration_bandwidth_mbps=spec.migration_bandwidth_mbps,
-        storage_bandwidth_mbps=spec.storage_bandwidth_mbps, installed_at=now,
+        storage_bandwidth_mbps=spec.storage_bandwidth_mbps,
+        installed_at=spec.installed_at or now,
     )
-    networks = tuple(NetworkPlan(instance_id=f"Microsoft:{_guid(rng)}", subnet=network.subnet,
-                                 prefix_length=network.prefix_length, metric=network.metric,
-                                 tags=list(network.tags))
+    # Identities are drawn even where the scenario gives them, so that giving one leaves the
+    # others as they were.
+    networks = tuple(NetworkPlan(instance_id=_given(network.instance_id, f"Microsoft:{_guid(rng)}"),
+                                 subnet=network.subnet, prefix_length=network.prefix_length,
+                                 metric=network.metric, tags=list(network.tags))
                      for network in spec.networks)
     return HostPlan(columns, networks)
 
 
+def _given(value: str | None, drawn: str) -> str:
+    return drawn if value is None else value
+
+
 def _vm_plan(vm: VMSpec, host_spec: HostSpec, now: datetime, rng: random.Random) -> VMPlan:
-    features, xsave = host_spec.processor_features, host_spec.processor_xsave
-    if vm.limit_processor_features:
-        features &= BASELINE_MASK
-        xsave &= BASELINE_XSAVE
+    vendor, features, xsave, flush_size = host_compatibility(
+        vars(host_spec), vm.limit_processor_features)
+    life = vm.runtime
+    if life.compatibility is not None:
+        compatibility = life.compatibility
+        vendor, features, xsave = compatibility.vendor, compatibility.features, compatibility.xsave
+        flush_size = compatibility.cache_line_flush_size
     config_root = f"{host_spec.default_external_data_root}"
+    running = vm.state == 2 and not vm.planned
     columns = {
         "guid": vm.guid, "planned": vm.planned,
         "element_name": vm.name, "enabled_state": vm.state, "health_state": 5,
         "operational_status": [2], "operating_status": None, "generation": vm.generation,
         "config_version": vm.version, "memory_mb": vm.memory_mb,
         "dynamic_memory": vm.dynamic_memory,
-        "memory_min_mb": 512 if vm.dynamic_memory else vm.memory_mb,
-        "memory_max_mb": 1048576 if vm.dynamic_memory else vm.memory_mb,
+        "memory_min_mb": _given_int(life.memory_min_mb,
+                                    512 if vm.dynamic_memory else vm.memory_mb),
+        "memory_max_mb": _given_int(life.memory_max_mb,
+                                    1048576 if vm.dynamic_memory else vm.memory_mb),
         "processors": vm.processors, "limit_processor_features": vm.limit_processor_features,
-        "processor_limit": 100000, "processor_reservation": 0, "processor_weight": 100,
-        "automatic_startup_action": 3, "automatic_shutdown_action": 3,
-        "serial_connections": ["", ""],
-        "processor_vendor": host_spec.processor_vendor, "processor_features": features,
-        "processor_xsave": xsave, "cache_line_flush_size": host_spec.cache_line_flush_size,
+        "processor_limit": life.processor_limit,
+        "processor_reservation": life.processor_reservation,
+        "processor_weight": life.processor_weight,
+        "automatic_startup_action": life.automatic_startup_action,
+        "automatic_shutdown_action": life.automatic_shutdown_action,
+        "serial_connections": list(life.serial_connections),
+        "scsi_controllers": None if life.scsi_controllers is None
+        else list(life.scsi_controllers),
+        "processor_vendor": vendor, "processor_features": features,
+        "processor_xsave": xsave, "cache_line_flush_size": flush_size,
         "dirty_rate_mbps": vm.dirty_rate_mbps, "notes": list(vm.notes),
-        "config_root": config_root, "snapshot_root": config_root, "swap_root": config_root,
-        "created_at": now, "state_changed_at": now,
-        "uptime_ms": 0, "running_since": now if vm.state == 2 and not vm.planned else None,
+        "config_root": _given(life.config_root, config_root),
+        "snapshot_root": _given(life.snapshot_root, config_root),
+        "swap_root": _given(life.swap_root, config_root),
+        "created_at": life.created_at or now, "state_changed_at": life.state_changed_at or now,
+        "uptime_ms": life.uptime_ms if vm.state in (2, 9) else 0,
+        "running_since": (life.running_since or now) if running else None,
         "requested_state": 12, "shutdown_service": vm.shutdown_service,
     }
     scsi_guid = _guid(rng)
-    slots: dict[str, int] = {"ide": 0, "scsi": 0}
-    disks = []
-    for disk in vm.disks:
-        index = slots[disk.controller]
-        slots[disk.controller] += 1
-        if disk.controller == "ide":
-            number, location = divmod(index, 2)
-            controller_guid = IDE_CONTROLLER_GUID
-        else:
-            number, location, controller_guid = 0, index, scsi_guid
-        disks.append(DiskPlan(controller_kind=disk.controller, controller_number=number,
-                              controller_guid=controller_guid, location=location,
-                              path=disk.path, size_gb=disk.size_gb))
-    adapters = tuple(AdapterPlan(adapter_guid=_guid(rng), element_name=adapter.name,
-                                 switch_name=adapter.switch,
-                                 mac_address="00155D" + f"{rng.getrandbits(24):06X}")
+    disks = [DiskPlan(controller_kind=disk.controller, controller_number=disk.controller_number,
+                      controller_guid=IDE_CONTROLLER_GUID if disk.controller == "ide"
+                      else _given(disk.controller_guid, scsi_guid),
+                      location=disk.location, path=disk.path, size_gb=disk.size_gb)
+             for disk in vm.disks]
+    adapters = tuple(AdapterPlan(adapter_guid=_given(adapter.guid, _guid(rng)),
+                                 element_name=adapter.name, switch_name=adapter.switch,
+                                 mac_address=_given(adapter.mac_address,
+                                                    "00155D" + f"{rng.getrandbits(24):06X}"))
                      for adapter in vm.adapters)
     return VMPlan(vm.host, columns, tuple(disks), adapters)
+
+
+def _given_int(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
+def host_compatibility(host: Mapping[str, Any], limited: bool) -> tuple[str, int, int, int]:
+    """(vendor, features, XSAVE features, cache line flush size) a VM captures when it starts
+    on the host (`host` holds HostSpec's or the Host row's processor fields); `limited`:
+    processor compatibility mode, which leaves only the baseline."""
+    features, xsave = int(host["processor_features"]), int(host["processor_xsave"])
+    if limited:
+        features &= BASELINE_MASK
+        xsave &= BASELINE_XSAVE
+    return (str(host["processor_vendor"]), features, xsave,
+            int(host["cache_line_flush_size"]))

@@ -62,7 +62,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
 }
 
 # The composition root: it builds and wires every layer.
-COMPOSITION_ROOT = ("emulator", "emulator.app", "emulator.cli")
+COMPOSITION_ROOT = ("emulator", "emulator.app", "emulator.cli", "emulator.world_admin")
 
 
 def modules() -> list[tuple[str, Path]]:

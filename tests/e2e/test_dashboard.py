@@ -82,8 +82,14 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 20.0, what: str = "
 
 
 def vms_under(driver: WebDriver, host: str) -> list[str]:
-    return [node.get_attribute("data-vm") or "" for node in
-            driver.find_elements(By.CSS_SELECTOR, f'.host[data-host="{host}"] li.vm')]
+    """The VMs the page lists under a host; read again when a poll redrew the list meanwhile."""
+    for _ in range(50):
+        try:
+            return [node.get_attribute("data-vm") or "" for node in
+                    driver.find_elements(By.CSS_SELECTOR, f'.host[data-host="{host}"] li.vm')]
+        except StaleElementReferenceException:
+            time.sleep(0.05)
+    pytest.fail(f"the VM list of {host} never held still")
 
 
 def start_migration(url: str, vm_name: str, destination: str) -> None:
@@ -116,9 +122,10 @@ def test_dashboard_follows_a_migration(server: HvsimServer, browser: WebDriver,
                           json={"effect": "fail-job", "vm": "legacy-01", "at_percent": 40,
                                 "error": "destination-out-of-memory"}, timeout=30)
     assert added.status_code == 201, added.text
-    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#faults [data-fault]"),
+    # Read through wait_for: the panel is redrawn by every poll.
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#faults [data-fault]")
+             and "legacy-01" in browser.find_element(By.ID, "faults").text,
              what="the fault rule")
-    assert "legacy-01" in browser.find_element(By.ID, "faults").text
 
     start_migration(server.url("HV-01"), "web-01", "HV-02")
     bar = '#migrations .job[data-vm="web-01"] [role=progressbar]'
@@ -136,8 +143,9 @@ def test_dashboard_follows_a_migration(server: HvsimServer, browser: WebDriver,
             seen.append(value)
         # Part way, and late enough for the request log's poll to show the client's calls.
         if value is not None and 30 <= value < 100 and not screenshot_taken:
-            phase = browser.find_element(By.CSS_SELECTOR,
-                                         '#migrations .job[data-vm="web-01"] .job-phase').text
+            phase = wait_for(lambda: browser.find_element(
+                By.CSS_SELECTOR, '#migrations .job[data-vm="web-01"] .job-phase').text,
+                what="the job's phase")
             assert phase  # the job's JobStatus, e.g. "Transferring memory"
             mid = tmp_path / "dashboard-migrating.png"
             browser.save_screenshot(str(mid))

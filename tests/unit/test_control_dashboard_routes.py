@@ -10,6 +10,7 @@ import httpx
 
 from emulator.control.app import create_control_app
 from emulator.control.context import ControlContext
+from emulator.control.world_admin import WorldAdmin
 from emulator.core.catalog import Catalog
 from emulator.core.cluster_view import ClusterView
 from emulator.core.unavailable import ServiceUnavailable
@@ -27,7 +28,7 @@ class Client:
 
     def __init__(self, view: object) -> None:
         context = ControlContext(cast(Catalog, None), Authenticator(None),
-                                 cluster=cast(ClusterView, view),
+                                 cast(WorldAdmin, None), cluster=cast(ClusterView, view),
                                  server_info={"hvsim": "test"})
         self.app = create_control_app(context)
 
