@@ -36,6 +36,7 @@ from emulator.transport.request_log_file import JsonLinesLog
 from emulator.transport.request_metrics import RequestMetrics
 from emulator.world_admin import WorldAdminAdapter
 from emulator.wsman.app import WsmanEndpoint
+from emulator.wsman.call import MAX_ENVELOPE_KB
 from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
 from providers.base import Clock
 from providers.jobs import JOB_CLASSES
@@ -58,6 +59,7 @@ class Settings:
     time_scale: float = 1.0
     ntlm_password: str = DEFAULT_NTLM_PASSWORD
     allow_unencrypted: bool = False
+    max_envelope_kb: int = MAX_ENVELOPE_KB  # WinRM's MaxEnvelopeSizekb
     cache_budget: CacheBudget = DEFAULT_BUDGET
     db_timeouts: Timeouts = field(default_factory=Timeouts)
     request_log: Path | None = None  # the JSON-lines request log; None: off
@@ -187,7 +189,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> ProtocolRo
                             recorder=recorder)
     wsman = WsmanEndpoint(runtime.dispatcher, endpoints, authenticator, settings.ntlm_password,
                           allow_unencrypted=settings.allow_unencrypted,
-                          budget=settings.cache_budget, recorder=recorder)
+                          budget=settings.cache_budget, recorder=recorder,
+                          max_envelope_kb=settings.max_envelope_kb)
     world = WorldAdminAdapter(runtime.world, settings.endpoint_urls)
     control = create_control_app(ControlContext(
         runtime.catalog, authenticator, world, request_log,
@@ -216,6 +219,7 @@ def server_info(settings: Settings, runtime: Runtime) -> dict[str, Any]:
         "time_scale": settings.time_scale,
         "strict_users_file": str(settings.users_file) if settings.users_file else None,
         "allow_unencrypted": settings.allow_unencrypted,
+        "max_envelope_kb": settings.max_envelope_kb,
         "cache_mb": settings.cache_budget.total_bytes // (1024 * 1024),
         "db_timeouts": {"connect": settings.db_timeouts.connect,
                         "lock": settings.db_timeouts.lock,

@@ -29,6 +29,7 @@ from emulator.transport.auth import UsersFileError, load_users
 from emulator.transport.bind_address import sandbox_exposure_warning
 from emulator.transport.connection_drop import DROP_KEY, ConnectionDropper
 from emulator.transport.request_log import CONNECTION_TAG_KEY, ConnectionTag
+from emulator.wsman.call import MAX_ENVELOPE_KB
 from emulator.wsman.connection import CONNECTION_KEY, ConnectionState
 from emulator.wsman.security import DEFAULT_NTLM_PASSWORD
 from storage.db import Timeouts, describe_url, normalise_url
@@ -79,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="serve unsealed messages on connections that logged in with "
                           "NTLM/Negotiate over http (WinRM's AllowUnencrypted; default: "
                           "refused with 401)")
+    net.add_argument("--max-envelope-kb", type=_envelope_kb, default=MAX_ENVELOPE_KB,
+                     metavar="KB",
+                     help="WinRM's MaxEnvelopeSizekb: the largest WS-Man message, and the reply "
+                          f"limit when a request names none (default {MAX_ENVELOPE_KB}, as "
+                          "Windows; 32-65536)")
     net.add_argument("--https", action="store_true",
                      help="serve HTTPS on every endpoint (a self-signed certificate unless "
                           "--cert/--key are given)")
@@ -149,6 +155,13 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _envelope_kb(text: str) -> int:
+    value = int(text)
+    if not 32 <= value <= 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not between 32 and 65536 (KB)")
+    return value
+
+
 def _count(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -206,6 +219,7 @@ def serve(args: argparse.Namespace) -> int:
                             reset=args.reset, users_file=args.users, time_scale=args.time_scale,
                             ntlm_password=args.ntlm_password,
                             allow_unencrypted=args.allow_unencrypted,
+                            max_envelope_kb=args.max_envelope_kb,
                             cache_budget=_cache_budget(args.cache_mb),
                             db_timeouts=Timeouts(args.db_connect_timeout, args.db_lock_timeout,
                                                  args.db_statement_timeout),

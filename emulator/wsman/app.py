@@ -78,8 +78,12 @@ class WsmanEndpoint:
                  authenticator: Authenticator,
                  ntlm_password: str = DEFAULT_NTLM_PASSWORD, *,
                  allow_unencrypted: bool = False, budget: CacheBudget = DEFAULT_BUDGET,
-                 recorder: request_log.RequestRecorder | None = None) -> None:
+                 recorder: request_log.RequestRecorder | None = None,
+                 max_envelope_kb: int = operations.MAX_ENVELOPE_KB) -> None:
         self.dispatcher = dispatcher
+        # WinRM's MaxEnvelopeSizekb; a request body may be that large, plus its framing.
+        self.max_envelope_kb = max_envelope_kb
+        self.max_request_bytes = max(MAX_REQUEST_BYTES, max_envelope_kb * 1024 + 4096)
         self.recorder = recorder or request_log.RequestRecorder()
         self.endpoints = endpoints
         self.auth = Authentication(authenticator, ntlm_password)
@@ -112,9 +116,9 @@ class WsmanEndpoint:
 
     def _answer(self, host: str, request: Request, slot: FaultSlot | None = None,
                 user: str | None = None) -> bytes:
-        max_envelope = operations.check_limits(request)
+        max_envelope = operations.check_limits(request, self.max_envelope_kb)
         call = operations.Call(self.dispatcher, self.contexts, host, request, max_envelope,
-                               listings=self.listings)
+                               listings=self.listings, max_envelope_kb=self.max_envelope_kb)
         try:
             with contextlib.ExitStack() as stack:
                 version = None
@@ -227,12 +231,12 @@ class WsmanEndpoint:
                    for k, v in scope["headers"]}
         connection = connection_of(scope)
         try:
-            body = await read_body(receive, MAX_REQUEST_BYTES)
+            body = await read_body(receive, self.max_request_bytes)
         except ClientGone:
             return
         except BodyTooLarge:
             fault = WsmanFault(ENCODING_LIMIT, f"{ENCODING_LIMIT.message} The request exceeds "
-                                               f"{MAX_REQUEST_BYTES} bytes.")
+                                               f"{self.max_request_bytes} bytes.")
             await respond(send, 500, faults.render(fault, None, host),
                           [(b"content-type", SOAP_CONTENT_TYPE.encode()),
                            (b"connection", b"close")])

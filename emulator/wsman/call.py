@@ -52,6 +52,8 @@ class Call:
     max_envelope: int
     filtering: bool = False
     listings: ListingCache | None = None
+    # The server's MaxEnvelopeSizekb (WinRM's winrm/config setting), as the config resource shows.
+    max_envelope_kb: int = MAX_ENVELOPE_KB
 
     @property
     def catalog(self) -> Catalog:
@@ -61,21 +63,25 @@ class Call:
 Reply = tuple[str, str]  # (action, body XML)
 
 
-def check_limits(request: Request) -> int:
-    """MaxEnvelopeSize and OperationTimeout as WinRM enforces them; the reply size limit."""
+def check_limits(request: Request, max_envelope_kb: int = MAX_ENVELOPE_KB) -> int:
+    """MaxEnvelopeSize and OperationTimeout as WinRM enforces them; the reply size limit.
+
+    `max_envelope_kb` is the server's MaxEnvelopeSizekb: the most a request may ask for, and
+    the limit of a reply whose request names none."""
+    limit = max_envelope_kb * 1024
     size = request.max_envelope_size
-    if size is not None and not MIN_ENVELOPE_BYTES <= size <= MAX_ENVELOPE_BYTES:
+    if size is not None and not MIN_ENVELOPE_BYTES <= size <= limit:
         raise WsmanFault(MAX_ENVELOPE_SIZE,
                          f"{MAX_ENVELOPE_SIZE.message} MaxEnvelopeSize must be between "
-                         f"{MIN_ENVELOPE_BYTES} and {MAX_ENVELOPE_BYTES} bytes (MaxEnvelopeSizekb "
-                         f"is {MAX_ENVELOPE_KB}), not {size}.")
+                         f"{MIN_ENVELOPE_BYTES} and {limit} bytes (MaxEnvelopeSizekb "
+                         f"is {max_envelope_kb}), not {size}.")
     timeout = request.operation_timeout
     if timeout is not None and not 0 < timeout * 1000 <= MAX_TIMEOUT_MS:
         raise WsmanFault(UNSUPPORTED_TIMEOUT,
                          f"{UNSUPPORTED_TIMEOUT.message} OperationTimeout must be more than 0 "
                          f"and at most MaxTimeoutms ({MAX_TIMEOUT_MS} ms), not "
                          f"{timeout * 1000:g} ms.")
-    return size or MAX_ENVELOPE_BYTES
+    return size or limit
 
 
 def resource_of(call: Call) -> Resource:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from emulator.wsman import xmlns
 from emulator.wsman.call import (
     MAX_ENVELOPE_BYTES,
+    MAX_ENVELOPE_KB,
     Call,
     Reply,
     check_limits,
@@ -21,7 +22,8 @@ from emulator.wsman.faults import ACTION_NOT_SUPPORTED, WsmanFault
 from emulator.wsman.invoking import invoke
 from emulator.wsman.transfer import create, delete, get, identify, put
 
-__all__ = ["MAX_ENVELOPE_BYTES", "OPERATIONS", "Call", "Reply", "check_limits", "identify", "run"]
+__all__ = ["MAX_ENVELOPE_BYTES", "MAX_ENVELOPE_KB", "OPERATIONS", "Call", "Reply", "check_limits",
+           "identify", "run"]
 
 
 OPERATIONS: dict[str, Callable[[Call], Reply]] = {

@@ -9,7 +9,6 @@ from pywbem import CIMInstance
 from emulator.wsman import render, xmlns
 from emulator.wsman.call import (
     MAX_BATCH_ITEMS,
-    MAX_ENVELOPE_KB,
     MAX_TIMEOUT_MS,
     Call,
     Reply,
@@ -50,9 +49,8 @@ def identify(authenticated: bool) -> bytes:
             f"</wsmid:IdentifyResponse></s:Body></s:Envelope>").encode()
 
 
-CONFIG_BODY = (
-    f'<cfg:Config xmlns:cfg="{xmlns.CONFIG}">'
-    f"<cfg:MaxEnvelopeSizekb>{MAX_ENVELOPE_KB}</cfg:MaxEnvelopeSizekb>"
+CONFIG_HEAD = f'<cfg:Config xmlns:cfg="{xmlns.CONFIG}">'
+CONFIG_REST = (
     f"<cfg:MaxTimeoutms>{MAX_TIMEOUT_MS}</cfg:MaxTimeoutms>"
     f"<cfg:MaxBatchItems>{MAX_BATCH_ITEMS}</cfg:MaxBatchItems>"
     "<cfg:MaxProviderRequests>4294967295</cfg:MaxProviderRequests>"
@@ -74,7 +72,9 @@ CONFIG_BODY = (
 def get(call: Call) -> Reply:
     resource = resource_of(call)
     if resource.kind == "config":
-        return "http://schemas.xmlsoap.org/ws/2004/09/transfer/GetResponse", CONFIG_BODY
+        return ("http://schemas.xmlsoap.org/ws/2004/09/transfer/GetResponse",
+                f"{CONFIG_HEAD}<cfg:MaxEnvelopeSizekb>{call.max_envelope_kb}"
+                f"</cfg:MaxEnvelopeSizekb>{CONFIG_REST}")
     if resource.kind != "class":
         raise WsmanFault(INVALID_RESOURCE_URI,
                          f"{INVALID_RESOURCE_URI.message} Get needs the resource URI of a class, "

@@ -5,17 +5,28 @@ from __future__ import annotations
 
 import base64
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import pytest
 import pywbem
+import requests
 from PIL import Image
 from pypsrp.wsman import SelectorSet, WSMan
 from pywbem import CIMInstanceName, Uint8, Uint16, Uint32
 
-from tests.support.server import DEMO_SCENARIO, WMI_V2, HvsimServer, wbem_connection, wsman_client
+from tests.support.server import (
+    DEMO_SCENARIO,
+    TEST_PASSWORD,
+    TEST_USER,
+    WMI_V2,
+    HvsimServer,
+    wbem_connection,
+    wsman_client,
+    wsman_url,
+)
 
 pytestmark = pytest.mark.e2e
 V2 = "root/virtualization/v2"
@@ -275,3 +286,52 @@ def test_libvirts_screenshot_sequence_reads_the_resolution_then_one_base64_image
     pixels = base64.b64decode(data.text or "", validate=True)
     assert len(pixels) == (width // 4) * (height // 4) * 2
     assert len(rgb_image(pixels, width // 4, height // 4).getcolors(256 * 192) or []) > 2
+
+
+def raw_thumbnail_request(url: str, conn: pywbem.WBEMConnection, width: int,
+                          height: int) -> bytes:
+    """GetVirtualSystemThumbnailImage as libvirt's driver (openwsman) sends it: no
+    MaxEnvelopeSize header, so the server's MaxEnvelopeSizekb bounds the reply."""
+    keys = "".join(f'<w:Selector Name="{k}">{v}</w:Selector>'
+                   for k, v in service(conn).keybindings.items())
+    return (
+        f'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="{ADDRESSING}" '
+        f'xmlns:w="{WSMAN}"><s:Header><a:To>{url}</a:To>'
+        f"<w:ResourceURI>{VSMS}</w:ResourceURI>"
+        f"<a:ReplyTo><a:Address>{ADDRESSING}/role/anonymous</a:Address></a:ReplyTo>"
+        f"<a:Action>{VSMS}/GetVirtualSystemThumbnailImage</a:Action>"
+        "<a:MessageID>uuid:5A0C5E52-0000-4000-8000-000000000017</a:MessageID>"
+        f"<w:SelectorSet>{keys}</w:SelectorSet></s:Header><s:Body>"
+        f'<p:GetVirtualSystemThumbnailImage_INPUT xmlns:p="{VSMS}">'
+        f"<p:WidthPixels>{width}</p:WidthPixels><p:HeightPixels>{height}</p:HeightPixels>"
+        f"<p:TargetSystem>{epr(VSSD, settings_of(conn, RUNNING_VM))}</p:TargetSystem>"
+        "</p:GetVirtualSystemThumbnailImage_INPUT></s:Body></s:Envelope>").encode()
+
+
+@pytest.mark.parametrize("max_envelope_kb", [None, 4096])
+def test_a_full_size_screenshot_needs_a_larger_max_envelope_size(
+        hvsim_server: Callable[..., HvsimServer], max_envelope_kb: int | None) -> None:
+    # At the video head's 1024x768 the reply holds 2 MB of base64: beyond Windows' default
+    # MaxEnvelopeSizekb (500), within it once raised (winrm set winrm/config
+    # @{MaxEnvelopeSizekb="4096"}, here --max-envelope-kb 4096).
+    options: dict[str, Any] = {"scenario": DEMO_SCENARIO}
+    if max_envelope_kb:
+        options["max_envelope_kb"] = max_envelope_kb
+    server = hvsim_server(**options)
+    conn = wbem_connection(server.url("HV-01"))
+    url = wsman_url(server.url("HV-01"))
+    reply = requests.post(url, data=raw_thumbnail_request(url, conn, 1024, 768),
+                          auth=(TEST_USER, TEST_PASSWORD), timeout=60,
+                          headers={"Content-Type": "application/soap+xml;charset=UTF-8"})
+    if max_envelope_kb is None:
+        assert reply.status_code == 500
+        assert b"MaxEnvelopeSize is 512000" in reply.content
+        return
+    assert reply.status_code == 200, reply.content[:500]
+    (data,) = ET.fromstring(reply.content).iterfind(
+        f".//{{{VSMS}}}GetVirtualSystemThumbnailImage_OUTPUT/{{{VSMS}}}ImageData")
+    assert len(base64.b64decode(data.text or "", validate=True)) == 1024 * 768 * 2
+    # The config resource shows the limit, as winrm get winrm/config does.
+    config = wsman_client(server.url("HV-01")).get(
+        "http://schemas.microsoft.com/wbem/wsman/1/config")
+    assert ET.tostring(config, encoding="unicode").count(f">{max_envelope_kb}<") >= 1
