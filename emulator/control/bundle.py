@@ -1,9 +1,10 @@
 """GET /_hvsim/bundle: one zip to attach to a bug report.
 
 It holds the request log as written (secrets were redacted when it was written), the
-conformance report over it (JSON and text), the cluster as the hosts show it now, and the
-server's version and flags (no passwords: the composition root leaves them out). With it,
-anyone can start `hvsim serve` with the same flags and `hvsim replay requests.jsonl`.
+conformance report over it (JSON and text), the cluster as the hosts show it now, the world
+as a scenario file, and the server's version and flags (no passwords: the composition root
+leaves them out). With it, anyone can start `hvsim serve --scenario world.toml` with the same
+flags and `hvsim replay requests.jsonl`.
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ server.json         hvsim's version and the flags the server runs with
 requests.jsonl      the request log (one JSON record per request; credentials never logged)
 conformance.json    the conformance report over the request log (also conformance.txt)
 cluster.json        hosts, VMs and jobs as the server showed them when the bundle was made
+world.toml          the world when the bundle was made, as a scenario file
 
-To reproduce: start `hvsim serve` with the flags of server.json on a fresh database, then
-`hvsim replay requests.jsonl --to HV-01=URL --to HV-02=URL` (one --to per host).
+To reproduce: start `hvsim serve --scenario world.toml` with the flags of server.json on a
+fresh database (or with the scenario the server started with, to replay from the start),
+then `hvsim replay requests.jsonl --to HV-01=URL --to HV-02=URL` (one --to per host).
 {missing}"""
 
 
@@ -54,6 +57,7 @@ def bundle_bytes(context: ControlContext) -> bytes:
         missing.append("The request log was off (--request-log off): no requests, no report.")
     if context.cluster is not None:
         files["cluster.json"] = json.dumps(context.cluster.snapshot().as_dict(), indent=2)
+    files["world.toml"] = context.world.export()
     stamp = time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(made))
     files["README.txt"] = README.format(made=stamp, missing="\n".join(missing))
     buffer = io.BytesIO()

@@ -9,6 +9,7 @@ import io
 import json
 import re
 import time
+import tomllib
 import urllib.error
 import urllib.request
 import zipfile
@@ -138,7 +139,10 @@ def test_bundle_holds_log_report_cluster_and_flags_but_no_secret(server: HvsimSe
     with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
         files = {Path(name).name: bundle.read(name) for name in bundle.namelist()}
     assert set(files) == {"README.txt", "server.json", "requests.jsonl", "conformance.json",
-                          "conformance.txt", "cluster.json"}
+                          "conformance.txt", "cluster.json", "world.toml"}
+    # The world as a scenario file: the migrated VM is on its destination there too.
+    world = tomllib.loads(files["world.toml"].decode())
+    assert {vm["name"]: vm["host"] for vm in world["vms"]}["web-01"] == "HV-02"
     log = files["requests.jsonl"].decode()
     assert CIM_USER in log and NTLM_USER in log and "MigrateVirtualSystemToHost" in log
     report = json.loads(files["conformance.json"])
