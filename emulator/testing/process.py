@@ -113,7 +113,7 @@ class ServerProcess:
 
     def start_error(self, reason: str) -> StartError:
         return StartError(f"{reason}\ncommand: {' '.join(self.argv)}\n"
-                          f"--- server log ({self.log_path}) ---\n{self.log_text()}")
+                          f"--- server log ---\n{self.log_text()}")
 
     def _read_endpoints(self) -> dict[str, str] | None:
         try:
