@@ -122,7 +122,7 @@ class Emulator:
         workdir = self._given_workdir or Path(tempfile.mkdtemp(prefix="hvsim-emulator-"))
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
-        process = ServerProcess(self._argv(workdir), workdir=workdir,
+        process = ServerProcess(self._argv(workdir), cwd=workdir,
                                 endpoints_file=workdir / "endpoints.json",
                                 log_path=workdir / "server.log", env=self.env,
                                 startup_timeout=self.startup_timeout)

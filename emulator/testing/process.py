@@ -46,14 +46,14 @@ class StartError(RuntimeError):
 
 
 class ServerProcess:
-    """`argv` run in `workdir`, output to `log_path`; ready once `endpoints_file` lists hosts
-    that accept connections."""
+    """`argv` run in `cwd`, output to `log_path`; ready once `endpoints_file` lists hosts that
+    accept connections."""
 
-    def __init__(self, argv: Sequence[str], *, workdir: Path, endpoints_file: Path,
+    def __init__(self, argv: Sequence[str], *, cwd: Path, endpoints_file: Path,
                  log_path: Path, env: Mapping[str, str], startup_timeout: float,
                  stop_timeout: float = 10.0) -> None:
         self.argv = list(argv)
-        self.workdir = workdir
+        self.cwd = cwd
         self.endpoints_file = endpoints_file
         self.log_path = log_path
         self.env = dict(env)
@@ -78,7 +78,7 @@ class ServerProcess:
         self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         try:
             self._process = subprocess.Popen(
-                self.argv, cwd=self.workdir, env=self.env, stdin=subprocess.DEVNULL,
+                self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
                 stdout=self._log_file, stderr=subprocess.STDOUT,
                 # Its own process group: stop() reaches anything it forks, and a Ctrl-C meant
                 # for the caller does not kill the server before the caller can stop it.
