@@ -33,6 +33,10 @@ def test_b_starts_from_the_scenario_with_the_configured_clock(hvsim):
     assert (clock["mode"], clock["scale"], clock["progression"]) == ("frozen", 2.0, {"*": "clock"})
     assert hvsim.faults.list() == []
     assert [s["name"] for s in hvsim.snapshots()] == ["left-by-a"]  # snapshots are kept
+
+
+def test_c_fails_on_purpose(hvsim):
+    assert hvsim.hosts == ["HV-01", "HV-02"] and False
 """
 
 
@@ -52,14 +56,18 @@ def plugin_arguments() -> list[str]:
     return [] if installed and autoload else ["-p", PLUGIN_MODULE]
 
 
-def test_readme_example_and_fixture_reset_through_the_plugin(pytester: pytest.Pytester) -> None:
+def test_readme_example_fixture_reset_and_failure_report_through_the_plugin(
+        pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_move_vm=readme_example_test(),
                         test_fixture_reset=FIXTURE_RESET_TESTS)
     # The command line's time scale wins over the ini file's.
     pytester.makeini("[pytest]\nhvsim_clock = frozen\nhvsim_time_scale = 7\n")
     result = pytester.runpytest(*plugin_arguments(), "--hvsim-time-scale", "2", "-p",
                                 "no:cacheprovider")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=3, failed=1)
+    # A failed test's report ends with the server's log.
+    result.stdout.fnmatch_lines(["*hvsim server log (last lines)*",
+                                 "hvsim: HV-01 serves CIM-XML at http://127.0.0.1:*"])
 
 
 def test_two_emulators_side_by_side_are_isolated() -> None:
