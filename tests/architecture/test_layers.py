@@ -52,6 +52,15 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     # WQL and object paths know nothing of hvsim, so they can be read and reused on their own.
     "emulator.cim": ("emulator", "providers", "storage", *WEB, "sqlalchemy"),
     "mof": ("emulator", "providers", "storage", "sqlalchemy", *WEB),
+    # The test harness drives a separate `hvsim serve` over HTTP only: no in-process shortcut.
+    "emulator.testing": ("storage", "providers", "sqlalchemy", "alembic", *WEB, "emulator.core",
+                         "emulator.setup", "emulator.app", "emulator.cli", "emulator.cimxml",
+                         "emulator.wsman", "emulator.control", "emulator.caching",
+                         "emulator.conformance", "emulator.transport", "emulator.world_admin"),
+    # hvsim.* only names the public parts of emulator under the distribution's name.
+    "hvsim": ("storage", "providers", "sqlalchemy", *WEB, "emulator.core", "emulator.setup",
+              "emulator.app", "emulator.cli", "emulator.cimxml", "emulator.wsman",
+              "emulator.control", "emulator.transport"),
 }
 
 # module prefix -> prefixes it may import even though one of its FORBIDDEN entries covers them
@@ -59,6 +68,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "emulator.cim": ("emulator.cim",),
     "emulator.clock": ("emulator.clock",),
     "emulator.transport": ("emulator.transport",),
+    # The control API's HTTP client (urllib and the request-log record type), not its routes.
+    "emulator.testing": ("emulator.control.client",),
 }
 
 # The composition root: it builds and wires every layer.
@@ -67,7 +78,7 @@ COMPOSITION_ROOT = ("emulator", "emulator.app", "emulator.cli", "emulator.world_
 
 def modules() -> list[tuple[str, Path]]:
     found = []
-    for package in ("emulator", "providers", "storage", "mof"):
+    for package in ("emulator", "providers", "storage", "mof", "hvsim"):
         for path in (ROOT / package).rglob("*.py"):
             name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
             found.append((name.removesuffix(".__init__"), path))

@@ -2,26 +2,23 @@
 
 The server is asked for ``--port 0`` and an ``--endpoints-file``; it writes that file (JSON,
 host name -> base URL) only once every listener accepts connections, so its appearance is the
-readiness signal. CIM-XML is served at ``<base>/cimom``.
+readiness signal. CIM-XML is served at ``<base>/cimom``. Starting, waiting and stopping are the
+shipped harness's (emulator/testing/process.py); this adds the test suite's defaults.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from emulator.testing.process import ServerProcess, StartError
 
 if TYPE_CHECKING:
     import pywbem
@@ -36,8 +33,8 @@ INTEROP_NAMESPACE = "root/interop"
 VIRTUALIZATION_NAMESPACE = "root/virtualization/v2"
 
 
-class ServerStartError(RuntimeError):
-    """The server exited or did not become ready in time; the message carries its log."""
+# The server exited or did not become ready in time; the message carries its log.
+ServerStartError = StartError
 
 
 def cli_arguments(options: Mapping[str, object]) -> list[str]:
@@ -60,18 +57,6 @@ def cli_arguments(options: Mapping[str, object]) -> list[str]:
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
-
-
-def _accepts_connections(base_url: str) -> bool:
-    parts = urlsplit(base_url)
-    if not parts.hostname:
-        return False
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parts.hostname, port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 class HvsimServer:
@@ -115,8 +100,7 @@ class HvsimServer:
         self._env = dict(os.environ if env is None else env)
         # Without this, a crash's last words can sit in a buffer when we read the log.
         self._env["PYTHONUNBUFFERED"] = "1"
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log_file: IO[bytes] | None = None
+        self._process: ServerProcess | None = None
         self._final_log: str | None = None
         self.endpoints: dict[str, str] = {}
 
@@ -125,90 +109,24 @@ class HvsimServer:
     def start(self) -> HvsimServer:
         if self._process is not None:
             return self
-        # A stale file from an earlier run in the same directory would look like readiness.
-        self.endpoints_file.unlink(missing_ok=True)
-        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self._process = subprocess.Popen(
-            self.argv,
-            cwd=PROJECT_ROOT,
-            env=self._env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            # Own process group, so stop() also reaches any workers it forks, and a Ctrl-C
-            # meant for pytest does not kill the server before pytest can tear down cleanly.
-            start_new_session=True,
-        )
+        self._process = ServerProcess(
+            self.argv, cwd=PROJECT_ROOT, endpoints_file=self.endpoints_file,
+            log_path=self.log_path, env=self._env, startup_timeout=self.startup_timeout,
+            stop_timeout=self.stop_timeout)
         try:
-            self._wait_until_ready()
+            self.endpoints = self._process.start()
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _wait_until_ready(self) -> None:
-        assert self._process is not None
-        deadline = time.monotonic() + self.startup_timeout
-        while True:
-            returncode = self._process.poll()
-            if returncode is not None:
-                raise ServerStartError(
-                    f"hvsim server exited with {returncode} before it was ready\n"
-                    f"command: {' '.join(self.argv)}\n--- server log ---\n{self.log_text()}"
-                )
-            endpoints = self._read_endpoints()
-            # The contract says the file appears only after every listener is up; checking
-            # anyway turns a server bug here into a clear start error, not a flaky test.
-            if endpoints and all(_accepts_connections(url) for url in endpoints.values()):
-                self.endpoints = endpoints
-                return
-            if time.monotonic() > deadline:
-                raise ServerStartError(
-                    f"hvsim server not ready after {self.startup_timeout:.0f} s "
-                    f"(endpoints file {self.endpoints_file}: "
-                    f"{'present' if self.endpoints_file.exists() else 'absent'})\n"
-                    f"command: {' '.join(self.argv)}\n--- server log ---\n{self.log_text()}"
-                )
-            time.sleep(0.1)
-
-    def _read_endpoints(self) -> dict[str, str] | None:
-        try:
-            data = json.loads(self.endpoints_file.read_text())
-        except (OSError, ValueError):
-            # Absent, or caught half-written: poll again.
-            return None
-        if (
-            not isinstance(data, dict)
-            or not data
-            or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items())
-        ):
-            return None
-        return {k: v.rstrip("/") for k, v in data.items()}
-
     def stop(self) -> None:
         """SIGTERM, up to ``stop_timeout`` seconds' grace, then SIGKILL. Idempotent."""
-        process = self._process
-        if process is not None and process.returncode is None:
-            self._signal_group(signal.SIGTERM)
-            try:
-                process.wait(timeout=self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                self._signal_group(signal.SIGKILL)
-                process.wait(timeout=10)
-        if process is not None:
-            # Anything the server forked and left behind dies with it.
-            self._signal_group(signal.SIGKILL)
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
+        if self._process is not None:
+            self._process.stop()
         if self._own_workdir and self._final_log is None and self.workdir.exists():
             self._final_log = self.log_text()
             shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def _signal_group(self, signum: int) -> None:
-        assert self._process is not None
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._process.pid, signum)
 
     def __enter__(self) -> HvsimServer:
         return self.start()
@@ -225,14 +143,14 @@ class HvsimServer:
 
     @property
     def pid(self) -> int:
-        if self._process is None:
+        if self._process is None or self._process.pid is None:
             raise RuntimeError("hvsim server not started")
         return self._process.pid
 
     @property
     def returncode(self) -> int | None:
         """None while running; negative signal number if killed by a signal."""
-        return None if self._process is None else self._process.poll()
+        return None if self._process is None else self._process.returncode
 
     @property
     def hosts(self) -> list[str]:
