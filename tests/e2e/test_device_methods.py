@@ -185,6 +185,25 @@ def test_unemulated_methods_answer_their_not_supported_code(conn: pywbem.WBEMCon
                              RequestedState=Uint16(1))[0] == 5  # not in the value map
 
 
+def test_methods_a_server_2019_host_declares_answer_not_supported(
+        conn: pywbem.WBEMConnection) -> None:
+    vm = vm_named(conn, RUNNING_VM).path
+    vsms = service(conn)
+    kvp = '<INSTANCE CLASSNAME="Msvm_KvpExchangeDataItem"></INSTANCE>'
+    assert conn.InvokeMethod("AddKvpItems", vsms, TargetSystem=vm, DataItems=[kvp])[0] == 32770
+    assert conn.InvokeMethod("RequestReplicationStateChangeEx", vm,
+                             RequestedState=Uint16(3))[0] == 32770
+    assert conn.InvokeMethod("UpgradeSystemVersion", vsms, ComputerSystem=vm)[0] == 1
+    assert conn.InvokeMethod("GenerateWwpn", vsms, NumberOfWwpns=Uint32(2))[0] == 1
+    (processor,) = conn.AssociatorNames(vm, AssocClass="Msvm_SystemDevice",
+                                        ResultClass="Msvm_Processor")
+    assert conn.InvokeMethod("Reset", processor)[0] == 1  # CIM_LogicalDevice: no value map
+    # validated first: a reference of the wrong class is an invalid parameter
+    (switch_service,) = conn.EnumerateInstanceNames("Msvm_VirtualEthernetSwitchManagementService")
+    assert conn.InvokeMethod("TestNetworkConnection", vsms,
+                             TargetNetworkAdapter=switch_service)[0] == 4
+
+
 # -- WS-Management ---------------------------------------------------------------------------
 
 

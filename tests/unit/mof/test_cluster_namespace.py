@@ -53,6 +53,10 @@ OUT_OF_SECTION_1_ABSENT = {
     "Msvm_S3DisplayController",
     "Msvm_VideoHead",
     "Msvm_VirtualEthernetSwitchManagementService",
+    # named by the management services' methods; the Server 2019 cluster schema lacks them
+    "Msvm_FeatureSettingData",
+    "Msvm_EthernetSwitchPortFeatureSettingData",
+    "Msvm_SystemComponentSettingData",
 }
 # Reference section 1: classes marked "yes" for root\HyperVCluster\v2.
 SECTION_1_PRESENT = {
