@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import FaultRule
+from storage.control_models import FaultRule
 from storage.world_version import bump_world_version
 
 

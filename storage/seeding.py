@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
-from storage import models
+from storage import control_models, models
 from storage.world_version import bump_world_version
 
 
@@ -95,8 +95,8 @@ class SqlWorldSeeding:
 
     def wipe(self) -> None:
         """Delete every world row and every open enumeration; the version counter and the
-        snapshots and the clock stay (models.KEPT_ON_WIPE)."""
-        kept = {model.__table__ for model in models.KEPT_ON_WIPE}
+        snapshots and the clock stay (control_models.KEPT_ON_WIPE)."""
+        kept = {model.__table__ for model in control_models.KEPT_ON_WIPE}
         for table in reversed(models.Base.metadata.sorted_tables):
             if table not in kept:
                 self._session.execute(delete(table))

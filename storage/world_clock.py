@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import WorldClockRow
+from storage.control_models import WorldClockRow
 
 SCALED, FROZEN = "scaled", "frozen"
 MODES = (SCALED, FROZEN)

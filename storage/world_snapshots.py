@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from storage.models import WorldSnapshot
+from storage.control_models import WorldSnapshot
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.models import WORLD_MODELS, WorldVersion
+from storage.control_models import WORLD_MODELS
+from storage.models import WorldVersion
 
 _BUMPED = "world_bumped"
 

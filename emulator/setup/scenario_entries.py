@@ -68,12 +68,15 @@ def optional_in(table: dict[str, Any], key: str, low: int, high: int, default: i
 
 def optional_guid(table: dict[str, Any], key: str, where: str) -> str | None:
     text = optional(table, key, str, None, where)
-    if text is None:
-        return None
+    return None if text is None else guid_text(text, f"{where}.{key}")
+
+
+def guid_text(text: str, where: str) -> str:
+    """A GUID as the store keeps it (upper case); `where` names the entry a mistake is in."""
     try:
         return str(uuid.UUID(text)).upper()
     except ValueError:
-        raise ScenarioError(f"{where}.{key}: {text!r} is not a GUID") from None
+        raise ScenarioError(f"{where}: {text!r} is not a GUID") from None
 
 
 def optional_moment(table: dict[str, Any], key: str, where: str) -> datetime | None:
@@ -347,14 +350,9 @@ RUNTIME_KEYS = ("memory_min_mb", "memory_max_mb", "processor_limit", "processor_
 def _scsi_controllers(entry: dict[str, Any], where: str) -> tuple[str, ...] | None:
     if "scsi_controllers" not in entry:
         return None
-    guids = []
-    for index, text in enumerate(string_list(entry, "scsi_controllers", [], where)):
-        try:
-            guids.append(str(uuid.UUID(text)).upper())
-        except ValueError:
-            raise ScenarioError(f"{where}.scsi_controllers[{index}]: {text!r} is not a "
-                                "GUID") from None
-    return tuple(guids)
+    texts = string_list(entry, "scsi_controllers", [], where)
+    return tuple(guid_text(text, f"{where}.scsi_controllers[{index}]")
+                 for index, text in enumerate(texts))
 
 
 def parse_runtime(entry: dict[str, Any], where: str) -> VMRuntimeSpec:

@@ -23,7 +23,7 @@ from pywbem import CIMError
 
 from emulator.caching.cache_budget import DEFAULT_BUDGET, CacheBudget
 from emulator.core.dispatch import Dispatcher
-from emulator.core.faults import FaultSlot, RequestFacts
+from emulator.core.faults import FaultSlot
 from emulator.core.results import track_expiry
 from emulator.transport import request_log
 from emulator.transport.auth import Authenticator
@@ -35,6 +35,7 @@ from emulator.wsman.cache import BodyCache, ListingCache, RequestCache
 from emulator.wsman.connection import ConnectionState, connection_of
 from emulator.wsman.enumeration import Contexts
 from emulator.wsman.envelope import Request, parse_request
+from emulator.wsman.fault_facts import request_facts
 from emulator.wsman.faults import (
     ENCODING_LIMIT,
     INTERNAL_ERROR,
@@ -125,7 +126,7 @@ class WsmanEndpoint:
                 if slot is not None:
                     version = self.dispatcher.world_version()
                     fault = stack.enter_context(self.dispatcher.faults.request(
-                        _facts(host, request, user), version))
+                        request_facts(host, request, user), version))
                     if fault is not None:
                         slot.fault = fault
                         if fault.stops_request:
@@ -375,20 +376,6 @@ class WsmanEndpoint:
             return
         await respond(send, 200, operations.identify(authenticated=False),
                       [(b"content-type", SOAP_CONTENT_TYPE.encode())])
-
-
-def _facts(host: str, request: Request, user: str | None) -> RequestFacts:
-    """What fault rules may match in a WS-Management request: the action's name, and for
-    Invoke the method's; the class is the resource URI's last segment."""
-    action = request.action.rpartition("/")[2]
-    names = (action,) if action.lower() in _ACTION_NAMES else ("Invoke", action)
-    uri = (request.resource_uri or "").split("?", 1)[0]
-    classname = uri.rpartition("/")[2] or None if uri else None
-    return RequestFacts("wsman", host, names, classname, user)
-
-
-_ACTION_NAMES = frozenset({"get", "put", "create", "delete", "enumerate", "pull", "release",
-                           "getstatus", "renew", "subscribe", "unsubscribe"})
 
 
 def _user_of(security: object) -> str | None:

@@ -29,6 +29,7 @@ from providers.migration import migration_request as req
 from providers.migration.errors import MigrationError
 from providers.migration.fault_errors import Subject, fault_error
 from providers.migration.job_timeline import JobSpec, JobTimeline
+from providers.migration.plan_cuts import phase_of, plan_until_percent, plan_until_phase
 from providers.return_codes import DMTF, HYPER_V, DmtfReturnCode, Family, ReturnCode
 from providers.vm_setting_ids import disk_setting_part
 from storage.models import Host, VirtualMachine
@@ -317,42 +318,6 @@ class MigrationMoves:
 
 
 # Status text of a plan step -> the phase a fault rule names (emulator.core.fault_spec.PHASES).
-_PHASE_PREFIXES = (("Connecting", "setup"), ("Preparing", "setup"),
-                   ("Copying virtual hard disks", "storage"), ("Copying memory", "memory"),
-                   ("Transferring saved", "memory"), ("Transferring configuration", "memory"),
-                   ("Transferring final", "blackout"), ("Resuming", "resume"))
-
-
-def phase_of(status: str) -> str:
-    for prefix, phase in _PHASE_PREFIXES:
-        if status.startswith(prefix):
-            return phase
-    return "finish"
-
-
-def plan_until_percent(plan: list[list[float | str]],
-                       percent: float) -> list[list[float | str]]:
-    """The plan cut where progress reaches `percent`: the job stops there."""
-    cut: list[list[float | str]] = []
-    for step in plan:
-        seconds, start, end = float(step[0]), float(step[1]), float(step[2])
-        if end >= percent:
-            fraction = max(0.0, (percent - start) / (end - start)) if end > start else 0.0
-            cut.append([seconds * fraction, start, max(start, float(percent)), step[3]])
-            return cut
-        cut.append(step)
-    return cut
-
-
-def plan_until_phase(plan: list[list[float | str]], phase: str) -> list[list[float | str]]:
-    """The plan cut half-way through the first step of `phase`."""
-    for index, step in enumerate(plan):
-        if phase_of(str(step[3])) == phase:
-            start, end = float(step[1]), float(step[2])
-            return [*plan[:index], [float(step[0]) / 2, start, (start + end) / 2, step[3]]]
-    return plan
-
-
 def resolve_host(ctx: ProviderContext, text: str) -> Host | None:
     """A destination named by computer name, FQDN or one of its IP addresses (§2.4)."""
     wanted = text.strip().lower()

@@ -10,7 +10,7 @@ import pytest
 from emulator.core.fault_spec import FaultRuleError, parse_rule
 from emulator.core.faults import _draw, _Rule
 from providers.migration.fault_errors import FAULT_ERRORS
-from providers.migration.moves import phase_of, plan_until_percent, plan_until_phase
+from providers.migration.plan_cuts import phase_of, plan_until_percent, plan_until_phase
 
 PLAN: list[list[float | str]] = [
     [3.0, 0.0, 10.0, "Connecting to the destination host"],
