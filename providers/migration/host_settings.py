@@ -67,16 +67,21 @@ class HostSettings:
                               f"NetworkSettings[{index}]: no migration "
                               f"network {instance_id!r} on {host.name}")
             changes.append((network, subnet, prefix, metric, tags))
+        # Checked before anything is written: a refused call must leave the networks as they
+        # were (the unit of work is committed whatever the method answers).
+        subnets = {n.instance_id.lower(): (n.subnet.lower(), n.prefix_length)
+                   for n in host.networks}
+        subnets.update({n.instance_id.lower(): (subnet.lower(), prefix)
+                        for n, subnet, prefix, _, _ in changes})
+        if len(set(subnets.values())) != len(subnets):
+            raise Refused(ReturnCode.INVALID_PARAMETER,
+                          "two migration networks would have the same subnet")
         for network, subnet, prefix, metric, tags in changes:
             network.subnet, network.prefix_length = subnet, prefix
             if metric is not None:
                 network.metric = metric
             if tags is not None:
                 network.tags = tags
-        pairs = [(n.subnet.lower(), n.prefix_length) for n in host.networks]
-        if len(set(pairs)) != len(pairs):
-            raise Refused(ReturnCode.INVALID_PARAMETER,
-                          "two migration networks would have the same subnet")
         return MethodResult(ReturnCode.COMPLETED, {"Job": None})
 
     def remove_networks(self, ctx: ProviderContext, call: MethodCall, host: Host

@@ -96,6 +96,14 @@ def test_network_settings_drive_the_listener_list(demo: HvsimServer) -> None:
     assert conn.InvokeMethod("ModifyNetworkSettings", svc,
                              NetworkSettings=[existing.tocimxmlstr()])[0] == 0
     assert conn.GetInstance(existing.path)["Metric"] == 9
+    # Onto the other network's subnet: refused, and nothing of it is applied.
+    clash = conn.GetInstance(existing.path)
+    clash["SubnetNumber"], clash["Metric"] = "192.168.5.0", Uint32(7)
+    clash["PrefixLength"] = Uint8(24)
+    assert conn.InvokeMethod("ModifyNetworkSettings", svc,
+                             NetworkSettings=[clash.tocimxmlstr()])[0] == 32773
+    unchanged = conn.GetInstance(existing.path)
+    assert (unchanged["SubnetNumber"], unchanged["Metric"]) == ("10.0.0.0", 9)
     # Removing the only subnet holding the host's address empties the listener list, and a
     # migration to the host then fails through its job.
     assert conn.InvokeMethod("RemoveNetworkSettings", svc,
